@@ -1,0 +1,12 @@
+# The two commands of the README: `make demo` and `make test`.
+.PHONY: demo test setup setup-test
+setup:
+	scripts/setup.sh
+setup-test:
+	scripts/setup.sh test
+demo: setup
+	.venv/bin/lradvisor suggest --task finetune
+	.venv/bin/lradvisor search --spec studies/digits-cnn.toml --trials 12
+test: setup-test
+	scripts/services.sh
+	.venv/bin/python -m pytest -q

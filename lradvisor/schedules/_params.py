@@ -1,0 +1,164 @@
+"""Parameters of a schedule family: type, allowed range, default, and search range.
+
+A family declares its parameters once, here, and everything else (validation, the
+JSON form, the CLI's ``--param k=v``, the search space) is derived from that list.
+
+Lengths are stated relative to the run: a parameter declared with ``length=True`` is
+named ``<stem>_fraction`` and may be replaced by ``<stem>_steps``, an absolute step
+count, where users think in steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lradvisor.errors import SpecError
+
+__all__ = ["Param", "length_steps", "validate_params"]
+
+_KINDS = ("float", "int", "str", "bool", "floats")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a schedule family.
+
+    Args:
+        name: the parameter's name in specs, JSON and ``--param name=value``.
+        kind: ``float``, ``int``, ``str``, ``bool`` or ``floats`` (a list of floats).
+        default: the value used when a spec leaves it out (``None``: not set).
+        doc: one line saying what it does.
+        low, high: the allowed closed range for numbers (``None``: unbounded).
+        low_open: whether ``low`` itself is excluded.
+        choices: the allowed values for ``str`` parameters.
+        search: the range (``(low, high)``) or choices the search samples from;
+            ``None`` keeps the parameter at its default during a search.
+        log: whether the search samples it on a log scale.
+        length: a ``<stem>_fraction`` of the run that ``<stem>_steps`` may replace.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    doc: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    choices: tuple[str, ...] | None = None
+    search: tuple[Any, ...] | None = None
+    log: bool = False
+    length: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise ValueError(f"Param kind must be one of {_KINDS}, but got {self.kind!r}.")
+        if self.length and not self.name.endswith("_fraction"):
+            raise ValueError(f"A length parameter must end in '_fraction', got {self.name!r}.")
+
+    @property
+    def steps_name(self) -> str | None:
+        """The name of the absolute-steps alternative of a length parameter."""
+        return self.name[: -len("_fraction")] + "_steps" if self.length else None
+
+    def allowed(self) -> str:
+        """The allowed values, in words, for error messages."""
+        if self.choices is not None:
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        lo = "(" if self.low_open else "["
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        what = {"int": "an integer", "floats": "a list of numbers"}.get(self.kind, "a number")
+        return f"{what} in {lo}{low}, {high}]"
+
+    def check(self, family: str, value: Any) -> Any:
+        """Coerce ``value`` to this parameter's kind and check its range."""
+        where = f"{family}.{self.name}"
+        if value is None:
+            return None
+        if self.kind == "floats":
+            if isinstance(value, str):
+                value = [v for v in value.replace(";", ",").split(",") if v.strip()]
+            if not isinstance(value, (list, tuple)):
+                raise SpecError(f"{where} must be {self.allowed()}, but got {value!r}.")
+            return tuple(self._number(where, v, float) for v in value)
+        if self.kind == "bool":
+            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+                return value.lower() in ("true", "1")
+            if not isinstance(value, bool):
+                raise SpecError(f"{where} must be true or false, but got {value!r}.")
+            return value
+        if self.kind == "str":
+            if self.choices is not None and value not in self.choices:
+                raise SpecError(f"{where} must be {self.allowed()}, but got {value!r}.")
+            return str(value)
+        return self._number(where, value, int if self.kind == "int" else float)
+
+    def _number(self, where: str, value: Any, kind: type) -> Any:
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            number = float(value)
+        except (TypeError, ValueError):
+            raise SpecError(f"{where} must be {self.allowed()}, but got {value!r}.") from None
+        if kind is int:
+            if not number.is_integer():
+                raise SpecError(f"{where} must be {self.allowed()}, but got {value!r}.")
+            number = int(number)
+        if not math.isfinite(number):
+            raise SpecError(f"{where} must be {self.allowed()}, but got {value!r}.")
+        too_low = self.low is not None and (
+            number <= self.low if self.low_open else number < self.low
+        )
+        if too_low or (self.high is not None and number > self.high):
+            raise SpecError(f"{where} must be {self.allowed()}, but got {value!r}.")
+        return number
+
+
+def validate_params(
+    family: str, params: tuple[Param, ...], given: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Check ``given`` against ``params``; return every parameter with defaults filled in.
+
+    A length parameter given as ``<stem>_steps`` is kept in that form (and its
+    ``_fraction`` left out) so a spec stated in steps round-trips unchanged.
+    """
+    by_name = {p.name: p for p in params}
+    steps_names = {p.steps_name: p for p in params if p.length}
+    unknown = [k for k in given if k not in by_name and k not in steps_names]
+    if unknown:
+        allowed = sorted([*by_name, *(n for n in steps_names if n)])
+        raise SpecError(
+            f"unknown parameter {unknown[0]!r} for schedule {family!r}; "
+            f"allowed: {', '.join(allowed) or '(none)'}."
+        )
+    out: dict[str, Any] = {}
+    for p in params:
+        steps_name = p.steps_name
+        if steps_name and given.get(steps_name) is not None:
+            if given.get(p.name) is not None:
+                raise SpecError(
+                    f"{family}: give {p.name} or {steps_name}, not both "
+                    f"(got {given[p.name]!r} and {given[steps_name]!r})."
+                )
+            steps_param = Param(steps_name, "int", None, "", low=0)
+            out[steps_name] = steps_param.check(family, given[steps_name])
+            continue
+        out[p.name] = p.check(family, given.get(p.name, p.default))
+    return out
+
+
+def length_steps(params: Mapping[str, Any], stem: str, total_steps: int) -> int:
+    """Resolve the length ``<stem>`` of validated ``params`` to whole steps of this run.
+
+    ``<stem>_steps`` wins when given; otherwise ``round(<stem>_fraction * total_steps)``.
+    """
+    steps = params.get(f"{stem}_steps")
+    if steps is not None:
+        return int(steps)
+    fraction = params.get(f"{stem}_fraction")
+    return 0 if fraction is None else int(round(fraction * total_steps))

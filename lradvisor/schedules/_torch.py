@@ -1,0 +1,81 @@
+"""The thin torch shell around a spec: ``build_scheduler``.
+
+torch is imported here, inside the functions, never at package import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lradvisor.errors import SpecError
+from lradvisor.schedules._spec import ScheduleSpec, check_total_steps
+
+__all__ = ["as_spec", "build_scheduler"]
+
+
+def as_spec(spec: ScheduleSpec | Mapping[str, Any] | str) -> ScheduleSpec:
+    """A :class:`ScheduleSpec` from a spec, its dict form, its JSON, or a bare family id."""
+    if isinstance(spec, ScheduleSpec):
+        return spec
+    if isinstance(spec, Mapping):
+        return ScheduleSpec.from_dict(spec)
+    if isinstance(spec, str):
+        text = spec.strip()
+        return ScheduleSpec.from_json(text) if text.startswith("{") else ScheduleSpec(text)
+    raise SpecError(f"expected a ScheduleSpec, dict or JSON string, but got {spec!r}.")
+
+
+def build_scheduler(
+    optimizer: Any,
+    spec: ScheduleSpec | Mapping[str, Any] | str,
+    total_steps: int,
+    *,
+    peak_lr: float | None = None,
+) -> Any:
+    """A real torch LR scheduler running ``spec`` over ``total_steps`` scheduler steps.
+
+    The native torch class is returned where torch has one with the same semantics
+    (``CosineAnnealingLR`` for ``cosine`` without warmup, ``OneCycleLR``, ...), and
+    ``LambdaLR`` over the spec's pure multiplier otherwise. ``plateau`` gives a
+    :class:`~lradvisor.schedules.PlateauLR` (a ``ReduceLROnPlateau`` that also warms
+    up). Call ``scheduler.step()`` once per unit ``total_steps`` counts (usually one
+    optimizer step); resume by loading ``state_dict()`` into a scheduler built the same
+    way.
+
+    Args:
+        optimizer: a ``torch.optim.Optimizer``.
+        spec: what to run (a spec, its dict or JSON form, or a family id).
+        total_steps: how many times ``scheduler.step()`` will be called.
+        peak_lr: sets every param group's LR (and ``initial_lr``) first; defaults to
+            ``spec.peak_lr``, and without either the optimizer's own LR is the peak.
+
+    Example:
+        >>> import torch
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        >>> sched = build_scheduler(opt, ScheduleSpec.create("cosine"), total_steps=100)
+        >>> type(sched).__name__
+        'CosineAnnealingLR'
+    """
+    spec = as_spec(spec)
+    total = check_total_steps(total_steps)
+    fn = spec.multiplier_fn(total)  # validates lengths against this run
+    peak = peak_lr if peak_lr is not None else spec.peak_lr
+    if peak is not None:
+        peak = spec.replace(peak_lr=peak).peak_lr  # validated
+        for group in optimizer.param_groups:
+            group["lr"] = peak
+            group["initial_lr"] = peak
+    bases = {group.get("initial_lr", group["lr"]) for group in optimizer.param_groups}
+    family = spec.definition
+    warmup = spec.warmup_steps(total)
+    if family.adaptive and family.native is not None:
+        kwargs = family.kwargs(spec.params, total)
+        kwargs["warmup_steps"] = warmup
+        kwargs["warmup_start_factor"] = spec.params.get("warmup_start_factor", 0.0)
+        return family.native(optimizer, kwargs, total, min(bases))
+    if family.native is not None and warmup == 0 and len(bases) == 1:
+        return family.native(optimizer, family.kwargs(spec.params, total), total, bases.pop())
+    from torch.optim.lr_scheduler import LambdaLR
+
+    return LambdaLR(optimizer, fn)

@@ -1,0 +1,1 @@
+"""One module per schedule family; each defines ``FAMILY``. See ``_registry.py``."""

@@ -1,0 +1,1 @@
+"""Search: Optuna studies over schedule families, with proxy runs and plateau pruning."""
