@@ -52,6 +52,8 @@ class Family:
         warmup: whether the family takes the shared warmup parameters.
         adaptive: whether the LR depends on a metric (``plateau``), so the pure curve
             is only its upper envelope (no plateau ever reached).
+        open_ended: whether a run of unknown length can follow it (its LR never
+            depends on the run's end), so ``total_steps=None`` is allowed.
         guide: when to use it, in the guide's words.
     """
 
@@ -64,6 +66,7 @@ class Family:
     torch_class: str = "LambdaLR"
     warmup: bool = True
     adaptive: bool = False
+    open_ended: bool = False
     guide: str = ""
 
     @property

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
     from lradvisor.schedules._family import Family
 
-__all__ = ["ScheduleSpec"]
+__all__ = ["OPEN_ENDED", "ScheduleSpec"]
+
+# The run length used for open-ended specs (unknown length): longer than any real run.
+OPEN_ENDED = 2**62
 
 
 @dataclass(frozen=True)
@@ -131,19 +134,36 @@ class ScheduleSpec:
         """The :class:`Family` this spec belongs to."""
         return get_family(self.family)
 
-    def warmup_steps(self, total_steps: int) -> int:
+    def warmup_steps(self, total_steps: int | None) -> int:
         """Warmup length of this spec in a run of ``total_steps`` steps (0 without warmup)."""
         if not self.definition.warmup:
             return 0
-        return length_steps(self.params, "warmup", check_total_steps(total_steps))
+        return length_steps(self.params, "warmup", self.run_length(total_steps))
 
-    def multiplier_fn(self, total_steps: int) -> Callable[[int], float]:
+    def run_length(self, total_steps: int | None) -> int:
+        """``total_steps`` checked; ``None`` (unknown length) only for open-ended specs.
+
+        A spec is open-ended when its family never looks at the run's end (``constant``,
+        ``plateau``) and every length it has is stated in steps.
+        """
+        if total_steps is not None:
+            return check_total_steps(total_steps)
+        relative = [k for k, v in self.params.items() if k.endswith("_fraction") and v]
+        if not self.definition.open_ended or relative:
+            why = f"its {relative[0]} is relative to the run" if relative else "it ends"
+            raise SpecError(
+                f"{self.family} needs the run's total_steps ({why}); give the length, "
+                "or use an open-ended family (constant, plateau) with lengths in steps."
+            )
+        return OPEN_ENDED
+
+    def multiplier_fn(self, total_steps: int | None) -> Callable[[int], float]:
         """A picklable ``f(step) -> multiplier`` for a run of ``total_steps`` steps.
 
         Built from module-level functions bound with :func:`functools.partial`, so a
         ``LambdaLR`` holding it pickles and its ``state_dict`` means something.
         """
-        total = check_total_steps(total_steps)
+        total = self.run_length(total_steps)
         fam = self.definition
         warmup = self.warmup_steps(total)
         if fam.warmup and warmup >= total:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lradvisor.errors import SpecError
-from lradvisor.schedules._spec import ScheduleSpec, check_total_steps
+from lradvisor.schedules._spec import ScheduleSpec
 
 __all__ = ["as_spec", "build_scheduler"]
 
@@ -29,7 +29,7 @@ def as_spec(spec: ScheduleSpec | Mapping[str, Any] | str) -> ScheduleSpec:
 def build_scheduler(
     optimizer: Any,
     spec: ScheduleSpec | Mapping[str, Any] | str,
-    total_steps: int,
+    total_steps: int | None,
     *,
     peak_lr: float | None = None,
 ) -> Any:
@@ -46,7 +46,8 @@ def build_scheduler(
     Args:
         optimizer: a ``torch.optim.Optimizer``.
         spec: what to run (a spec, its dict or JSON form, or a family id).
-        total_steps: how many times ``scheduler.step()`` will be called.
+        total_steps: how many times ``scheduler.step()`` will be called; ``None`` for a
+            run of unknown length (open-ended specs only: ``constant``, ``plateau``).
         peak_lr: sets every param group's LR (and ``initial_lr``) first; defaults to
             ``spec.peak_lr``, and without either the optimizer's own LR is the peak.
 
@@ -58,7 +59,7 @@ def build_scheduler(
         'CosineAnnealingLR'
     """
     spec = as_spec(spec)
-    total = check_total_steps(total_steps)
+    total = spec.run_length(total_steps)
     fn = spec.multiplier_fn(total)  # validates lengths against this run
     peak = peak_lr if peak_lr is not None else spec.peak_lr
     if peak is not None:

@@ -27,5 +27,6 @@ FAMILY = Family(
     kwargs=no_lengths,
     native=native,
     torch_class="ConstantLR",
+    open_ended=True,
     guide="A baseline; rarely best for a whole run.",
 )
