@@ -1,0 +1,87 @@
+"""Curves for people: a terminal plot (pure Python) and PNG figures (matplotlib).
+
+matplotlib is imported inside :func:`save_png`, never at module import.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+__all__ = ["ascii_plot", "save_png"]
+
+
+def ascii_plot(values: Sequence[float], *, width: int = 60, height: int = 10) -> str:
+    """A small terminal chart of ``values`` (an LR curve), y labelled, x in steps.
+
+    Example:
+        >>> print(ascii_plot([1.0, 0.5, 0.25], width=3, height=2))  # doctest: +NORMALIZE_WHITESPACE
+           1 |*
+             | **
+             +---
+              0  2
+    """
+    if not values:
+        return "(empty curve)"
+    n = len(values)
+    width = max(1, min(width, n))
+    # one column per bucket of steps, the bucket's first value
+    cols = [values[min(n - 1, (i * n) // width)] for i in range(width)]
+    finite = [v for v in cols if math.isfinite(v)]
+    top = max(finite) if finite else 1.0
+    bottom = min(0.0, min(finite)) if finite else 0.0
+    span = (top - bottom) or 1.0
+    rows = [[" "] * width for _ in range(height)]
+    for x, v in enumerate(cols):
+        if not math.isfinite(v):
+            continue
+        y = round((v - bottom) / span * (height - 1))
+        rows[height - 1 - y][x] = "*"
+    label = f"{top:.3g}"
+    pad = max(len(label), 4)
+    lines = []
+    for i, row in enumerate(rows):
+        tick = label if i == 0 else ""
+        lines.append(f"{tick:>{pad}} |" + "".join(row).rstrip())
+    lines.append(" " * pad + " +" + "-" * width)
+    end = str(n - 1)
+    lines.append(" " * pad + "  0" + end.rjust(max(1, width - 1)))
+    return "\n".join(lines)
+
+
+def save_png(
+    curves: Mapping[str, Sequence[float]],
+    path: str | Path,
+    *,
+    title: str = "",
+    xlabel: str = "step",
+    ylabel: str = "learning rate",
+    logy: bool = False,
+    xs: Mapping[str, Sequence[float]] | None = None,
+) -> Path:
+    """Plot named curves into a PNG at ``path`` (parents created); returns the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    for name, ys in curves.items():
+        x = list(xs[name]) if xs and name in xs else list(range(len(ys)))
+        ax.plot(x, list(ys), label=name, linewidth=1.6)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if len(curves) > 1:
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
