@@ -1,0 +1,65 @@
+"""``lradvisor schedules list|show|plot``: the schedule families and their curves."""
+
+from __future__ import annotations
+
+import click
+
+from lradvisor.plots import ascii_plot
+from lradvisor.schedules import ScheduleSpec, all_families, get_family
+
+__all__ = ["schedules"]
+
+
+@click.group()
+def schedules() -> None:
+    """The schedule families lradvisor knows."""
+
+
+@schedules.command("list")
+def list_() -> None:
+    """One line per family."""
+    for family in all_families():
+        click.echo(f"{family.name:<16} {family.summary}")
+
+
+@schedules.command()
+@click.argument("family")
+def show(family: str) -> None:
+    """A family's parameters: defaults, allowed values, search ranges."""
+    fam = get_family(family)
+    click.echo(f"{fam.name}: {fam.summary}")
+    if fam.guide:
+        click.echo(f"When: {fam.guide}")
+    click.echo(f"torch: {fam.torch_class} without warmup, LambdaLR otherwise"
+               if fam.native and not fam.adaptive else f"torch: {fam.torch_class}")
+    click.echo("Parameters:")
+    for p in fam.all_params:
+        search = f"; searched in {p.search}" if p.search else ""
+        alt = f" (or {p.steps_name})" if p.length else ""
+        click.echo(f"  {p.name}{alt} = {p.default!r}: {p.doc} [{p.allowed()}{search}]")
+
+
+@schedules.command()
+@click.argument("family")
+@click.option("--total-steps", type=int, default=1000, show_default=True)
+@click.option("--peak-lr", type=float, default=None, help="Scale the curve (default: 1).")
+@click.option("--param", "params", multiple=True, metavar="K=V", help="A parameter; repeatable.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write a PNG too.")
+def plot(family: str, total_steps: int, peak_lr: float | None, params: tuple[str, ...],
+         output: str | None) -> None:
+    """Draw a family's LR curve in the terminal (and as PNG with -o)."""
+    given = {}
+    for item in params:
+        if "=" not in item:
+            raise click.BadParameter(f"expected K=V, got {item!r}", param_hint="--param")
+        key, value = item.split("=", 1)
+        given[key.strip()] = value.strip()
+    spec = ScheduleSpec(family, given, peak_lr)
+    curve = spec.curve(total_steps)
+    click.echo(spec.describe())
+    click.echo(ascii_plot(curve))
+    if output:
+        from lradvisor.plots import save_png
+
+        save_png({spec.describe(): curve}, output, title=f"lradvisor: {family}")
+        click.echo(f"wrote {output}", err=True)

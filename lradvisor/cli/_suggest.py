@@ -1,0 +1,61 @@
+"""``lradvisor suggest``: the rules' recommendation in milliseconds (no torch, no optuna)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from lradvisor.cli._options import (
+    format_option,
+    profile_from_options,
+    profile_options,
+    storage_option,
+)
+from lradvisor.cli._render import curve_steps, render
+
+__all__ = ["suggest"]
+
+
+@click.command()
+@profile_options
+@format_option
+@click.option("--plot", "plot", type=click.Path(dir_okay=False), help="Also write the LR curve as PNG.")
+@click.option("--study", help="Answer from a stored study's best trial instead of the rules.")
+@storage_option
+def suggest(fmt: str, plot: str | None, study: str | None, storage: str | None,
+            **options: Any) -> None:
+    """Recommend a learning-rate schedule for a task profile.
+
+    \b
+    Examples:
+      lradvisor suggest --task finetune
+      lradvisor suggest --task scratch --arch cnn --epochs 30 --steps-per-epoch 100
+      lradvisor suggest --task pretrain --total-steps 20000 --format python
+    """
+    if study is not None:
+        from lradvisor.search import best_recommendation
+
+        recs = [best_recommendation(storage, study)]
+        extra: dict[str, Any] = {"study": study}
+        heading = f"Best schedule found by study {study!r}:"
+    else:
+        from lradvisor.rules import advise
+
+        advice = advise(profile_from_options(options), options.get("rules_files") or ())
+        recs = list(advice.recommendations)
+        data = advice.to_dict()
+        extra = {k: data[k] for k in ("prior", "trace", "profile") if k in data}
+        heading = ""
+    click.echo(render(recs, fmt, extra=extra, heading=heading))
+    if plot and recs:
+        _plot(recs, plot)
+
+
+def _plot(recs: list[Any], path: str) -> None:
+    from lradvisor.plots import save_png
+
+    steps = curve_steps(recs[0].total_steps)
+    curves = {rec.spec.describe()[:60]: rec.spec.curve(steps) for rec in recs[:4]}
+    save_png(curves, path, title="lradvisor: recommended LR schedules")
+    click.echo(f"wrote {path}", err=True)

@@ -1,0 +1,174 @@
+"""``lradvisor suggest`` and ``lradvisor schedules``: through CliRunner and real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from lradvisor.cli import cli as cli_group
+from lradvisor.schedules import FAMILY_NAMES, ScheduleSpec
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli_group, list(args), catch_exceptions=False)
+
+
+def test_suggest_finetune_needs_nothing_else():
+    result = invoke("suggest", "--task", "finetune")
+    assert result.exit_code == 0, result.output
+    assert "Why:" in result.output
+    assert "LR curve" in result.output
+    assert "scheduler = build_scheduler(optimizer, spec" in result.output
+
+
+def test_suggest_text_shows_runners_up_and_the_length():
+    result = invoke("suggest", "--task", "scratch", "--arch", "cnn",
+                    "--epochs", "30", "--steps-per-epoch", "100")
+    assert result.exit_code == 0, result.output
+    assert "3000 steps" in result.output
+    assert "Runners-up:" in result.output
+
+
+def test_suggest_json_has_the_documented_fields():
+    result = invoke("suggest", "--task", "pretrain", "--arch", "transformer",
+                    "--total-steps", "20000", "--format", "json")
+    data = json.loads(result.output)
+    for key in ("family", "params", "peak_lr", "total_steps", "rationale", "rules",
+                "alternatives", "prior"):
+        assert key in data, key
+    assert data["total_steps"] == 20000
+    assert data["peak_lr"] > 0
+    assert isinstance(data["rules"], list) and data["rules"]
+    for alt in data["alternatives"]:
+        assert {"family", "params", "peak_lr", "rationale", "rules"} <= set(alt)
+    ScheduleSpec.from_dict({k: data[k] for k in ("family", "params", "peak_lr")})
+
+
+def test_suggest_json_unknown_length_gives_null_total_steps():
+    data = json.loads(invoke("suggest", "--task", "finetune", "--format", "json").output)
+    assert data["total_steps"] is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--task", "scratch", "--arch", "cnn", "--total-steps", "500"),
+        ("--task", "pretrain", "--arch", "transformer", "--total-steps", "800"),
+        ("--task", "finetune"),
+        ("--task", "quick", "--epochs", "5", "--steps-per-epoch", "40"),
+        ("--task", "unknown-length"),
+    ],
+)
+def test_suggest_python_runs_as_is_and_matches_the_spec(args):
+    import torch
+
+    code = invoke("suggest", *args, "--format", "python").output
+    data = json.loads(invoke("suggest", *args, "--format", "json").output)
+    spec = ScheduleSpec.from_dict({k: data[k] for k in ("family", "params", "peak_lr")})
+    optimizer = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=123.0)
+    namespace = {"optimizer": optimizer}
+    exec(compile(code, "<suggest --format python>", "exec"), namespace)
+    scheduler = namespace["scheduler"]
+    steps = data["total_steps"] or 50
+    expected = spec.curve(steps) if data["total_steps"] else [
+        spec.lr(step, None) for step in range(steps)]
+    got = []
+    for _ in range(steps):
+        got.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
+def test_suggest_plot_writes_a_png(tmp_path):
+    out = tmp_path / "curve.png"
+    result = invoke("suggest", "--task", "scratch", "--total-steps", "300", "--plot", str(out))
+    assert result.exit_code == 0
+    data = out.read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 2000
+
+
+def test_schedules_list_names_every_family():
+    output = invoke("schedules", "list").output
+    names = [line.split()[0] for line in output.splitlines() if line.strip()]
+    assert names == list(FAMILY_NAMES)
+
+
+def test_schedules_show_lists_parameters():
+    output = invoke("schedules", "show", "cosine").output
+    assert "min_lr_ratio" in output and "warmup_fraction" in output
+
+
+def test_schedules_plot_draws_and_writes_png(tmp_path):
+    out = tmp_path / "c.png"
+    result = invoke("schedules", "plot", "cosine", "--total-steps", "200",
+                    "--param", "warmup_fraction=0.1", "-o", str(out))
+    assert result.exit_code == 0
+    assert "*" in result.output
+    assert out.read_bytes().startswith(PNG_MAGIC)
+
+
+BAD_INPUT = [
+    (("suggest", "--task", "bogus"), "bogus"),
+    (("suggest", "--task", "finetune", "--arch", "lstm9"), "lstm9"),
+    (("suggest", "--task", "finetune", "--optimizer", "lion9"), "lion9"),
+    (("suggest", "--task", "finetune", "--total-steps", "0"), "0"),
+    (("suggest", "--task", "finetune", "--total-steps", "-5"), "-5"),
+    (("suggest", "--task", "finetune", "--total-steps", "2.5"), "2.5"),
+    (("suggest", "--task", "finetune", "--epochs", "0", "--steps-per-epoch", "10"), "0"),
+    (("suggest", "--task", "finetune", "--peak-lr", "0"), "0"),
+    (("suggest", "--task", "finetune", "--peak-lr", "-1e-3"), "-0.001"),
+    (("suggest", "--task", "finetune", "--format", "yaml"), "yaml"),
+    (("schedules", "show", "cosinee"), "cosinee"),
+    (("schedules", "plot", "cosine", "--param", "warmup_fraction=2"), "2"),
+    (("schedules", "plot", "cosine", "--param", "bogus=1"), "bogus"),
+    (("schedules", "plot", "cosine", "--total-steps", "0"), "0"),
+]
+
+
+@pytest.mark.parametrize(("args", "named"), BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_bad_input_is_one_line_exit_2(cli, args, named):
+    proc = cli(*args)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in proc.stderr
+    assert named in lines[-1]
+    assert len([line for line in lines if line.startswith("Error")]) == 1
+
+
+def test_malformed_rules_file_is_one_line_exit_2(cli, tmp_path):
+    bad = tmp_path / "rules.toml"
+    bad.write_text("[[rule]]\nid = 'x'\nwhen = { task = 'finetune' \n")
+    proc = cli("suggest", "--task", "finetune", "--rules", str(bad))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "rules.toml" in proc.stderr
+
+
+def test_python_m_behaves_as_the_console_script(cli):
+    script = subprocess.run(
+        [sys.executable, "-c", "import sys; from lradvisor.cli import main; "
+         "sys.argv[0] = 'lradvisor'; main()", "suggest", "--task", "finetune",
+         "--format", "json"],
+        capture_output=True, text=True, check=True,
+    )
+    module = cli("suggest", "--task", "finetune", "--format", "json")
+    assert module.returncode == 0
+    assert json.loads(module.stdout) == json.loads(script.stdout)
+
+
+@pytest.mark.parametrize("args", [("suggest", "--task", "finetune"), ("--help",),
+                                  ("schedules", "list")])
+def test_hot_paths_do_not_import_torch_or_optuna(args):
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "lradvisor", *args],
+                          capture_output=True, text=True, check=True)
+    imported = set(re.findall(r"\|\s+([\w.]+)\s*$", proc.stderr, flags=re.M))
+    for heavy in ("torch", "optuna", "sklearn", "matplotlib"):
+        assert heavy not in imported, f"{heavy} imported by {args}"
