@@ -76,7 +76,9 @@ def build_scheduler(
         kwargs["warmup_start_factor"] = spec.params.get("warmup_start_factor", 0.0)
         return family.native(optimizer, kwargs, total, min(bases))
     if family.native is not None and warmup == 0 and len(bases) == 1:
-        return family.native(optimizer, family.kwargs(spec.params, total), total, bases.pop())
+        native = family.native(optimizer, family.kwargs(spec.params, total), total, bases.pop())
+        if native is not None:  # None: no torch class for these parameters
+            return native
     from torch.optim.lr_scheduler import LambdaLR
 
     return LambdaLR(optimizer, fn)

@@ -1,0 +1,50 @@
+"""``step``: the LR drops by ``gamma`` every ``step_fraction`` of the run (torch ``StepLR``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lradvisor.schedules._family import Family
+from lradvisor.schedules._params import Param, length_steps
+
+
+def decay(step: int, total_steps: int, *, step_size: int, gamma: float) -> float:
+    """``gamma ** (step // step_size)``: StepLR's closed form."""
+    return float(gamma ** (step // step_size))
+
+
+def kwargs(params: Mapping[str, Any], total_steps: int) -> dict[str, Any]:
+    """The decay interval in whole steps (at least 1) and ``gamma``."""
+    return {
+        "step_size": max(1, length_steps(params, "step", total_steps)),
+        "gamma": params["gamma"],
+    }
+
+
+def native(optimizer: Any, kwargs: dict[str, Any], total_steps: int, peak_lr: float) -> Any:
+    """torch's ``StepLR``."""
+    from torch.optim.lr_scheduler import StepLR
+
+    return StepLR(optimizer, step_size=kwargs["step_size"], gamma=kwargs["gamma"])
+
+
+FAMILY = Family(
+    name="step",
+    summary="Multiply the LR by gamma every step_fraction of the run (StepLR).",
+    params=(
+        Param(
+            "step_fraction", "float", 1 / 3, "interval between drops, as a fraction of the run",
+            low=0.0, high=1.0, low_open=True, search=(0.1, 0.5), length=True,
+        ),
+        Param(
+            "gamma", "float", 0.1, "factor applied to the LR at each drop",
+            low=0.0, high=1.0, low_open=True, search=(0.05, 0.5), log=True,
+        ),
+    ),
+    decay=decay,
+    kwargs=kwargs,
+    native=native,
+    torch_class="StepLR",
+    guide="Classic CNN recipe: gamma 0.1 at every third of training.",
+)
