@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "LRAdvisorError",
     "ProfileError",
+    "PrunerError",
     "RulesError",
     "SpecError",
     "StudyError",
@@ -27,6 +28,10 @@ class SpecError(LRAdvisorError):
 
 class ProfileError(LRAdvisorError):
     """A task profile has an unknown task, architecture or optimizer, or bad lengths."""
+
+
+class PrunerError(LRAdvisorError):
+    """A pruner or plateau detector is asked for by an unknown name or with a bad setting."""
 
 
 class RulesError(LRAdvisorError):
