@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lradvisor.errors import SpecError
 from lradvisor.schedules._params import length_steps, validate_params
-from lradvisor.schedules._registry import get_family
+from lradvisor.schedules._registry import all_families, get_family
 from lradvisor.schedules._warmup import with_warmup
 
 if TYPE_CHECKING:
@@ -61,13 +61,7 @@ class ScheduleSpec:
         checked = validate_params(fam.name, fam.all_params, self.params)
         object.__setattr__(self, "params", MappingProxyType(checked))
         if self.peak_lr is not None:
-            try:
-                peak = float(self.peak_lr)
-            except (TypeError, ValueError):
-                peak = float("nan")
-            if not (math.isfinite(peak) and peak > 0):
-                raise SpecError(f"peak_lr must be a number > 0, but got {self.peak_lr!r}.")
-            object.__setattr__(self, "peak_lr", peak)
+            object.__setattr__(self, "peak_lr", check_peak_lr(self.peak_lr))
 
     @classmethod
     def create(cls, family: str, *, peak_lr: float | None = None, **params: Any) -> ScheduleSpec:
@@ -144,16 +138,18 @@ class ScheduleSpec:
         """``total_steps`` checked; ``None`` (unknown length) only for open-ended specs.
 
         A spec is open-ended when its family never looks at the run's end (``constant``,
-        ``plateau``) and every length it has is stated in steps.
+        ``step``, ``inverse_sqrt``, ``cyclic``, ``plateau``) and every length it has is
+        stated in steps.
         """
         if total_steps is not None:
             return check_total_steps(total_steps)
         relative = [k for k, v in self.params.items() if k.endswith("_fraction") and v]
         if not self.definition.open_ended or relative:
             why = f"its {relative[0]} is relative to the run" if relative else "it ends"
+            open_ended = ", ".join(f.name for f in all_families() if f.open_ended)
             raise SpecError(
                 f"{self.family} needs the run's total_steps ({why}); give the length, "
-                "or use an open-ended family (constant, plateau) with lengths in steps."
+                f"or use an open-ended family ({open_ended}) with lengths in steps."
             )
         return OPEN_ENDED
 
@@ -196,7 +192,7 @@ class ScheduleSpec:
         For ``plateau`` this is the upper envelope (the run never plateaus).
         """
         fn = self.multiplier_fn(total_steps)
-        peak = self._peak(peak_lr) if (peak_lr or self.peak_lr) else 1.0
+        peak = self._peak(peak_lr) if peak_lr is not None or self.peak_lr is not None else 1.0
         return [peak * fn(step) for step in range(total_steps)]
 
     def build(self, optimizer: Any, total_steps: int, peak_lr: float | None = None) -> Any:
@@ -209,7 +205,7 @@ class ScheduleSpec:
         peak = peak_lr if peak_lr is not None else self.peak_lr
         if peak is None:
             raise SpecError(f"{self.family}: no peak_lr given and the spec has none.")
-        return float(peak)
+        return check_peak_lr(peak)
 
     def describe(self) -> str:
         """One line: ``cosine(warmup_fraction=0.1, min_lr_ratio=0.0001) peak 0.0003``."""
@@ -224,6 +220,17 @@ def _fmt(value: Any) -> str:
     if isinstance(value, tuple):
         return "[" + ",".join(_fmt(v) for v in value) + "]"
     return str(value)
+
+
+def check_peak_lr(peak_lr: Any) -> float:
+    """``peak_lr`` as a finite float > 0, or a :class:`SpecError` naming the bad value."""
+    try:
+        peak = float("nan") if isinstance(peak_lr, bool) else float(peak_lr)
+    except (TypeError, ValueError):
+        peak = float("nan")
+    if not (math.isfinite(peak) and peak > 0):
+        raise SpecError(f"peak_lr must be a number > 0, but got {peak_lr!r}.")
+    return peak
 
 
 def check_total_steps(total_steps: Any) -> int:

@@ -104,5 +104,6 @@ FAMILY = Family(
     native=native,
     torch_class="CyclicLR",
     warmup=False,
+    open_ended=True,
     guide="When the best LR is unknown or for escaping saddle points (Smith's CLR).",
 )

@@ -38,5 +38,6 @@ FAMILY = Family(
     ),
     decay=decay,
     kwargs=kwargs,
+    open_ended=True,
     guide="Transformers trained for an open-ended number of steps.",
 )

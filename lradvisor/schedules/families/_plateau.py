@@ -73,5 +73,6 @@ FAMILY = Family(
     native=native,
     torch_class="ReduceLROnPlateau",
     adaptive=True,
+    open_ended=True,
     guide="Budget unknown and a validation metric at hand (factor 0.5, patience 10).",
 )

@@ -46,5 +46,6 @@ FAMILY = Family(
     kwargs=kwargs,
     native=native,
     torch_class="StepLR",
+    open_ended=True,
     guide="Classic CNN recipe: gamma 0.1 at every third of training.",
 )
