@@ -60,9 +60,15 @@ def native(optimizer: Any, kwargs: dict[str, Any], total_steps: int, peak_lr: fl
     """torch's ``CyclicLR`` with ``cycle_momentum=False``."""
     from torch.optim.lr_scheduler import CyclicLR
 
+    base_lr = kwargs["base_ratio"] * peak_lr
+    for group in optimizer.param_groups:
+        # CyclicLR's first step starts from `initial_lr` when a group already has one
+        # (build_scheduler sets it to the peak): make it the cycle's start, as torch
+        # does for a fresh optimizer.
+        group["initial_lr"] = base_lr
     return CyclicLR(
         optimizer,
-        base_lr=kwargs["base_ratio"] * peak_lr,
+        base_lr=base_lr,
         max_lr=peak_lr,
         step_size_up=kwargs["step_size_up"],
         step_size_down=kwargs["step_size_down"],
