@@ -29,7 +29,7 @@ def pytorch_code(spec: ScheduleSpec, total_steps: int | None) -> str:
         >>> "build_scheduler(optimizer, spec, total_steps=1000)" in code
         True
     """
-    length = "None  # unknown length: open-ended" if total_steps is None else str(total_steps)
+    length = "None" if total_steps is None else str(total_steps)
     how = (
         "# Per optimizer step: scheduler.step(). After each evaluation: "
         "scheduler.observe(val_loss)\n# (or, stepping once per epoch: "
@@ -41,6 +41,7 @@ def pytorch_code(spec: ScheduleSpec, total_steps: int | None) -> str:
         f"# {spec.describe()}: {torch_class_name(spec, total_steps)}\n"
         "from lradvisor import ScheduleSpec, build_scheduler\n\n"
         f"spec = ScheduleSpec.from_json({spec.to_json()!r})\n"
-        f"scheduler = build_scheduler(optimizer, spec, total_steps={length})\n"
+        f"scheduler = build_scheduler(optimizer, spec, total_steps={length})"
+        f"{'  # unknown length: open-ended' if total_steps is None else ''}\n"
         f"{how}"
     )
