@@ -1,0 +1,140 @@
+"""From a study's trials to the recommendation for the full run, with its evidence.
+
+The winner of the longest rung reached is stated for the full length: the spec keeps
+its relative lengths and its peak LR, and ``total_steps`` is the full run's. Its
+evidence says the length at which it was last evaluated and how many trials reached
+that length, so a reader knows how much the pick rests on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lradvisor.errors import StudyError
+from lradvisor.search._fidelity import Fidelity, rung_steps
+from lradvisor.search._rungs import Choice, Record, choose, lineage
+
+__all__ = ["best_recommendation", "recommend", "recommendation_from_dict"]
+
+
+def recommend(
+    records: Sequence[Record],
+    fidelity: Fidelity,
+    *,
+    direction: str,
+    full_steps: int,
+    study_name: str,
+    rules: Sequence[str] = (),
+) -> tuple[Any, dict[str, Any]] | None:
+    """``(Recommendation, evidence dict)`` for the study's winner; ``None``: no winner yet."""
+    from lradvisor.rules import Recommendation
+
+    choice = choose(records, fidelity, direction)
+    if choice is None:
+        return None
+    steps_total = sum(r.steps_used for r in records)
+    fraction = fidelity.rungs[choice.rung]
+    data = {
+        "study": study_name,
+        "trial": choice.entry.best.number,
+        "lineage": lineage(records, choice.entry.best.number),
+        "rung": choice.rung,
+        "fraction": fraction,
+        "length_steps": rung_steps(fraction, full_steps),
+        "full_steps": full_steps,
+        "trials_at_length": choice.reached,
+        "seeds": len(choice.entry.values),
+        "values": list(choice.entry.values),
+        "score": choice.entry.score,
+        "direction": direction,
+        "steps_used": steps_total,
+        "full_run_equivalents": round(steps_total / full_steps, 3),
+        "trials": len(records),
+    }
+    evidence = (
+        f"study {study_name!r}: last evaluated at {fraction:.0%} of the run "
+        f"({data['length_steps']} of {full_steps} steps) on {data['seeds']} seed(s); "
+        f"{choice.reached} trial(s) reached that length; search used {steps_total} steps "
+        f"({data['full_run_equivalents']:g} full runs) over {len(records)} trials."
+    )
+    rec = Recommendation(
+        spec=choice.entry.spec,
+        total_steps=full_steps,
+        rationale=_rationale(choice, fidelity, direction),
+        rules=tuple(rules),
+        score=float(choice.entry.score),
+        evidence=evidence,
+    )
+    return rec, data
+
+
+def _rationale(choice: Choice, fidelity: Fidelity, direction: str) -> str:
+    entry = choice.entry
+    shown = ", ".join(f"{v:.4g}" for v in entry.values)
+    words = "lowest" if direction == "minimize" else "highest"
+    parts = [
+        f"Best of {len(choice.finalists)} configuration(s) at the longest rung reached "
+        f"({fidelity.rungs[choice.rung]:.0%} of the run), judged by its worst seed "
+        f"({entry.score:.4g}; seeds: {shown}), so it is good across seeds, not lucky on one."
+    ]
+    if len(choice.tied) > 1:
+        parts.append(
+            f"{len(choice.tied)} configurations were within {fidelity.tie:.1%} of the "
+            f"{words} value; the one with the lowest peak LR was preferred for its margin "
+            "from divergence."
+        )
+    peak = entry.spec.peak_lr
+    if choice.diverged_lr is not None and peak:
+        parts.append(
+            f"In this family the search saw divergence from peak LR {choice.diverged_lr:.3g} "
+            f"({choice.diverged_lr / peak:.2g}x the chosen peak)."
+        )
+    elif peak:
+        parts.append("No run of this family diverged in the search.")
+    return " ".join(parts)
+
+
+def recommendation_from_dict(data: dict[str, Any]) -> Any:
+    """The :class:`~lradvisor.rules.Recommendation` stored as a study's ``recommendation``."""
+    from lradvisor.rules import Recommendation
+    from lradvisor.schedules import ScheduleSpec
+
+    spec = ScheduleSpec.from_dict(
+        {k: data[k] for k in ("family", "params", "peak_lr") if k in data}
+    )
+    return Recommendation(
+        spec=spec,
+        total_steps=data.get("total_steps"),
+        rationale=str(data.get("rationale", "")),
+        rules=tuple(data.get("rules") or ()),
+        score=float(data.get("score") or 0.0),
+        evidence=data.get("evidence"),
+    )
+
+
+def best_recommendation(storage_url: str | None, study_name: str) -> Any:
+    """The recommendation stored in study ``study_name`` (recomputed if none was stored).
+
+    This is what ``lradvisor suggest --study NAME`` answers with.
+
+    Raises:
+        StudyError: the storage cannot be opened, the study does not exist, or it has
+            no completed trial yet.
+    """
+    from lradvisor.search._trial import record_of
+    from lradvisor.storage import load_study, open_storage
+
+    study = load_study(open_storage(storage_url), study_name)
+    attrs = study.user_attrs
+    if attrs.get("recommendation"):
+        return recommendation_from_dict(attrs["recommendation"])
+    fidelity = Fidelity.from_dict(attrs["fidelity"]) if attrs.get("fidelity") else Fidelity()
+    records = [record_of(t) for t in study.get_trials(deepcopy=False)]
+    full = attrs.get("full_steps") or max((r.steps_used for r in records), default=1) or 1
+    found = recommend(records, fidelity, direction=study.direction.name.lower(),
+                      full_steps=int(full), study_name=study_name,
+                      rules=tuple(attrs.get("rules") or ()))
+    if found is None:
+        raise StudyError(f"study {study_name!r} has no completed trial yet.")
+    return found[0]

@@ -1,0 +1,220 @@
+"""The rung logic as pure functions over trial records: who is promoted, who wins.
+
+Nothing here touches Optuna or torch: a :class:`Record` is what a stored trial says
+(its rung, spec, seed, state, value, lineage), and the functions answer
+
+* :func:`leaderboard`: the configurations of one rung, best first, each judged by its
+  worst seed (good across seeds, not lucky on one);
+* :func:`next_runs`: what the next rung should run that it has not run yet (so a
+  resumed search picks up where it stopped);
+* :func:`choose`: the winner at the longest rung reached, preferring, among the tied,
+  the lower peak LR (margin from divergence).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lradvisor.schedules import ScheduleSpec
+from lradvisor.search._fidelity import Fidelity
+
+__all__ = ["Choice", "Entry", "Planned", "Record", "choose", "leaderboard", "next_runs"]
+
+INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One stored trial, as the rung logic sees it."""
+
+    number: int
+    rung: int
+    spec: ScheduleSpec | None
+    seed: int
+    state: str  # COMPLETE, PRUNED, FAIL, RUNNING, WAITING
+    value: float | None
+    origin: str = "sampled"
+    parent: int | None = None
+    steps_used: int = 0
+    diverged: bool = False
+    error: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        """The spec's JSON: equal configurations have equal keys."""
+        return None if self.spec is None else self.spec.to_json()
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A run to make: ``spec`` (``None``: sampled) at ``rung`` with ``seed``."""
+
+    spec: ScheduleSpec | None
+    rung: int
+    seed: int
+    origin: str
+    parent: int | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One configuration on a rung's leaderboard."""
+
+    spec: ScheduleSpec
+    score: float  # the worst of its seeds' values
+    values: tuple[float, ...]
+    records: tuple[Record, ...]
+
+    @property
+    def best(self) -> Record:
+        """Its first record (the one promotions name as parent)."""
+        return self.records[0]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The configuration a search recommends, and what it rests on."""
+
+    entry: Entry
+    rung: int
+    finalists: tuple[Entry, ...]
+    tied: tuple[Entry, ...]
+    reached: int  # trials that ran at this rung (completed or pruned)
+    diverged_lr: float | None  # lowest peak LR seen diverging in the winner's family
+
+
+def _sign(direction: str) -> float:
+    return 1.0 if direction == "minimize" else -1.0
+
+
+def leaderboard(records: Iterable[Record], rung: int, direction: str) -> list[Entry]:
+    """Completed configurations of ``rung``, best first, scored by their worst seed.
+
+    A configuration with any diverged run at this rung is left out.
+    """
+    sign = _sign(direction)
+    groups: dict[str, list[Record]] = {}
+    diverged: set[str] = set()
+    for rec in records:
+        if rec.rung != rung or rec.key is None:
+            continue
+        if rec.diverged:
+            diverged.add(rec.key)
+        if rec.state == "COMPLETE" and rec.value is not None and math.isfinite(rec.value):
+            groups.setdefault(rec.key, []).append(rec)
+    entries = []
+    for key, recs in groups.items():
+        if key in diverged:
+            continue
+        values = tuple(r.value for r in recs)  # type: ignore[misc]
+        worst = max(values, key=lambda v: sign * v)
+        entries.append(Entry(recs[0].spec, worst, values, tuple(recs)))  # type: ignore[arg-type]
+    entries.sort(key=lambda e: (sign * e.score, e.best.number))
+    return entries
+
+
+def finished_count(records: Iterable[Record], rung: int) -> int:
+    """Trials that ran to an end (completed or pruned) at ``rung``."""
+    return sum(1 for r in records if r.rung == rung and r.state in ("COMPLETE", "PRUNED"))
+
+
+def next_runs(
+    records: Sequence[Record],
+    rung: int,
+    fidelity: Fidelity,
+    direction: str,
+    *,
+    seed: int = 0,
+) -> list[Planned]:
+    """The runs rung ``rung`` (>= 1) still needs, promoted from rung ``rung - 1``.
+
+    Middle rung: the top :meth:`Fidelity.promoted` configurations, the rules' top pick
+    (origin ``rules``) when it completed, and the leader's peak LR times each
+    ``lr_factors``. Last rung: the top ``finalists``, each on ``seeds`` seeds. Runs
+    already at ``rung`` (in any state but interrupted) are not repeated.
+    """
+    board = leaderboard(records, rung - 1, direction)
+    if not board:
+        return []
+    wanted: list[Planned] = []
+    if rung == fidelity.last:
+        for entry in board[: fidelity.finalists]:
+            wanted += [
+                Planned(entry.spec, rung, seed + i, "finalist", entry.best.number)
+                for i in range(fidelity.seeds)
+            ]
+    else:
+        chosen = board[: fidelity.promoted(finished_count(records, rung - 1))]
+        rules = [e for e in board if any(r.origin == "rules" for r in e.records)]
+        if rules and rules[0] not in chosen:
+            chosen.append(rules[0])
+        wanted += [Planned(e.spec, rung, seed, "promoted", e.best.number) for e in chosen]
+        leader = board[0]
+        for factor in fidelity.lr_factors:
+            if factor != 1.0 and leader.spec.peak_lr is not None:
+                spec = leader.spec.replace(peak_lr=leader.spec.peak_lr * factor)
+                wanted.append(Planned(spec, rung, seed, f"lr x{factor:g}", leader.best.number))
+    done = {
+        (r.key, r.seed)
+        for r in records
+        if r.rung == rung and r.error != INTERRUPTED and r.state != "WAITING"
+    }
+    out, seen = [], set(done)
+    for plan in wanted:
+        key = (plan.spec.to_json() if plan.spec else None, plan.seed)
+        if key not in seen:
+            seen.add(key)
+            out.append(plan)
+    return out
+
+
+def choose(records: Sequence[Record], fidelity: Fidelity, direction: str) -> Choice | None:
+    """The winner at the longest rung with a completed configuration; ``None``: none yet.
+
+    Finalists are judged by their worst seed; those within ``fidelity.tie`` of the best
+    count as tied, and among them the lowest peak LR wins (margin from divergence).
+    """
+    sign = _sign(direction)
+    for rung in range(fidelity.last, -1, -1):
+        board = leaderboard(records, rung, direction)
+        if rung == fidelity.last:
+            full = [e for e in board if len(e.values) >= fidelity.seeds]
+            board = full or board
+        if not board:
+            continue
+        best = board[0].score
+        margin = fidelity.tie * max(abs(best), 1e-12)
+        tied = tuple(e for e in board if sign * (e.score - best) <= margin)
+        winner = min(tied, key=lambda e: (e.spec.peak_lr or math.inf, sign * e.score))
+        return Choice(
+            entry=winner,
+            rung=rung,
+            finalists=tuple(board),
+            tied=tied,
+            reached=finished_count(records, rung),
+            diverged_lr=_diverged_lr(records, winner.spec.family),
+        )
+    return None
+
+
+def _diverged_lr(records: Iterable[Record], family: str) -> float | None:
+    lrs = [
+        r.spec.peak_lr
+        for r in records
+        if r.diverged and r.spec is not None and r.spec.family == family and r.spec.peak_lr
+    ]
+    return min(lrs) if lrs else None
+
+
+def lineage(records: Sequence[Record], number: int) -> list[int]:
+    """Trial numbers from the first-rung ancestor down to trial ``number``."""
+    by_number = {r.number: r for r in records}
+    chain: list[int] = []
+    current: Any = by_number.get(number)
+    while current is not None and current.number not in chain:
+        chain.append(current.number)
+        current = by_number.get(current.parent) if current.parent is not None else None
+    return chain[::-1]

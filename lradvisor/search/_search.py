@@ -1,0 +1,334 @@
+"""The search: rules first, then sampled proxies, promoted up the rungs, judged on seeds.
+
+:func:`run_search` is the whole orchestration, in the order a reader would explain it:
+
+1. load the trainable and the profile; refuse a run of unknown length;
+2. ask the rules: their prior becomes the search space, their top recommendations the
+   first trials (so a search never ends worse than the rules alone);
+3. open the study (same name: resume) and record profile, proxy settings and rules;
+4. run the first rung (rules' picks, then the sampler's), each trial a proxy at
+   ``rungs[0]`` of the run with the plateau pruner watching;
+5. promote up the rungs (:func:`~lradvisor.search._rungs.next_runs`), re-running each
+   promoted configuration at the longer length with its lineage recorded;
+6. pick the winner (:func:`~lradvisor.search._rungs.choose`) and store the
+   recommendation for the full run with its evidence.
+
+Trials run in this process, one after another. The budget, in full-run equivalents,
+caps the steps of this call; each stage keeps back what the later stages need at the
+least. Ctrl-C stops after failing the running trial as ``interrupted``; everything
+finished stays in the study, and the recommendation is still stored.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lradvisor.errors import StudyError
+from lradvisor.search._fidelity import Fidelity, rung_steps
+from lradvisor.search._recommend import recommend
+from lradvisor.search._rungs import Planned, Record, leaderboard, next_runs
+from lradvisor.search._space import SearchSpace
+from lradvisor.search._trainable import load_trainable
+from lradvisor.search._trial import TrialRunner, record_of
+
+__all__ = ["Progress", "SearchResult", "run_search"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a running search stands, passed to the ``callback`` after every trial."""
+
+    done: int
+    total: int
+    rung: int
+    best: float | None
+    pruned: int
+    failed: int
+    elapsed: float
+    steps_used: int
+    full_steps: int
+
+
+@dataclass
+class SearchResult:
+    """What :func:`run_search` returns.
+
+    Attributes:
+        study: the Optuna study (all its trials, earlier runs' included).
+        recommendation: the pick for the full run (``None``: nothing completed).
+        evidence: the recommendation's evidence as data (length, trial counts, ...).
+        steps_used: optimizer steps this call spent, pruned and failed trials included.
+        study_steps: steps of every trial in the study.
+        full_steps: the full run's length.
+        trials_run: trials this call ran.
+        interrupted: whether Ctrl-C stopped it.
+    """
+
+    study: Any
+    recommendation: Any
+    evidence: dict[str, Any] | None
+    steps_used: int
+    study_steps: int
+    full_steps: int
+    trials_run: int
+    interrupted: bool = False
+    records: list[Record] = field(default_factory=list, repr=False)
+
+    @property
+    def full_run_equivalents(self) -> float:
+        """``steps_used / full_steps``: this call's compute in full runs."""
+        return self.steps_used / self.full_steps
+
+
+def run_search(
+    trainable: str | Callable[..., Any] | None = None,
+    *,
+    profile: Any = None,
+    workload: str | None = None,
+    n_trials: int = 40,
+    budget: float | None = None,
+    timeout: float | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    pruner: str = "plateau",
+    sampler: str = "tpe",
+    seed: int = 0,
+    families: Sequence[str] | None = None,
+    direction: str = "minimize",
+    fidelity: Fidelity | None = None,
+    rules_files: Sequence[str] = (),
+    rules_first: int = 3,
+    device: str | None = None,
+    callback: Callable[[Progress], None] | None = None,
+) -> SearchResult:
+    """Search schedules for a training function; returns the study and the pick.
+
+    Args:
+        trainable: ``train(ctx) -> float``, or ``"module:function"`` /
+            ``"file.py:function"``; defaults to the workload's.
+        profile: a ``TaskProfile`` or its dict; defaults to the workload's.
+        workload: a built-in workload name (``digits-cnn``).
+        n_trials: first-rung trials this call adds (the rules' picks among them).
+        budget: cap on this call's compute, in full-run equivalents; ``None``: none.
+        timeout: seconds after which no new trial starts.
+        storage: study database URL (default ``$LRADVISOR_STORAGE`` or SQLite).
+        study_name: the study; an existing one is resumed.
+        pruner: a name for ``make_pruner`` (``plateau``, ``median``, ..., ``none``).
+        sampler: ``tpe``, ``random``, ``cmaes``, ``qmc`` or ``gp``.
+        seed: seeds the sampler; first-rung runs use it, finalists it and the next.
+        families: restrict the search to these families.
+        direction: ``minimize`` or ``maximize`` the trainable's value.
+        fidelity: rung settings (default :class:`Fidelity`).
+        rules_files: the user's rules files, as for ``suggest``.
+        rules_first: how many of the rules' top recommendations run first.
+        device: for the context (``None``: a GPU when present).
+        callback: called with a :class:`Progress` after every trial.
+
+    Raises:
+        TrainableError, StudyError, ProfileError, SpecError: before any trial runs.
+
+    Example:
+        >>> result = run_search(workload="digits-cnn", n_trials=8, budget=2,
+        ...                     storage="sqlite://")  # doctest: +SKIP
+        >>> result.recommendation.spec.describe()  # doctest: +SKIP
+    """
+    setup = _prepare(trainable, profile, workload, families, rules_files, study_name)
+    if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
+        raise StudyError(f"n_trials must be an integer >= 1, but got {n_trials!r}.")
+    fid = (fidelity or Fidelity()).fit(budget)
+    study = _open(setup, storage, direction, pruner, sampler, seed, n_trials, fid)
+    runner = TrialRunner(study, setup["space"], setup["trainable"], fid, setup["full_steps"],
+                         setup["profile"].steps_per_epoch, device)
+    loop = _Loop(runner, fid, direction, seed, budget, timeout, callback)
+    loop.records = [record_of(t) for t in study.get_trials(deepcopy=False)]
+    interrupted = False
+    try:
+        loop.first_rung(_rules_plans(setup, loop.records, rules_first, seed), n_trials)
+        for rung in range(1, fid.last + 1):
+            loop.rung(rung)
+    except KeyboardInterrupt:
+        interrupted = True
+    found = recommend(loop.records, fid, direction=direction, full_steps=setup["full_steps"],
+                      study_name=study.study_name, rules=setup["rules"])
+    rec, evidence = found if found else (None, None)
+    if rec is not None:
+        study.set_user_attr("recommendation", {**rec.to_dict(), "evidence_data": evidence})
+    return SearchResult(
+        study=study, recommendation=rec, evidence=evidence, steps_used=loop.spent,
+        study_steps=sum(r.steps_used for r in loop.records), full_steps=setup["full_steps"],
+        trials_run=loop.done, interrupted=interrupted, records=loop.records,
+    )
+
+
+def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
+             rules_files: Sequence[str], study_name: str | None) -> dict[str, Any]:
+    """Everything checked before the database is touched (each fault is one line)."""
+    from lradvisor.rules import TaskProfile, advise
+
+    work = None
+    if workload is not None:
+        from lradvisor.workloads import get_workload
+
+        work = get_workload(workload)
+    if trainable is None:
+        if work is None:
+            raise StudyError("a search needs a trainable (module:function) or a workload.")
+        trainable = work.trainable
+    function = load_trainable(trainable)
+    if profile is None and work is not None:
+        profile = work.profile()
+    if profile is None:
+        raise StudyError("a search needs a task profile (at least --task) or a workload.")
+    if not isinstance(profile, TaskProfile):
+        profile = TaskProfile.from_dict(profile)
+    full = profile.steps or (work.total_steps if work is not None else None)
+    if not full:
+        raise StudyError(
+            f"a search needs the full run's length, and {profile.describe()!r} has none: "
+            "give --total-steps, or --epochs with --steps-per-epoch."
+        )
+    advice = advise(profile, rules_files)
+    space = SearchSpace.from_prior(advice.prior, families)
+    name = study_name or _default_name(workload, trainable, profile)
+    rules = tuple(dict.fromkeys(r for rec in advice.recommendations for r in rec.rules))
+    return {
+        "trainable": function, "trainable_path": trainable if isinstance(trainable, str)
+        else f"{getattr(trainable, '__module__', '?')}:{getattr(trainable, '__name__', '?')}",
+        "profile": profile, "full_steps": int(full), "advice": advice, "space": space,
+        "name": name, "rules": rules, "workload": workload,
+    }
+
+
+def _default_name(workload: str | None, trainable: Any, profile: Any) -> str:
+    if workload:
+        return workload
+    base = trainable if isinstance(trainable, str) else getattr(trainable, "__name__", "search")
+    return f"{base.rsplit('/', 1)[-1]}-{profile.task}"
+
+
+def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: str,
+          sampler: str, seed: int, n_trials: int, fid: Fidelity) -> Any:
+    from lradvisor.search._pruner import make_pruner
+    from lradvisor.search._sampler import make_sampler
+    from lradvisor.storage import get_study, open_storage
+
+    rdb = open_storage(storage)
+    startup = min(10, max(3, n_trials // 3))
+    study = get_study(rdb, setup["name"], direction=direction,
+                      sampler=make_sampler(sampler, seed, startup=startup),
+                      pruner=make_pruner(pruner))
+    stored = study.user_attrs.get("full_steps")
+    if stored is not None and stored != setup["full_steps"]:
+        raise StudyError(
+            f"study {setup['name']!r} searched a run of {stored} steps, but this run has "
+            f"{setup['full_steps']}; use another --study name."
+        )
+    advice = setup["advice"]
+    attrs = {
+        "profile": setup["profile"].to_dict(), "full_steps": setup["full_steps"],
+        "fidelity": fid.to_dict(), "rules": list(setup["rules"]),
+        "rules_recommendations": [r.to_dict() for r in advice.recommendations],
+        "prior": advice.prior.to_dict(), "space": setup["space"].to_dict(),
+        "trainable": setup["trainable_path"], "workload": setup["workload"],
+        "pruner": pruner, "sampler": sampler, "seed": seed,
+    }
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+    return study
+
+
+def _rules_plans(setup: dict[str, Any], records: list[Record], count: int,
+                 seed: int) -> list[Planned]:
+    """The rules' top recommendations as first-rung runs, lengths made relative."""
+    space: SearchSpace = setup["space"]
+    have = {r.key for r in records if r.rung == 0 and r.state != "WAITING"}
+    plans = []
+    recs = [r for r in setup["advice"].recommendations if r.spec.family in space.names]
+    for index, rec in enumerate(recs[:count]):
+        spec = _relative(rec.spec, setup["full_steps"])
+        if spec is not None and spec.to_json() not in have:
+            plans.append(Planned(spec, 0, seed, "rules" if index == 0 else "rules-alt"))
+    return plans
+
+
+def _relative(spec: Any, full_steps: int) -> Any:
+    """``spec`` with lengths in steps restated as fractions of the full run."""
+    from lradvisor.errors import SpecError
+
+    changes = {}
+    for param in spec.definition.all_params:
+        steps = spec.params.get(param.steps_name) if param.length else None
+        if steps is not None:
+            changes[param.name] = steps / full_steps
+    try:
+        return spec.replace(**changes) if changes else spec
+    except SpecError:
+        return None
+
+
+class _Loop:
+    """The running state of one call: spent steps, records, the clock, the budget."""
+
+    def __init__(self, runner: TrialRunner, fid: Fidelity, direction: str, seed: int,
+                 budget: float | None, timeout: float | None,
+                 callback: Callable[[Progress], None] | None) -> None:
+        self.runner, self.fid, self.direction, self.seed = runner, fid, direction, seed
+        full = runner.full_steps
+        self.budget_steps = math.inf if budget is None else budget * full
+        self.deadline = math.inf if timeout is None else time.monotonic() + timeout
+        self.callback = callback
+        self.start = time.monotonic()
+        self.records: list[Record] = []
+        self.spent = self.done = self.pruned = self.failed = 0
+        self.total = 0
+        self.steps = [rung_steps(r, full) for r in fid.rungs]
+
+    def reserve(self, rung: int) -> float:
+        """Steps the rungs after ``rung`` need at the least."""
+        fid, out = self.fid, 0.0
+        for later in range(rung + 1, fid.last + 1):
+            runs = fid.finalists * (fid.seeds if later == fid.last else 1)
+            if later != fid.last:
+                runs += len(fid.lr_factors)
+            out += runs * self.steps[later]
+        return out
+
+    def affordable(self, rung: int) -> bool:
+        if time.monotonic() >= self.deadline:
+            return False
+        return self.spent + self.steps[rung] <= self.budget_steps - self.reserve(rung)
+
+    def first_rung(self, rules: list[Planned], n_trials: int) -> None:
+        plans = rules[:n_trials]
+        plans += [Planned(None, 0, self.seed, "sampled")] * (n_trials - len(plans))
+        self.total = n_trials + sum(self.fid.runs(i, n_trials) for i in range(1, self.fid.last + 1))
+        for plan in plans:
+            if not self.affordable(0):
+                break
+            self.run(plan)
+
+    def rung(self, rung: int) -> None:
+        for plan in next_runs(self.records, rung, self.fid, self.direction, seed=self.seed):
+            if not self.affordable(rung):
+                break
+            self.run(plan)
+
+    def run(self, plan: Planned) -> None:
+        record = self.runner.run(plan)
+        self.records.append(record)
+        self.spent += record.steps_used
+        self.done += 1
+        self.pruned += record.state == "PRUNED"
+        self.failed += record.state == "FAIL"
+        if self.callback is not None:
+            board = leaderboard(self.records, plan.rung, self.direction)
+            self.callback(Progress(
+                done=self.done, total=max(self.total, self.done), rung=plan.rung,
+                best=board[0].score if board else None, pruned=self.pruned,
+                failed=self.failed, elapsed=time.monotonic() - self.start,
+                steps_used=self.spent, full_steps=self.runner.full_steps,
+            ))

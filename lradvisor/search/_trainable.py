@@ -1,0 +1,82 @@
+"""Loading a user's training function from ``package.module:function`` or ``file.py:function``.
+
+The function is called in the search process once per trial (never one interpreter
+per trial) as ``train(ctx) -> float``: ``ctx`` is a
+:class:`~lradvisor.search.TrialContext`, the return value the final validation value.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lradvisor.errors import TrainableError
+
+__all__ = ["load_trainable"]
+
+_FORMS = "'package.module:function' or 'path/to/file.py:function'"
+
+
+def load_trainable(path: str | Callable[..., Any]) -> Callable[..., Any]:
+    """The training function named by ``path``; a callable is returned unchanged.
+
+    Raises:
+        TrainableError: the string has no ``:function`` part, the module or file does
+            not import (the error is named), or the attribute is missing or not callable.
+
+    Example:
+        >>> fn = load_trainable("lradvisor.workloads._digits_cnn:train")
+        >>> fn.__name__
+        'train'
+    """
+    if callable(path):
+        return path
+    if not isinstance(path, str) or path.count(":") < 1:
+        raise TrainableError(f"trainable must be {_FORMS}, but got {path!r}.")
+    where, _, attr = path.rpartition(":")
+    if not where or not attr.isidentifier():
+        raise TrainableError(f"trainable must be {_FORMS}, but got {path!r}.")
+    module = _load_file(where, path) if where.endswith(".py") else _load_module(where, path)
+    function = getattr(module, attr, None)
+    if function is None:
+        raise TrainableError(f"trainable {path!r}: {where} has no attribute {attr!r}.")
+    if not callable(function):
+        raise TrainableError(f"trainable {path!r}: {attr!r} is not a function.")
+    return function  # type: ignore[no-any-return]
+
+
+def _load_module(name: str, path: str) -> Any:
+    if str(Path.cwd()) not in sys.path and "" not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))  # as `python -m` would: modules next to the user
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        raise TrainableError(f"trainable {path!r}: cannot import {name!r} ({err}).") from None
+    except Exception as err:  # the user's module raised while importing
+        raise TrainableError(
+            f"trainable {path!r}: importing {name!r} raised {type(err).__name__}: {err}"
+        ) from None
+
+
+def _load_file(where: str, path: str) -> Any:
+    file = Path(where).expanduser()
+    if not file.is_file():
+        raise TrainableError(f"trainable {path!r}: no file {str(file)!r}.")
+    name = f"_lradvisor_trainable_{abs(hash(str(file.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise TrainableError(f"trainable {path!r}: {str(file)!r} is not a Python file.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # so pickling and dataclasses inside the file work
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        sys.modules.pop(name, None)
+        raise TrainableError(
+            f"trainable {path!r}: running {str(file)!r} raised {type(err).__name__}: {err}"
+        ) from None
+    return module

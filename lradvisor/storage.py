@@ -1,0 +1,177 @@
+"""The study database: Optuna's RDB storage behind one SQLAlchemy URL.
+
+Every study lives in a SQL database. The default is an embedded SQLite file,
+``sqlite:///studies/lradvisor.db`` relative to where the command runs; ``--storage``
+or ``$LRADVISOR_STORAGE`` name another (PostgreSQL works through the same URL form,
+``postgresql+psycopg://user@host/db``). Storage is opened in exactly one place,
+:func:`open_storage`, so a schema lock and worker heartbeats can be added there.
+
+What a study records (as JSON user attributes, readable by plain Optuna):
+
+* study: ``profile``, ``fidelity``, ``plan``, ``rules`` (ids that fired),
+  ``rules_recommendations``, ``prior``, ``full_steps``, ``trainable``, ``workload``,
+  ``recommendation`` (the final one, for the full length, with its evidence);
+* trial: ``spec`` (ScheduleSpec JSON), ``rung``, ``fidelity``, ``total_steps``,
+  ``seed``, ``origin``, ``parent`` (the trial it was promoted from), ``steps_used``,
+  ``error`` (failed trials), ``diverged``; its curve is Optuna's intermediate values.
+
+Example:
+    >>> storage = open_storage("sqlite://")  # an in-memory database
+    >>> study = get_study(storage, "demo", direction="minimize")
+    >>> [s.study_name for s in list_studies(storage)]
+    ['demo']
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lradvisor.errors import StudyError
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = [
+    "DEFAULT_STORAGE",
+    "STORAGE_ENV",
+    "delete_study",
+    "get_study",
+    "list_studies",
+    "load_study",
+    "open_storage",
+    "resolve_url",
+]
+
+DEFAULT_STORAGE = "sqlite:///studies/lradvisor.db"
+STORAGE_ENV = "LRADVISOR_STORAGE"
+DIRECTIONS = ("minimize", "maximize")
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The storage URL to use: ``url``, else ``$LRADVISOR_STORAGE``, else the default."""
+    return url or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
+
+
+def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
+    """Connect to the study database at ``url`` (see :func:`resolve_url`), creating tables.
+
+    A relative SQLite path is taken from the current directory and its folder is
+    created. Anything that keeps the database from being used (a bad URL, a missing
+    driver, a server that does not answer) raises one :class:`StudyError` line before
+    any trial runs.
+    """
+    import optuna
+    import sqlalchemy.exc
+
+    url = resolve_url(url)
+    if "://" not in url:
+        raise StudyError(
+            f"storage {url!r} is not a database URL; use e.g. {DEFAULT_STORAGE} or "
+            "postgresql+psycopg://user@host/db."
+        )
+    engine_kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        _make_sqlite_folder(url)
+        engine_kwargs["connect_args"] = {"timeout": 30}
+    elif url.startswith("postgresql"):
+        engine_kwargs["connect_args"] = {"connect_timeout": 10}
+        engine_kwargs["pool_pre_ping"] = True
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, OSError) as err:
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        raise StudyError(f"cannot open study storage {_safe(url)}: {reason}") from None
+
+
+def _make_sqlite_folder(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        database = make_url(url).database
+    except Exception as err:  # sqlalchemy raises ArgumentError for a malformed URL
+        raise StudyError(f"storage URL {url!r} does not parse: {err}") from None
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _safe(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return repr(url)
+
+
+def get_study(
+    storage: optuna.storages.BaseStorage,
+    name: str,
+    *,
+    direction: str = "minimize",
+    sampler: Any = None,
+    pruner: Any = None,
+) -> optuna.Study:
+    """Create the study ``name``, or load it when it exists (so a search resumes).
+
+    Raises:
+        StudyError: ``direction`` is not minimize/maximize, or the stored study was
+            created with the other direction.
+    """
+    import optuna
+
+    if direction not in DIRECTIONS:
+        raise StudyError(f"direction must be minimize or maximize, but got {direction!r}.")
+    _check_name(name)
+    existing = {s.study_name: s for s in _summaries(storage)}
+    if name in existing:
+        stored = existing[name].direction.name.lower()
+        if stored != direction:
+            raise StudyError(
+                f"study {name!r} exists with direction {stored}, but {direction} was asked; "
+                "use another --study name or the stored direction."
+            )
+        return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+    return optuna.create_study(
+        study_name=name, storage=storage, direction=direction, sampler=sampler, pruner=pruner
+    )
+
+
+def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:
+    """The stored study ``name``; a :class:`StudyError` listing the stored ones otherwise."""
+    import optuna
+
+    _check_name(name)
+    names = [s.study_name for s in _summaries(storage)]
+    if name not in names:
+        raise StudyError(
+            f"no study named {name!r} in this storage; stored: {', '.join(names) or '(none)'}."
+        )
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def list_studies(storage: optuna.storages.BaseStorage) -> list[Any]:
+    """Optuna's study summaries (name, direction, trial count, user attrs), by name."""
+    return sorted(_summaries(storage), key=lambda s: s.study_name)
+
+
+def delete_study(storage: optuna.storages.BaseStorage, name: str) -> None:
+    """Delete the study ``name`` and all its trials."""
+    import optuna
+
+    load_study(storage, name)  # raises a clear error when missing
+    optuna.delete_study(study_name=name, storage=storage)
+
+
+def _summaries(storage: optuna.storages.BaseStorage) -> list[Any]:
+    import optuna
+
+    return optuna.get_all_study_summaries(storage, include_best_trial=False)
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise StudyError(f"a study name must be a non-empty string, but got {name!r}.")
