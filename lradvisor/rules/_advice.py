@@ -250,6 +250,8 @@ def _recommend(firing: Firing, profile: TaskProfile, peak: float, lr_rule: Rule 
         reasons.append(f"Peak LR {peak:g}, as given.")
     try:
         spec = ScheduleSpec(family, params, peak)
+        if profile.steps is not None:
+            spec.multiplier_fn(profile.steps)  # lengths fit this run
     except SpecError as err:
         raise RulesError(f"{rule.source}: rule {rule.id!r} gives an invalid schedule for "
                          f"{profile.describe()}: {err}") from None

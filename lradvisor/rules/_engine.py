@@ -233,7 +233,7 @@ def load_rules(path_or_text: str | os.PathLike[str], *, source: str | None = Non
             where = f"{source}: [[{kind}]] #{index}"
             rule = _read(kind, table, where, source, len(rules))
             if rule.id in ids:
-                raise RulesError(f"{where}: duplicate id {rule.id!r}; ids must be unique.")
+                raise RulesError(f"{where} ({rule.id!r}): duplicate id; ids must be unique.")
             ids.add(rule.id)
             rules.append(rule)
     return rules
