@@ -129,7 +129,9 @@ def test_divergence_of_a_negative_start_is_relative_to_its_size() -> None:
     assert PlateauDetector().diverged([-2.0, -3.0, 2.1])
 
 
-@pytest.mark.parametrize(("name", "curve"), [(c[0], c[1]) for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "curve"), [(c[0], c[1]) for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_mode_max_mirrors_mode_min(name: str, curve: list[float]) -> None:
     low, high = PlateauDetector(mode="min"), PlateauDetector(mode="max")
     mirrored = [-v for v in curve]

@@ -26,7 +26,7 @@ import math
 import warnings
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from statistics import median
 from typing import Any
@@ -50,11 +50,75 @@ from lradvisor.schedules import ScheduleSpec
 
 __all__ = ["PRUNER_NAMES", "PROTECTED_PHASES", "PlateauPruner", "make_pruner", "schedule_phase"]
 
+# A hopeless trial is judged on its level less this many standard errors of its noise.
+_HOPELESS_SIGMAS = 2.0
+# A median of n normal values has a standard error sqrt(pi / 2) times the mean's.
+_MEDIAN_SE = math.sqrt(math.pi / 2)
+
 #: Phases in which a plateau is not judged (divergence and hopelessness still are).
 PROTECTED_PHASES = ("warmup", "high", "adaptive")
 
-# A completed trial's curve: progress (sorted), its oriented finite values, final level.
-_Curve = tuple[list[float], list[float], float]
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """A completed trial as a reference: its curve in relative progress and its LR.
+
+    Attributes:
+        progress: ``step / total`` of each finite report, ascending.
+        values: the reports, oriented so that lower is better.
+        final: the median of its last ``window`` values: where it ended.
+        total: its run length (``user_attrs["total_steps"]`` or its last step).
+        lrs: its LR multiplier at each report, when it carries a spec.
+    """
+
+    progress: list[float]
+    values: list[float]
+    final: float
+    total: int
+    lrs: list[float] | None
+
+    @classmethod
+    def of(cls, trial: FrozenTrial, sign: float, window: int) -> _Ref | None:
+        """``trial`` as a reference, or ``None`` when it has no finite report."""
+        steps = sorted(s for s, v in trial.intermediate_values.items() if math.isfinite(v))
+        if not steps:
+            return None
+        total = max(_total_steps(trial) or steps[-1], 1)
+        values = [sign * trial.intermediate_values[s] for s in steps]
+        spec = _spec_of(trial.user_attrs.get("spec"))
+        lrs = None if spec is None else _multipliers(spec, steps, total)
+        progress = [min(s / total, 1.0) for s in steps]
+        return cls(progress, values, median(values[-window:]), total, lrs)
+
+    def level_between(self, lo: float, hi: float) -> float:
+        """Its level over the progress span ``[lo, hi]``: the median of its values there,
+        or, with none inside, its value interpolated at ``hi`` (held after its end)."""
+        i, j = bisect_left(self.progress, lo), bisect_right(self.progress, hi)
+        if j > i:
+            return median(self.values[i:j])
+        k = bisect_left(self.progress, hi)
+        if k == len(self.progress):
+            return self.values[-1]
+        p0, p1, v0, v1 = self.progress[k - 1], self.progress[k], self.values[k - 1], self.values[k]
+        return v0 + (v1 - v0) * (hi - p0) / (p1 - p0)
+
+    def level_at_progress(self, progress: float, window: int) -> float:
+        """The median of its ``window`` values up to ``progress``."""
+        k = max(bisect_right(self.progress, progress) - 1, 0)
+        return median(self.values[max(0, k - window + 1) : k + 1])
+
+    def level_at_lr(self, progress: float, lr: float, window: int) -> float | None:
+        """Its level at the last point no later than ``progress`` where its LR was >= ``lr``.
+
+        ``None`` without a spec. The median of the ``window`` values ending there.
+        """
+        if self.lrs is None:
+            return None
+        k = max(bisect_right(self.progress, progress) - 1, 0)
+        while k > 0 and self.lrs[k] < lr * (1.0 - 1e-9):
+            k -= 1
+        return median(self.values[max(0, k - window + 1) : k + 1])
 
 
 class PlateauPruner(BasePruner):
@@ -67,10 +131,15 @@ class PlateauPruner(BasePruner):
        and warmup, since it needs no comparison.
     2. fewer than ``n_startup_trials`` completed trials (of its rung): keep; before
        ``warmup_progress`` of its run: keep; not the first report of an interval: keep.
-    3. **Hopeless**: prune when its level (median of its last ``window`` values), even
-       improved by ``hopeless_margin`` times the most any completed trial improved
-       from the same relative progress to its end, would still be worse than the best
-       completed trial's final level. This holds in every phase.
+    3. **Hopeless**: prune when its level (median of its last ``window`` values, less
+       two standard errors of its own noise), even improved by the most generous gain
+       a completed trial shows, would still be worse than the best completed trial's
+       final level. The gain granted is the larger of ``hopeless_margin`` times what
+       a completed trial improved from the same relative progress to its end, and,
+       when both carry a spec, what it improved from the last point (no later) where
+       its LR was still as high as this trial's LR now: a ``wsd`` trial at its peak
+       is granted what a ``cosine`` trial gained from its own peak LR, since the gain
+       of the final decay is missing from a same-progress comparison. Every phase.
     4. In a protected phase (LR warmup; LR still >= ``high_lr`` of the peak and going
        to fall to <= ``decay_ratio`` of its current value; an adaptive schedule):
        keep.
@@ -145,7 +214,7 @@ class PlateauPruner(BasePruner):
         self._hopeless_margin = float(hopeless_margin)
         self._high_lr = float(high_lr)
         self._decay_ratio = float(decay_ratio)
-        self._curves: dict[tuple[str, int, float], _Curve | None] = {}
+        self._refs: dict[tuple[str, int, float], _Ref | None] = {}
 
     def prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
         """Whether to stop ``trial`` now; see the class docstring for the rule."""
@@ -156,57 +225,78 @@ class PlateauPruner(BasePruner):
         values = [sign * trial.intermediate_values[s] for s in steps]
         if self._detector.diverged(values):
             return True
-        reference = self._reference(study, trial, sign)
-        if not reference or len(reference) < self._n_startup_trials:
+        refs = self._reference(study, trial, sign)
+        if not refs or len(refs) < self._n_startup_trials:
             return False
-        total = _total_steps(trial) or max(ref[3] for ref in reference)
+        total = _total_steps(trial) or max(ref.total for ref in refs)
         progress = [min(s / total, 1.0) for s in steps]
         if progress[-1] < self._warmup_progress:
             return False
         if not self._first_in_interval(steps, total):
             return False
-        curves = [(ref[0], ref[1], ref[2]) for ref in reference]
-        phase = _phase_of(trial, steps[-1], total, self._high_lr, self._decay_ratio)
-        return self._decide(values, progress, curves, phase)
+        spec = _spec_of(trial.user_attrs.get("spec"))
+        lr_now = None if spec is None else _multipliers(spec, [steps[-1]], total)[0]
+        phase = "unknown" if spec is None else schedule_phase(
+            spec, steps[-1], total, high_lr=self._high_lr, decay_ratio=self._decay_ratio
+        )
+        return self._decide(values, progress, refs, phase, lr_now)
 
     def _decide(
-        self, values: list[float], progress: list[float], curves: list[_Curve], phase: str
+        self,
+        values: list[float],
+        progress: list[float],
+        refs: list[_Ref],
+        phase: str,
+        lr_now: float | None,
     ) -> bool:
         """Steps 3 to 5 of the rule, past every guard."""
         window = self._detector.window
         level = median(values[-window:])
-        span = (progress[-min(window, len(progress))], progress[-1])
-        pairs = [(lvl, final) for lvl, final in _levels_at(curves, *span) if lvl is not None]
-        if not pairs:
+        lo, now = progress[-min(window, len(progress))], progress[-1]
+        seen = [ref for ref in refs if ref.progress[0] <= now]
+        if not seen:
             return False
-        best_final = min(final for _, final in pairs)
-        gain = max(max(lvl - final, 0.0) for lvl, final in pairs)
-        if math.isfinite(self._hopeless_margin) and (
-            level - self._hopeless_margin * gain > best_final
-        ):
+        if self._hopeless(values, now, seen, lr_now):
             return True
         if phase in PROTECTED_PHASES:
             return False
         if not self._detector.plateaued(values):
             return False
-        return level > _percentile(sorted(lvl for lvl, _ in pairs), self._percentile)
+        levels = sorted(ref.level_between(lo, now) for ref in seen)
+        return level > _percentile(levels, self._percentile)
+
+    def _hopeless(
+        self, values: list[float], now: float, refs: list[_Ref], lr_now: float | None
+    ) -> bool:
+        """Whether even the most generous improvement leaves it worse than the best."""
+        if math.isinf(self._hopeless_margin):
+            return False
+        window = self._detector.window
+        granted = 0.0
+        for ref in refs:
+            by_progress = self._hopeless_margin * (ref.level_at_progress(now, window) - ref.final)
+            by_lr = None if lr_now is None else ref.level_at_lr(now, lr_now, window)
+            granted = max(granted, by_progress, -math.inf if by_lr is None else by_lr - ref.final)
+        sigma = self._detector.noise(values)
+        noise = _HOPELESS_SIGMAS * _MEDIAN_SE * sigma * math.sqrt(2.0 / window)
+        level = median(values[-window:])
+        return level - granted - noise > min(ref.final for ref in refs)
 
     def _reference(
         self, study: optuna.study.Study, trial: FrozenTrial, sign: float
-    ) -> list[tuple[list[float], list[float], float, int]]:
-        """Completed trials of ``trial``'s rung with values: curve plus run length."""
+    ) -> list[_Ref]:
+        """The completed trials of ``trial``'s rung that reported finite values."""
         rung = trial.user_attrs.get("rung")
         out = []
         for done in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             if done.user_attrs.get("rung") != rung:
                 continue
             key = (study.study_name, done.number, sign)
-            if key not in self._curves:  # a completed trial never changes: cache it
-                self._curves[key] = _curve_of(done, sign, self._detector.window)
-            curve = self._curves[key]
-            if curve is not None:
-                total = _total_steps(done) or max(done.intermediate_values)
-                out.append((*curve, max(total, 1)))
+            if key not in self._refs:  # a completed trial never changes: cache it
+                self._refs[key] = _Ref.of(done, sign, self._detector.window)
+            ref = self._refs[key]
+            if ref is not None:
+                out.append(ref)
         return out
 
     def _first_in_interval(self, steps: list[int], total: int) -> bool:
@@ -259,16 +349,6 @@ def schedule_phase(
     return "high" if now >= high_lr and ahead <= decay_ratio * now else "final"
 
 
-def _phase_of(
-    trial: FrozenTrial, step: int, total: int, high_lr: float, decay_ratio: float
-) -> str:
-    """The phase of ``trial``'s schedule, or ``"unknown"`` when it carries no spec."""
-    spec = _spec_of(trial.user_attrs.get("spec"))
-    if spec is None:
-        return "unknown"
-    return schedule_phase(spec, step, total, high_lr=high_lr, decay_ratio=decay_ratio)
-
-
 def _spec_of(raw: Any) -> ScheduleSpec | None:
     """``user_attrs["spec"]`` as a spec: a :class:`ScheduleSpec`, its JSON or its dict."""
     if raw is None or isinstance(raw, ScheduleSpec):
@@ -285,43 +365,18 @@ def _parse_spec(text: str) -> ScheduleSpec:
     return ScheduleSpec.from_json(text)
 
 
+def _multipliers(spec: ScheduleSpec, steps: list[int], total: int) -> list[float]:
+    """``spec``'s LR multiplier at each of ``steps`` (clipped to the run)."""
+    fn = spec.multiplier_fn(total)
+    return [fn(min(max(step, 0), total - 1)) for step in steps]
+
+
 def _total_steps(trial: FrozenTrial) -> int | None:
     """``user_attrs["total_steps"]`` when it is a positive integer, else ``None``."""
     total = trial.user_attrs.get("total_steps")
     if isinstance(total, bool) or not isinstance(total, int) or total < 1:
         return None
     return total
-
-
-def _curve_of(trial: FrozenTrial, sign: float, window: int) -> _Curve | None:
-    """A completed trial's progress, oriented finite values and final level."""
-    steps = sorted(s for s, v in trial.intermediate_values.items() if math.isfinite(v))
-    if not steps:
-        return None
-    total = max(_total_steps(trial) or steps[-1], 1)
-    values = [sign * trial.intermediate_values[s] for s in steps]
-    return [min(s / total, 1.0) for s in steps], values, median(values[-window:])
-
-
-def _levels_at(curves: list[_Curve], lo: float, hi: float) -> list[tuple[float | None, float]]:
-    """Each curve's level over the progress span ``[lo, hi]``, with its final level.
-
-    The median of its values inside the span; with none inside, its value interpolated
-    at ``hi``; ``None`` when ``hi`` lies outside the curve.
-    """
-    out: list[tuple[float | None, float]] = []
-    for progress, values, final in curves:
-        i, j = bisect_left(progress, lo), bisect_right(progress, hi)
-        if j > i:
-            out.append((median(values[i:j]), final))
-            continue
-        k = bisect_left(progress, hi)
-        if k == 0 or k == len(progress):
-            out.append((None, final))
-            continue
-        p0, p1, v0, v1 = progress[k - 1], progress[k], values[k - 1], values[k]
-        out.append((v0 + (v1 - v0) * (hi - p0) / (p1 - p0), final))
-    return out
 
 
 def _percentile(ordered: list[float], q: float) -> float:
