@@ -237,6 +237,6 @@ def check_total_steps(total_steps: Any) -> int:
     """``total_steps`` as a positive int, or a :class:`SpecError` naming the bad value."""
     if isinstance(total_steps, bool) or not isinstance(total_steps, (int, float)):
         raise SpecError(f"total_steps must be a positive integer, but got {total_steps!r}.")
-    if total_steps != int(total_steps) or total_steps < 1:
+    if not math.isfinite(total_steps) or total_steps != int(total_steps) or total_steps < 1:
         raise SpecError(f"total_steps must be a positive integer, but got {total_steps!r}.")
     return int(total_steps)

@@ -1,0 +1,140 @@
+"""Bad input raises SpecError (a ValueError) naming the bad value and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+from schedule_helpers import make_optimizer
+
+from lradvisor.errors import SpecError
+from lradvisor.schedules import FAMILY_NAMES, ScheduleSpec, build_scheduler
+
+
+def test_spec_error_is_a_value_error():
+    """Callers catching ValueError catch ours."""
+    assert issubclass(SpecError, ValueError)
+
+
+def test_unknown_family_lists_the_valid_ids():
+    """An unknown family names itself and every valid id."""
+    with pytest.raises(SpecError, match="'cosin'") as err:
+        ScheduleSpec("cosin")
+    assert all(name in str(err.value) for name in FAMILY_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("family", "params", "allowed"),
+    [
+        ("step", {"gama": 0.1}, "gamma"),
+        ("cyclic", {"max_lr": 1.0}, "base_ratio"),
+        ("onecycle", {"warmup_fraction": 0.1}, "pct_start"),  # has its own ramp
+        ("plateau", {"min_lr": 1e-6}, "min_lr_ratio"),
+        ("wsd", {"decay_step": 10}, "decay_steps"),
+    ],
+)
+def test_unknown_param_lists_the_allowed_ones(family, params, allowed):
+    """An unknown parameter names itself and the family's parameters."""
+    bad = next(iter(params))
+    with pytest.raises(SpecError, match=f"'{bad}'.*allowed:.*{allowed}"):
+        ScheduleSpec(family, params)
+
+
+OUT_OF_RANGE = [
+    ("step", "gamma", 0.0),
+    ("step", "gamma", 1.5),
+    ("step", "step_fraction", 0.0),
+    ("step", "step_steps", -3),
+    ("multistep", "milestones", [0.5, 1.5]),
+    ("multistep", "milestones", "half"),
+    ("exponential", "final_ratio", 0.0),
+    ("linear", "min_lr_ratio", -0.1),
+    ("cosine_restarts", "t_mult", 0),
+    ("cosine_restarts", "t_mult", 1.5),
+    ("cosine_restarts", "t0_fraction", 2.0),
+    ("polynomial", "power", 0.0),
+    ("polynomial", "end_ratio", 1.2),
+    ("inverse_sqrt", "timescale_fraction", 0.0),
+    ("onecycle", "pct_start", 1.0),
+    ("onecycle", "anneal_strategy", "exp"),
+    ("onecycle", "div_factor", 0.5),
+    ("onecycle", "three_phase", "maybe"),
+    ("cyclic", "mode", "triangle"),
+    ("cyclic", "base_ratio", 0.0),
+    ("cyclic", "gamma", 1.01),
+    ("wsd", "decay_shape", "sqrt"),
+    ("wsd", "decay_fraction", 0.0),
+    ("plateau", "factor", 1.0),
+    ("plateau", "patience", -1),
+    ("plateau", "patience", 2.5),
+    ("plateau", "mode", "minimum"),
+    ("plateau", "threshold_mode", "relative"),
+    ("cosine", "warmup_fraction", 0.6),
+    ("cosine", "warmup_start_factor", -0.1),
+    ("cosine", "warmup_steps", -1),
+    ("cosine", "min_lr_ratio", float("nan")),
+    ("linear", "min_lr_ratio", True),
+]
+
+
+@pytest.mark.parametrize(("family", "name", "value"), OUT_OF_RANGE,
+                         ids=[f"{f}.{n}={v!r}" for f, n, v in OUT_OF_RANGE])
+def test_out_of_range_value_names_it(family, name, value):
+    """A value outside the allowed range names the parameter and the value."""
+    with pytest.raises(SpecError, match=f"{family}.{name}.*but got") as err:
+        ScheduleSpec(family, {name: value})
+    shown = value[-1] if isinstance(value, list) else value  # a list names its bad item
+    assert repr(shown) in str(err.value)
+
+
+@pytest.mark.parametrize("params", [{"warmup_steps": 50}, {"warmup_steps": 80}],
+                         ids=["equal", "longer"])
+def test_warmup_not_shorter_than_the_run(params):
+    """Warmup must end before the run does; the message gives both lengths."""
+    with pytest.raises(SpecError, match=f"{params['warmup_steps']} steps.*50 steps"):
+        ScheduleSpec("cosine", params).curve(50)
+
+
+def test_warmup_longer_than_the_run_also_fails_to_build():
+    """build_scheduler checks the same before touching the optimizer."""
+    with pytest.raises(SpecError, match="80 steps"):
+        build_scheduler(make_optimizer(), ScheduleSpec.create("wsd", warmup_steps=80), 50)
+
+
+@pytest.mark.parametrize("total", [0, -5, 2.5, "10", True, float("inf"), float("nan")])
+def test_total_steps_must_be_a_positive_integer(total):
+    """curve() names a bad total_steps."""
+    with pytest.raises(SpecError, match=f"total_steps.*{total!r}"):
+        ScheduleSpec("cosine").curve(total)
+
+
+@pytest.mark.parametrize("total", [0, 2.5])
+def test_build_checks_total_steps(total):
+    """build_scheduler names a bad total_steps."""
+    with pytest.raises(SpecError, match=f"total_steps.*{total!r}"):
+        build_scheduler(make_optimizer(), ScheduleSpec("step"), total)
+
+
+@pytest.mark.parametrize("peak", [0, -1e-3, float("nan"), float("inf"), "abc", True])
+def test_peak_lr_must_be_positive(peak):
+    """A spec's peak_lr names a bad value."""
+    with pytest.raises(SpecError, match=f"peak_lr.*{peak!r}"):
+        ScheduleSpec("cosine", peak_lr=peak)
+
+
+@pytest.mark.parametrize("peak", [0, -0.1])
+def test_curve_peak_lr_must_be_positive(peak):
+    """curve(peak_lr=...) names a bad value (0 does not silently mean 1)."""
+    with pytest.raises(SpecError, match=f"peak_lr.*{peak!r}"):
+        ScheduleSpec("cosine").curve(10, peak_lr=peak)
+
+
+@pytest.mark.parametrize("peak", [0, -0.1])
+def test_build_peak_lr_must_be_positive(peak):
+    """build_scheduler(peak_lr=...) names a bad value."""
+    with pytest.raises(SpecError, match=f"peak_lr.*{peak!r}"):
+        build_scheduler(make_optimizer(), ScheduleSpec("cosine"), 10, peak_lr=peak)
+
+
+def test_lengths_in_fraction_and_steps_together():
+    """A length given both ways is ambiguous."""
+    with pytest.raises(SpecError, match="t0_fraction or t0_steps"):
+        ScheduleSpec("cosine_restarts", {"t0_fraction": 0.1, "t0_steps": 10})

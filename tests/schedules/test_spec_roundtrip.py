@@ -1,0 +1,49 @@
+"""Specs survive JSON: every family's default, and lengths given in steps."""
+
+from __future__ import annotations
+
+import pytest
+
+from lradvisor.schedules import FAMILY_NAMES, ScheduleSpec, get_family
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_default_spec_round_trips(family):
+    """Default spec -> JSON -> spec is equal, and its defaults validate."""
+    spec = ScheduleSpec(family, peak_lr=1e-3)
+    again = ScheduleSpec.from_json(spec.to_json())
+    assert again == spec
+    assert again.to_json() == spec.to_json()
+
+
+STEPS_FORMS = [
+    ("step", {"step_steps": 30, "warmup_steps": 5}),
+    ("cosine_restarts", {"t0_steps": 10}),
+    ("inverse_sqrt", {"timescale_steps": 500}),
+    ("cyclic", {"step_up_steps": 20, "step_down_steps": 40}),
+    ("wsd", {"decay_steps": 100, "warmup_steps": 10}),
+    ("plateau", {"warmup_steps": 3}),
+]
+
+
+@pytest.mark.parametrize(("family", "params"), STEPS_FORMS, ids=[f for f, _ in STEPS_FORMS])
+def test_steps_form_round_trips(family, params):
+    """A length given as ``<stem>_steps`` stays in steps through JSON."""
+    spec = ScheduleSpec(family, params)
+    again = ScheduleSpec.from_json(spec.to_json())
+    assert again == spec
+    for name, value in params.items():
+        assert again.params[name] == value
+        assert name.replace("_steps", "_fraction") not in again.params
+
+
+def test_every_family_declares_search_ranges_that_validate():
+    """Each searched parameter's range ends and its default are valid values."""
+    for family in FAMILY_NAMES:
+        fam = get_family(family)
+        for p in fam.all_params:
+            if p.search is None:
+                continue
+            values = p.search if p.kind in ("str", "bool") else (p.search[0], p.search[-1])
+            for value in values:
+                assert ScheduleSpec(family, {p.name: value}).params[p.name] == value
