@@ -20,7 +20,8 @@ from lradvisor.rules._advice import (
     shipped_rules,
     suggest,
 )
-from lradvisor.rules._engine import FIELDS, Firing, Rule, load_rules, match, merge_rules
+from lradvisor.rules._engine import FIELDS, Firing, Rule, match, merge_rules
+from lradvisor.rules._load import load_rules
 from lradvisor.rules._profile import ARCHS, LARGE_BATCH, OPTIMIZERS, TASKS, TaskProfile
 
 __all__ = [

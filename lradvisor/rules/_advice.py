@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from lradvisor.errors import RulesError, SpecError
-from lradvisor.rules._engine import Firing, Rule, param_table, load_rules, match, merge_rules
+from lradvisor.rules._engine import Firing, Rule, match, merge_rules
+from lradvisor.rules._load import load_rules, param_table
 from lradvisor.rules._profile import TaskProfile
-from lradvisor.schedules import Param, ScheduleSpec, get_family
+from lradvisor.schedules import Param, ScheduleSpec
 
 __all__ = [
     "Advice",

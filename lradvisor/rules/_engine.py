@@ -14,33 +14,22 @@ inclusive range); a field the profile leaves out matches nothing. The fields are
 of :meth:`TaskProfile.facts`. A parameter value may be ``{epochs = N, default = X}`` (a
 length in epochs) or ``{lr = X}`` (an absolute LR); :mod:`._advice` resolves them.
 
-The engine knows no particular schedule: it checks a conclusion only against the
-family's declared parameters (:mod:`lradvisor.schedules`). Ranking is deterministic:
-score (high first), then specificity (more conditions first), then order (user files
-first, in the order given, then the shipped guide; file order within each).
+The engine knows no particular schedule; files are read and checked by :mod:`._load`,
+only against what each family declares. Ranking is deterministic: score (high first),
+then specificity (more conditions first), then order (user files first, in the order
+given, then the shipped guide; file order within each).
 """
 
 from __future__ import annotations
 
-import os
-import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
-from lradvisor.errors import RulesError, SpecError
+from lradvisor.errors import RulesError
 from lradvisor.rules._profile import ARCHS, OPTIMIZERS, TASKS, TaskProfile
-from lradvisor.schedules import FAMILY_NAMES, Param, ScheduleSpec, all_families, get_family
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
-__all__ = ["FIELDS", "KINDS", "Firing", "Rule", "load_rules", "match", "merge_rules", "param_table"]
+__all__ = ["FIELDS", "KINDS", "Firing", "Rule", "match", "merge_rules"]
 
 KINDS = ("rule", "lr", "adjust")
 _LABEL = {"rule": "rule", "lr": "lr rule", "adjust": "adjust rule"}
@@ -51,15 +40,6 @@ FIELDS: dict[str, tuple[str, ...] | None] = {
     "total_steps": None, "epochs": None, "steps_per_epoch": None, "steps": None,
     "batch_size": None, "dataset_size": None, "peak_lr": None,
 }
-_KEYS = {
-    "rule": {"id", "when", "reason", "score", "enabled", "family", "params", "prior"},
-    "lr": {"id", "when", "reason", "score", "enabled", "peak", "range"},
-    "adjust": {"id", "when", "reason", "score", "enabled", "params"},
-}
-_REQUIRED = {"rule": ("id", "reason", "family"), "lr": ("id", "reason", "peak", "range"),
-             "adjust": ("id", "reason", "params")}
-_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
-_VALUE_FORMS = {"epochs", "default", "lr"}
 
 
 @dataclass(frozen=True)
@@ -191,231 +171,3 @@ def merge_rules(shipped: Sequence[Rule], *users: Sequence[Rule],
             trace.append(f"{_LABEL[old.kind]} {old.id} from {old.source} {what} the one in "
                          f"{rule.source}.")
     return [replace(rule, order=i) for i, rule in enumerate(merged)]
-
-
-# -- reading a rules file ---------------------------------------------------------------
-def load_rules(path_or_text: str | os.PathLike[str], *, source: str | None = None) -> list[Rule]:
-    """Read and check a rules file (a path, or TOML text containing a newline or ``[``).
-
-    Raises:
-        RulesError: the file is missing or not TOML, or a rule is malformed; the
-            message names the file, the rule's index and id, and the bad key or value.
-    """
-    if isinstance(path_or_text, os.PathLike) or (
-        isinstance(path_or_text, str) and "\n" not in path_or_text
-        and not path_or_text.lstrip().startswith("[")
-    ):
-        path = Path(path_or_text)
-        source = source or str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise RulesError(f"rules file {str(path)!r} cannot be read: {err.strerror}.") from None
-    elif isinstance(path_or_text, str):
-        text, source = path_or_text, source or "<text>"
-    else:
-        raise RulesError(f"rules must be a path or TOML text, but got {path_or_text!r}.")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise RulesError(f"{source}: not valid TOML ({err}).") from None
-    unknown = [k for k in data if k not in KINDS]
-    if unknown:
-        raise RulesError(f"{source}: unknown table {unknown[0]!r}; allowed: "
-                         "[[rule]], [[lr]], [[adjust]].")
-    rules: list[Rule] = []
-    ids: set[str] = set()
-    for kind in KINDS:
-        tables = data.get(kind, [])
-        if not isinstance(tables, list):
-            raise RulesError(f"{source}: {kind!r} must be an array of tables ([[{kind}]]).")
-        for index, table in enumerate(tables, start=1):
-            where = f"{source}: [[{kind}]] #{index}"
-            rule = _read(kind, table, where, source, len(rules))
-            if rule.id in ids:
-                raise RulesError(f"{where} ({rule.id!r}): duplicate id; ids must be unique.")
-            ids.add(rule.id)
-            rules.append(rule)
-    return rules
-
-
-def _read(kind: str, table: Any, where: str, source: str, order: int) -> Rule:
-    if not isinstance(table, Mapping):
-        raise RulesError(f"{where}: must be a table, but got {table!r}.")
-    rid = table.get("id")
-    if not isinstance(rid, str) or not _ID.match(rid):
-        raise RulesError(f"{where}: needs an 'id' of letters, digits, '_', '-' or '.', "
-                         f"but got {rid!r}.")
-    where = f"{where} ({rid!r})"
-    unknown = sorted(set(table) - _KEYS[kind])
-    if unknown:
-        raise RulesError(f"{where}: unknown key {unknown[0]!r}; allowed: "
-                         f"{', '.join(sorted(_KEYS[kind]))}.")
-    enabled = table.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise RulesError(f"{where}: enabled must be true or false, but got {enabled!r}.")
-    missing = [k for k in _REQUIRED[kind] if k not in table]
-    if missing and enabled:
-        raise RulesError(f"{where}: missing {missing[0]!r}.")
-    reason = table.get("reason", "switched off")
-    if not isinstance(reason, str) or not reason.strip() or "\n" in reason.strip():
-        raise RulesError(f"{where}: reason must be one non-empty line, but got {reason!r}.")
-    score = table.get("score", 0)
-    if isinstance(score, bool) or not isinstance(score, (int, float)):
-        raise RulesError(f"{where}: score must be a number, but got {score!r}.")
-    rule = Rule(id=rid, kind=kind, when=_when(table.get("when", {}), where),
-                reason=reason.strip(), score=float(score), source=source, order=order,
-                enabled=enabled)
-    if not enabled:
-        return rule
-    if kind == "lr":
-        return _read_lr(rule, table, where)
-    params = table.get("params", {})
-    if kind == "adjust":
-        return replace(rule, params=_adjust_params(params, where))
-    family = table["family"]
-    if family not in FAMILY_NAMES:
-        raise RulesError(f"{where}: unknown family {family!r}; allowed: "
-                         f"{', '.join(FAMILY_NAMES)}.")
-    by_name = param_table(family)
-    checked = _family_params(family, by_name, params, where)
-    prior = _prior(by_name, table.get("prior", {}), where)
-    return replace(rule, family=family, params=checked, prior=prior)
-
-
-def _when(when: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(when, Mapping):
-        raise RulesError(f"{where}: when must be a table of conditions, but got {when!r}.")
-    out: dict[str, Any] = {}
-    for name, cond in when.items():
-        if name not in FIELDS:
-            raise RulesError(f"{where}: unknown field {name!r} in when; allowed: "
-                             f"{', '.join(FIELDS)}.")
-        allowed = FIELDS[name]
-        if isinstance(cond, Mapping):
-            bad = [k for k in cond if k not in ("min", "max")]
-            nums = all(_is_number(v) for v in cond.values())
-            if allowed is not None or bad or not cond or not nums:
-                raise RulesError(f"{where}: when.{name} = {cond!r}: a range is "
-                                 "{min = number, max = number} on a numeric field.")
-            out[name] = MappingProxyType(dict(cond))
-            continue
-        values = cond if isinstance(cond, list) else [cond]
-        for value in values:
-            ok = value in allowed if allowed is not None else _is_number(value)
-            if not ok:
-                what = ", ".join(allowed) if allowed is not None else "a number"
-                raise RulesError(f"{where}: when.{name} = {value!r} is not allowed; "
-                                 f"allowed: {what}.")
-        out[name] = tuple(values) if isinstance(cond, list) else cond
-    return MappingProxyType(out)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _read_lr(rule: Rule, table: Mapping[str, Any], where: str) -> Rule:
-    peak, bounds = table["peak"], table["range"]
-    if not (isinstance(bounds, list) and len(bounds) == 2 and all(map(_is_number, bounds))):
-        raise RulesError(f"{where}: range must be [low, high], but got {bounds!r}.")
-    low, high = float(bounds[0]), float(bounds[1])
-    if not (_is_number(peak) and 0 < low <= peak <= high):
-        raise RulesError(f"{where}: needs 0 < low <= peak <= high, but got peak {peak!r} "
-                         f"and range {bounds!r}.")
-    return replace(rule, peak=float(peak), lr_range=(low, high))
-
-
-def param_table(family: str) -> dict[str, Param]:
-    """Every parameter name ``family`` takes, ``<stem>_steps`` forms included."""
-    by_name: dict[str, Param] = {}
-    for p in get_family(family).all_params:
-        by_name[p.name] = p
-        if p.steps_name:
-            by_name[p.steps_name] = Param(p.steps_name, "int", None, "", low=0)
-    return by_name
-
-
-def _family_params(family: str, by_name: Mapping[str, Param], params: Any,
-                   where: str) -> Mapping[str, Any]:
-    if not isinstance(params, Mapping):
-        raise RulesError(f"{where}: params must be a table, but got {params!r}.")
-    checked = {k: _value(family, by_name.get(k), k, v, where, by_name)
-               for k, v in params.items()}
-    try:  # the plain values together (e.g. not both a _fraction and its _steps)
-        ScheduleSpec(family, {k: v for k, v in checked.items() if not isinstance(v, Mapping)})
-    except SpecError as err:
-        raise RulesError(f"{where}: {err}") from None
-    return MappingProxyType(checked)
-
-
-def _value(family: str, param: Param | None, name: str, value: Any, where: str,
-           by_name: Mapping[str, Param]) -> Any:
-    if param is None:
-        raise RulesError(f"{where}: unknown parameter {name!r} for {family}; allowed: "
-                         f"{', '.join(sorted(by_name))}.")
-    if not isinstance(value, Mapping):
-        try:
-            return param.check(family, value)
-        except SpecError as err:
-            raise RulesError(f"{where}: params.{err}") from None
-    bad = sorted(set(value) - _VALUE_FORMS)
-    ok = not bad and (("epochs" in value) != ("lr" in value)) and all(
-        _is_number(value[k]) and value[k] > 0 for k in ("epochs", "lr") if k in value)
-    if not ok or ("lr" in value and "default" in value):
-        raise RulesError(f"{where}: params.{name} = {dict(value)!r}: a value table is "
-                         "{epochs = N > 0, default = value} or {lr = X > 0}.")
-    if "epochs" in value and not name.endswith(("_fraction", "_steps")):
-        raise RulesError(f"{where}: params.{name}: {{epochs = N}} is for lengths only "
-                         "(a *_fraction or *_steps parameter).")
-    if "lr" in value and not name.endswith("_ratio"):
-        raise RulesError(f"{where}: params.{name}: {{lr = X}} is for a multiple of the "
-                         "peak LR only (a *_ratio parameter).")
-    if "default" in value:
-        try:
-            param.check(family, value["default"])
-        except SpecError as err:
-            raise RulesError(f"{where}: params.{name} default: {err}") from None
-    return MappingProxyType(dict(value))
-
-
-def _prior(by_name: Mapping[str, Param], prior: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(prior, Mapping):
-        raise RulesError(f"{where}: prior must be a table, but got {prior!r}.")
-    out: dict[str, Any] = {}
-    for name, value in prior.items():
-        param = by_name.get(name)
-        if param is None:
-            raise RulesError(f"{where}: prior names unknown parameter {name!r}; allowed: "
-                             f"{', '.join(sorted(by_name))}.")
-        try:
-            if isinstance(value, list):
-                values = tuple(param.check("prior", v) for v in value)
-                numeric = param.kind in ("float", "int")
-                if not values or (numeric and (len(values) != 2 or values[0] > values[1])):
-                    raise SpecError(f"{name} must be [low, high] with low <= high, "
-                                    f"but got {value!r}.")
-                out[name] = values
-            else:
-                out[name] = param.check("prior", value)
-        except SpecError as err:
-            raise RulesError(f"{where}: prior.{err}") from None
-    return MappingProxyType(out)
-
-
-def _adjust_params(params: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(params, Mapping) or not params:
-        raise RulesError(f"{where}: params must be a non-empty table, but got {params!r}.")
-    known: dict[str, tuple[str, dict[str, Param]]] = {}
-    for fam in all_families():
-        table = param_table(fam.name)
-        for name in table:
-            known.setdefault(name, (fam.name, table))
-    out: dict[str, Any] = {}
-    for name, value in params.items():
-        family, table = known.get(name, ("any family", {}))
-        if not table:
-            raise RulesError(f"{where}: no family takes parameter {name!r}; allowed: "
-                             f"{', '.join(sorted(known))}.")
-        out[name] = _value(family, table[name], name, value, where, table)
-    return MappingProxyType(out)

@@ -226,7 +226,7 @@ def test_advice_dict_shape_and_prior_round_trip():
 def test_prior_ranges_hold_the_recommended_values():
     advice = advise(TaskProfile("scratch", arch="cnn", optimizer="sgd", epochs=30,
                                 steps_per_epoch=100))
-    for rec, prior in zip(advice.recommendations, advice.prior.families):
+    for rec, prior in zip(advice.recommendations, advice.prior.families, strict=True):
         assert prior.family == rec.spec.family
         for name, value in rec.spec.params.items():
             if name in prior.ranges:
@@ -343,7 +343,7 @@ def test_every_shipped_rule_builds_a_torch_scheduler(rule, tmp_path):
     opt = make_opt(spec.peak_lr)
     sched = build_scheduler(opt, spec, steps)
     seen = []
-    for i in range(steps):
+    for _ in range(steps):
         seen.append(opt.param_groups[0]["lr"])
         opt.step()
         if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
