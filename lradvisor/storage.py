@@ -80,10 +80,32 @@ def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
         engine_kwargs["pool_pre_ping"] = True
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, OSError) as err:
         reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         raise StudyError(f"cannot open study storage {_safe(url)}: {reason}") from None
+    if url.startswith("sqlite") and storage.engine.url.database not in (None, "", ":memory:"):
+        _fast_sqlite(storage.engine)
+    return storage
+
+
+def _fast_sqlite(engine: Any) -> None:
+    """WAL journal, ``synchronous=NORMAL``: a commit no longer waits for the disk.
+
+    A crash of the process loses nothing committed; only a power cut may lose the
+    last commits. Without this every trial's dozens of small commits each cost an
+    fsync (milliseconds on a busy disk).
+    """
+    from sqlalchemy import event
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()  # connections made so far were opened without the pragmas
 
 
 def _make_sqlite_folder(url: str) -> None:

@@ -1,9 +1,212 @@
-"""``lradvisor search`` (placeholder until the search lands)."""
+"""``lradvisor search``: search schedules with multi-fidelity proxy runs, stored in a study.
+
+Settings come from a study spec file (``--spec studies/digits-cnn.toml``) and the
+command line; a flag given on the command line wins over the file. torch and optuna
+are imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
+from lradvisor.cli._options import format_option, profile_options, storage_option
+from lradvisor.errors import StudyError
+
+__all__ = ["search", "read_spec_file"]
+
+PRUNERS = ("plateau", "median", "patient", "successive_halving", "hyperband", "wilcoxon", "none")
+SAMPLERS = ("tpe", "random", "cmaes", "qmc", "gp")
+PROFILE_KEYS = ("task", "arch", "optimizer", "total_steps", "epochs", "steps_per_epoch",
+                "batch_size", "dataset_size", "peak_lr")
+SETTING_KEYS = ("workload", "trainable", "trials", "budget", "timeout", "seed", "pruner",
+                "sampler", "families", "direction", "storage", "study", "rungs", "rules")
+DEFAULTS = {"trials": 40, "seed": 0, "pruner": "plateau", "sampler": "tpe",
+            "direction": "minimize"}
+
 
 @click.command()
-def search() -> None:
-    """Search schedule families with short proxy runs (not yet available)."""
-    raise click.ClickException("search is not available yet")
+@click.option("--trainable", help="Training function: package.module:function or file.py:function.")
+@click.option("--workload", help="A built-in workload (its trainable and profile), e.g. digits-cnn.")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False),
+              help="A study spec file (TOML); command-line flags override it.")
+@profile_options
+@click.option("--trials", type=int, help="First-rung trials to add (default 40).")
+@click.option("--budget", type=float, help="Compute cap in full-run equivalents.")
+@click.option("--timeout", type=float, help="Seconds after which no new trial starts.")
+@storage_option
+@click.option("--study", help="Study name; an existing study of that name is resumed.")
+@click.option("--pruner", type=click.Choice(PRUNERS), help="Pruner (default plateau).")
+@click.option("--sampler", type=click.Choice(SAMPLERS), help="Optuna sampler (default tpe).")
+@click.option("--seed", type=int, help="Seed of the sampler and the first-rung runs (default 0).")
+@click.option("--families", help="Search only these families, comma-separated.")
+@click.option("--direction", type=click.Choice(("minimize", "maximize")),
+              help="Whether the trainable's value is minimised (default) or maximised.")
+@click.option("--rungs", help="Proxy lengths as fractions of the run, e.g. 0.1,0.33,1.")
+@format_option
+def search(fmt: str, spec_file: str | None, **options: Any) -> None:
+    """Search schedule families with short proxy runs; print the pick for the full run.
+
+    \b
+    Examples:
+      lradvisor search --workload digits-cnn --trials 12
+      lradvisor search --spec studies/digits-cnn.toml --budget 3
+      lradvisor search --task finetune --total-steps 2000 --trainable train.py:train
+    """
+    from lradvisor.search import Fidelity, run_search
+
+    settings = _merge(read_spec_file(spec_file) if spec_file else {}, options)
+    fidelity = Fidelity(rungs=settings["rungs"]) if settings.get("rungs") else None
+    bar = _Bar()
+    try:
+        result = run_search(
+            settings.get("trainable"), profile=settings.get("profile"),
+            workload=settings.get("workload"), n_trials=settings["trials"],
+            budget=settings.get("budget"), timeout=settings.get("timeout"),
+            storage=settings.get("storage"), study_name=settings.get("study"),
+            pruner=settings["pruner"], sampler=settings["sampler"], seed=settings["seed"],
+            families=settings.get("families"), direction=settings["direction"],
+            fidelity=fidelity, rules_files=settings.get("rules") or (), callback=bar.update,
+        )
+    finally:
+        bar.close()
+    _finish(result, fmt)
+
+
+def _finish(result: Any, fmt: str) -> None:
+    from lradvisor.cli._render import render
+
+    name = result.study.study_name
+    click.echo(
+        f"study {name!r}: {result.trials_run} trial(s) run, {result.steps_used} steps "
+        f"({result.full_run_equivalents:.2f} full runs); the study holds "
+        f"{len(result.records)} trial(s), {result.study_steps} steps.",
+        err=True,
+    )
+    if result.recommendation is not None:
+        heading = f"Recommended schedule for the full run ({result.full_steps} steps), " \
+                  f"from study {name!r}:"
+        click.echo(render([result.recommendation], fmt, heading=heading,
+                          extra={"study": name, "evidence_data": result.evidence}))
+    else:
+        click.echo(f"No recommendation yet: no trial of study {name!r} completed.", err=True)
+    if result.interrupted:
+        click.echo(f"Interrupted: finished trials are kept in study {name!r}; run the same "
+                   "command again to resume.", err=True)
+        sys.exit(130)
+
+
+class _Bar:
+    """A tqdm progress bar on stderr: trial i/N, best so far, pruned count, elapsed."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def update(self, progress: Any) -> None:
+        from tqdm import tqdm
+
+        if self._bar is None:
+            self._bar = tqdm(total=progress.total, file=sys.stderr, unit="trial",
+                             desc="search", dynamic_ncols=True, mininterval=0.2)
+        bar = self._bar
+        if progress.total != bar.total:
+            bar.total = progress.total
+        best = "-" if progress.best is None else f"{progress.best:.4g}"
+        bar.set_description(f"search rung {progress.rung}")
+        bar.set_postfix_str(f"best {best} pruned {progress.pruned} failed {progress.failed} "
+                            f"steps {progress.steps_used / progress.full_steps:.2f} runs",
+                            refresh=False)
+        bar.update(progress.done - bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def read_spec_file(path: str) -> dict[str, Any]:
+    """The settings of a study spec file: search settings plus a ``profile`` dict.
+
+    Profile fields may sit at the top level or in a ``[profile]`` table.
+
+    Raises:
+        StudyError: the file is missing, is not valid TOML, or has an unknown key.
+    """
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StudyError(f"no study spec file {path!r}.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise StudyError(f"study spec file {path!r} is not valid TOML: {err}") from None
+    profile = dict(data.pop("profile", {}) or {})
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        key = key.replace("-", "_")
+        if key in PROFILE_KEYS:
+            profile[key] = value
+        elif key in SETTING_KEYS:
+            out[key] = value
+        else:
+            raise StudyError(
+                f"unknown key {key!r} in {path!r}; allowed: "
+                f"{', '.join(SETTING_KEYS + PROFILE_KEYS)}, [profile]."
+            )
+    if profile:
+        out["profile"] = profile
+    return out
+
+
+def _merge(file: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """File settings, then the flags given on the command line, then the defaults."""
+    settings = {**DEFAULTS, **file}
+    for key in SETTING_KEYS:
+        value = options.get("rules_files" if key == "rules" else key)
+        if value not in (None, ()):
+            settings[key] = value
+    profile = dict(file.get("profile") or {})
+    given = {k: options[k] for k in PROFILE_KEYS if options.get(k) is not None}
+    if given.get("total_steps") is not None:
+        profile.pop("epochs", None)
+    profile.update(given)
+    workload = settings.get("workload")
+    if workload and profile:
+        from lradvisor.workloads import get_workload
+
+        base = get_workload(workload).profile()
+        if "total_steps" in profile:
+            base.pop("epochs", None)
+        profile = {**base, **profile}
+    if profile:
+        if "task" not in profile:
+            raise click.UsageError("Missing option '--task' (or a workload) for the profile.")
+        settings["profile"] = profile
+    elif not workload:
+        raise click.UsageError("Missing option '--task', '--workload' or '--spec'.")
+    for key in ("families", "rungs"):
+        settings[key] = _split(settings.get(key), key)
+    if settings.get("rungs"):
+        try:
+            settings["rungs"] = tuple(float(v) for v in settings["rungs"])
+        except (TypeError, ValueError):
+            raise StudyError(
+                f"rungs must be fractions of the run, e.g. 0.1,0.33,1, but got {settings['rungs']!r}."
+            ) from None
+    return settings
+
+
+def _split(value: Any, name: str) -> list[Any] | None:
+    if value in (None, "", []):
+        return None
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise StudyError(f"{name} must be a comma-separated list, but got {value!r}.")

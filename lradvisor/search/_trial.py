@@ -50,18 +50,19 @@ class TrialRunner:
         """Make the run ``plan`` describes; returns its stored record."""
         import optuna
 
-        trial = self._ask(plan)
         steps = rung_steps(self.fidelity.rungs[plan.rung], self.full_steps)
         attrs: dict[str, Any] = {
             "rung": plan.rung, "fidelity": self.fidelity.rungs[plan.rung],
             "total_steps": steps, "full_steps": self.full_steps, "seed": plan.seed,
-            "origin": plan.origin, "parent": plan.parent, "steps_used": 0,
+            "origin": plan.origin, "parent": plan.parent,
         }
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
+        if plan.spec is not None:
+            attrs["spec"] = plan.spec.to_json()
+        trial = self._ask(plan, attrs)
         try:
             spec = self.space.sample(trial, plan.spec)
-            trial.set_user_attr("spec", spec.to_json())
+            if plan.spec is None:
+                trial.set_user_attr("spec", spec.to_json())
             spec.multiplier_fn(steps)  # the schedule must fit the proxy length
         except LRAdvisorError as err:
             return self._fail(trial, f"spec does not fit the search: {err}")
@@ -92,13 +93,16 @@ class TrialRunner:
             return self._tell(trial, "PRUNED", None, steps)
         return self._tell(trial, "COMPLETE", value, steps)
 
-    def _ask(self, plan: Planned) -> Any:
-        """A new trial: sampled, or carrying ``plan.spec``'s values (enqueued, then asked)."""
-        if plan.spec is None:
-            return self.study.ask()
+    def _ask(self, plan: Planned, attrs: dict[str, Any]) -> Any:
+        """A new trial with ``attrs`` set, carrying ``plan.spec``'s values when it has one.
+
+        Enqueued, then asked at once: the attributes are written in one commit, and a
+        fixed spec's values come back through the trial's ``suggest`` calls.
+        """
         token = uuid.uuid4().hex
-        params = self.space.params_of(plan.spec)
-        self.study.enqueue_trial(params, user_attrs={"token": token}, skip_if_exists=False)
+        params = self.space.params_of(plan.spec) if plan.spec is not None else {}
+        self.study.enqueue_trial(params, user_attrs={**attrs, "token": token},
+                                 skip_if_exists=False)
         while True:
             trial = self.study.ask()
             if trial.user_attrs.get("token") == token:
