@@ -1,7 +1,10 @@
 """Schedule families, the :class:`ScheduleSpec` currency, and the torch shell.
 
-Importing this package does not import torch; :func:`build_scheduler` does.
+Importing this package does not import torch; :func:`build_scheduler` and
+``PlateauLR`` (loaded on first use) do.
 """
+
+from typing import Any
 
 from lradvisor.schedules._family import Family
 from lradvisor.schedules._params import Param
@@ -13,9 +16,19 @@ __all__ = [
     "FAMILY_NAMES",
     "Family",
     "Param",
+    "PlateauLR",
     "ScheduleSpec",
     "all_families",
     "as_spec",
     "build_scheduler",
     "get_family",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``PlateauLR`` on first use: it subclasses a torch class, so it imports torch."""
+    if name == "PlateauLR":
+        from lradvisor.schedules._plateau_lr import PlateauLR
+
+        return PlateauLR
+    raise AttributeError(f"module 'lradvisor.schedules' has no attribute {name!r}")

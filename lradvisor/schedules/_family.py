@@ -46,7 +46,8 @@ class Family:
             parameters to ``decay``'s keyword arguments for a run (lengths to steps);
             ``total_steps`` is the length ``decay`` sees (after warmup).
         native: ``native(optimizer, kwargs, total_steps, peak_lr)`` building the torch
-            class with the same semantics, used when there is no warmup; ``None``:
+            class with the same semantics, used when there is no warmup; it may return
+            ``None`` where torch's class cannot express the parameters. ``None``:
             always ``LambdaLR`` over ``decay``.
         torch_class: the torch class ``native`` builds, for docs and generated code.
         warmup: whether the family takes the shared warmup parameters.
