@@ -26,7 +26,7 @@ from schedule_helpers import assert_close, drive, make_optimizer
 from lradvisor.schedules import FAMILY_NAMES, Param, ScheduleSpec, build_scheduler, get_family
 
 PEAK = 0.01
-SETTINGS = settings(max_examples=15, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 # Parameters the search does not tune, drawn from a plausible range instead.
