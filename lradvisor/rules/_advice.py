@@ -195,8 +195,8 @@ def advise(profile: TaskProfile | Mapping[str, Any],
         raise RulesError(f"no rule recommends a schedule for {profile.describe()}; add a "
                          "[[rule]] that matches it.")
     if not profile.known_length:
-        trace.append("length unknown: only schedules that need no length were recommended"
-                     " (lengths in steps; a relative length waits for the run's end).")
+        trace.append("length unknown: only rules for runs of unknown length fired; the "
+                     "lengths they set are in steps, or wait for the run's end.")
     prior = SearchPrior(_family_priors(recs, firings), *lr_range, peak)
     return Advice(tuple(recs), prior, tuple(dict.fromkeys(trace)), profile)
 
