@@ -1,8 +1,157 @@
-"""``lradvisor studies`` (placeholder until the search lands)."""
+"""``lradvisor studies``: list, show, best, export and delete stored studies."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
 
 import click
+
+from lradvisor.cli._options import format_option, storage_option
+
+__all__ = ["studies"]
 
 
 @click.group()
 def studies() -> None:
-    """List, show and export stored studies (not yet available)."""
+    """List, show, export and delete stored studies."""
+
+
+def _open(storage: str | None, name: str | None = None) -> Any:
+    from lradvisor.storage import load_study, open_storage
+
+    rdb = open_storage(storage)
+    return rdb if name is None else load_study(rdb, name)
+
+
+@studies.command("list")
+@storage_option
+def list_cmd(storage: str | None) -> None:
+    """One line per study: trials, compute, the recommended family."""
+    from lradvisor.search._report import summary
+    from lradvisor.storage import list_studies, load_study
+
+    rdb = _open(storage)
+    found = list_studies(rdb)
+    if not found:
+        click.echo("No studies in this storage.")
+        return
+    click.echo(f"{'study':<28} {'dir':<8} {'trials':>6} {'pruned':>6} {'failed':>6} "
+               f"{'full runs':>9}  best")
+    for item in found:
+        s = summary(load_study(rdb, item.study_name))
+        runs = "-" if s["full_run_equivalents"] is None else f"{s['full_run_equivalents']:.2f}"
+        best = s["best"] or "-"
+        if s["best_value"] is not None:
+            best += f" ({s['best_value']:.4g})"
+        click.echo(f"{s['name']:<28} {s['direction'][:3]:<8} {s['trials']:>6} "
+                   f"{s['pruned']:>6} {s['failed']:>6} {runs:>9}  {best}")
+
+
+@studies.command()
+@click.argument("name")
+@storage_option
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False),
+              help="Write PNG plots (LR curves, validation curves, families) here.")
+def show(name: str, storage: str | None, plot_dir: str | None) -> None:
+    """A study's profile, proxy settings, rules, trials and recommendation."""
+    from lradvisor.search._report import summary, trial_rows, write_plots
+
+    study = _open(storage, name)
+    s = summary(study)
+    attrs = study.user_attrs
+    click.echo(f"study {name!r} ({s['direction']}): {s['trials']} trials, {s['complete']} "
+               f"complete, {s['pruned']} pruned, {s['failed']} failed; {s['steps_used']} "
+               f"steps = {s['full_run_equivalents']} full runs of {s['full_steps']} steps")
+    for key in ("workload", "trainable", "profile", "fidelity", "rules"):
+        if attrs.get(key) is not None:
+            click.echo(f"{key}: {json.dumps(attrs[key])}")
+    click.echo("")
+    click.echo(f"{'#':>4} {'rung':>4} {'state':<8} {'value':>10} {'steps':>6} {'from':>4} "
+               f"{'origin':<9} spec")
+    for row in trial_rows(study):
+        value = "-" if row["value"] is None else f"{row['value']:.4g}"
+        parent = "-" if row["parent"] is None else str(row["parent"])
+        what = _describe(row["spec"]) if row["spec"] else ""
+        if row["error"]:
+            what += f"  [{row['error'][:60]}]"
+        click.echo(f"{row['number']:>4} {row['rung'] if row['rung'] is not None else '-':>4} "
+                   f"{row['state']:<8} {value:>10} {row['steps_used']:>6} {parent:>4} "
+                   f"{(row['origin'] or '-'):<9} {what}")
+    rec = attrs.get("recommendation")
+    if rec:
+        click.echo("")
+        click.echo(f"Recommendation: {_describe(json.dumps(rec))}")
+        click.echo(f"Evidence: {rec.get('evidence')}")
+    if plot_dir:
+        for path in write_plots(study, plot_dir):
+            click.echo(f"wrote {path}", err=True)
+
+
+def _describe(spec_json: str) -> str:
+    from lradvisor.schedules import ScheduleSpec
+
+    data = json.loads(spec_json)
+    spec = ScheduleSpec.from_dict({k: data[k] for k in ("family", "params", "peak_lr")
+                                   if k in data})
+    return spec.describe()
+
+
+@studies.command()
+@click.argument("name")
+@storage_option
+@format_option
+def best(name: str, storage: str | None, fmt: str) -> None:
+    """The study's recommendation for the full run (text, json or python)."""
+    from lradvisor.cli._render import render
+    from lradvisor.search import best_recommendation
+
+    rec = best_recommendation(storage, name)
+    click.echo(render([rec], fmt, extra={"study": name},
+                      heading=f"Best schedule found by study {name!r}:"))
+
+
+@studies.command()
+@click.argument("name")
+@storage_option
+@click.option("--format", "fmt", type=click.Choice(("csv", "json")), default="csv",
+              show_default=True, help="csv: one row per trial; json: the study and its trials.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+def export(name: str, storage: str | None, fmt: str, output: str | None) -> None:
+    """Every trial of a study (spec, rung, lineage, steps, value), as CSV or JSON."""
+    from lradvisor.search._report import COLUMNS, trial_rows
+
+    study = _open(storage, name)
+    if fmt == "json":
+        text = json.dumps({"study": name, "direction": study.direction.name.lower(),
+                           "user_attrs": study.user_attrs,
+                           "trials": trial_rows(study, curves=True)}, indent=2)
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(trial_rows(study))
+        text = buffer.getvalue().rstrip("\n")
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text)
+
+
+@studies.command()
+@click.argument("name")
+@storage_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete(name: str, storage: str | None, yes: bool) -> None:
+    """Delete a study and all its trials."""
+    from lradvisor.storage import delete_study
+
+    rdb = _open(storage)
+    if not yes:
+        click.confirm(f"Delete study {name!r} and all its trials?", abort=True)
+    delete_study(rdb, name)
+    click.echo(f"deleted study {name!r}")
