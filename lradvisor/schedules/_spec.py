@@ -208,8 +208,15 @@ class ScheduleSpec:
         return check_peak_lr(peak)
 
     def describe(self) -> str:
-        """One line: ``cosine(warmup_fraction=0.1, min_lr_ratio=0.0001) peak 0.0003``."""
-        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params.items() if v is not None)
+        """One line: ``cosine(min_lr_ratio=0.0001, warmup_fraction=0.1) peak 0.0003``.
+
+        Warmup parameters are left out when the spec has no warmup.
+        """
+        no_warmup = not self.params.get("warmup_fraction") and not self.params.get("warmup_steps")
+        shown = ", ".join(
+            f"{k}={_fmt(v)}" for k, v in self.params.items()
+            if v is not None and not (no_warmup and k.startswith("warmup_"))
+        )
         peak = f" peak {self.peak_lr:.3g}" if self.peak_lr is not None else ""
         return f"{self.family}({shown}){peak}"
 
