@@ -35,6 +35,7 @@ class SchedulePolicy:
     Args:
         spec: the schedule (a spec, its dict or JSON form).
         recommendation: the rules' or study's recommendation it came from, if any.
+        alternatives: the runners-up the rules gave with it (shown by :meth:`describe`).
         total_steps: the run's length in scheduler steps where known (``attach`` may
             still give another).
         interval: ``"step"`` or ``"epoch"``: what one ``scheduler.step()`` stands for
@@ -58,6 +59,7 @@ class SchedulePolicy:
         spec: ScheduleSpec | Mapping[str, Any] | str,
         *,
         recommendation: Any = None,
+        alternatives: tuple[Any, ...] = (),
         total_steps: int | None = None,
         interval: str = "step",
         detector: PlateauDetector | None = None,
@@ -65,6 +67,7 @@ class SchedulePolicy:
     ) -> None:
         self.spec = as_spec(spec)
         self.recommendation = recommendation
+        self.alternatives = tuple(alternatives)
         self.total_steps = total_steps
         if interval not in ("step", "epoch"):
             raise PolicyError(f"interval must be 'step' or 'epoch', but got {interval!r}.")
@@ -85,10 +88,11 @@ class SchedulePolicy:
 
         if isinstance(profile, Mapping):
             profile = TaskProfile.from_dict(profile)
-        rec = advise(profile, rules_files).recommendations[0]
+        rec, *rest = advise(profile, rules_files).recommendations
         per_epoch = profile.total_steps is None and profile.epochs is not None
         options.setdefault("interval", "epoch" if per_epoch else "step")
-        return cls(rec.spec, recommendation=rec, total_steps=rec.total_steps, **options)
+        return cls(rec.spec, recommendation=rec, alternatives=tuple(rest),
+                   total_steps=rec.total_steps, **options)
 
     @classmethod
     def from_study(cls, storage: str | None, study: str, **options: Any) -> SchedulePolicy:
@@ -226,8 +230,9 @@ class SchedulePolicy:
         ``plateau`` cuts the LR at a plateau; ``wsd`` with ``auto_decay`` begins its
         decay; fixed schedules only record it (``history``).
         """
+        sched = self._attached()
         self.history.append((int(step), float(value)))
-        observe = getattr(self._attached(), "observe", None)
+        observe = getattr(sched, "observe", None)
         if observe is not None:
             observe(value)
 
@@ -344,7 +349,7 @@ class SchedulePolicy:
             from lradvisor.rules import Recommendation
 
             rec = Recommendation(self.spec, self.total_steps, "Given as a schedule spec.", (), 0.0)
-        text = render([rec], "text")
+        text = render([rec, *self.alternatives], "text")
         if self.scheduler is None:
             return text
         unit = "optimizer step" if self.interval == "step" else "epoch"
