@@ -1,0 +1,60 @@
+"""Tiny real trainables for the search tests (torch SGD on a noisy quadratic).
+
+Loaded by path (``tests/search/search_trainables.py:quadratic``), as users load theirs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+TARGET = (1.0, -2.0, 0.5, 3.0)
+
+
+def quadratic(ctx):
+    """SGD on ``|w - target|^2`` with gradient noise; reports 5 times; returns the error."""
+    import torch
+
+    torch.manual_seed(ctx.seed)
+    w = torch.nn.Parameter(torch.randn(4) * 3)
+    opt = torch.optim.SGD([w], lr=ctx.peak_lr)
+    sched = ctx.scheduler(opt)
+    target = torch.tensor(TARGET)
+    every = max(1, ctx.total_steps // 5)
+    value = math.nan
+    for step in range(1, ctx.total_steps + 1):
+        loss = ((w - target + 0.3 * torch.randn(4)) ** 2).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % every == 0 or step == ctx.total_steps:
+            with torch.no_grad():
+                value = float(((w - target) ** 2).sum())
+            ctx.report(step, value)
+    return value
+
+
+def fails_on_onecycle(ctx):
+    """Raises for the ``onecycle`` family, trains the quadratic otherwise."""
+    if ctx.spec.family == "onecycle":
+        raise RuntimeError(f"boom: onecycle at peak {ctx.peak_lr:g}")
+    return quadratic(ctx)
+
+
+def nan_on_plateau(ctx):
+    """Reports NaN for the ``plateau`` family (a diverged run), quadratic otherwise."""
+    if ctx.spec.family == "plateau":
+        ctx.report(1, float("nan"))
+        return float("nan")
+    return quadratic(ctx)
+
+
+def slow(ctx):
+    """The quadratic, slowed down so a test can interrupt the search mid-trial."""
+    time.sleep(float(os.environ.get("SLOW_SECONDS", "0.3")))
+    return quadratic(ctx)
+
+
+NOT_CALLABLE = 3

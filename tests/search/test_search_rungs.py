@@ -1,0 +1,99 @@
+"""The rung logic on hand-made records: promotion, lineage, seeds, tie-breaking."""
+
+from __future__ import annotations
+
+from lradvisor.schedules import ScheduleSpec
+from lradvisor.search import Fidelity
+from lradvisor.search._rungs import Record, choose, leaderboard, lineage, next_runs
+
+
+def spec(lr: float, family: str = "cosine") -> ScheduleSpec:
+    return ScheduleSpec.create(family, peak_lr=lr)
+
+
+def rec(number, rung, lr, value, *, state="COMPLETE", seed=0, origin="sampled", parent=None,
+        diverged=False, family="cosine"):
+    return Record(number, rung, spec(lr, family), seed, state, value, origin, parent,
+                  diverged=diverged)
+
+
+FIRST = [
+    rec(0, 0, 0.011, 5.0, origin="rules"),
+    rec(1, 0, 0.02, 1.0),
+    rec(2, 0, 0.03, 2.0),
+    rec(3, 0, 0.04, None, state="PRUNED"),
+    rec(4, 0, 0.05, 3.0),
+    rec(5, 0, 0.06, 4.0),
+]
+
+
+def test_leaderboard_ranks_completed_and_judges_by_worst_seed():
+    records = [rec(0, 2, 0.1, 1.0, seed=0), rec(1, 2, 0.1, 3.0, seed=1),
+               rec(2, 2, 0.2, 2.0, seed=0), rec(3, 2, 0.2, 2.5, seed=1)]
+    board = leaderboard(records, 2, "minimize")
+    assert [e.spec.peak_lr for e in board] == [0.2, 0.1]  # worst seeds 2.5 < 3.0
+    assert board[0].score == 2.5
+    maxed = leaderboard(records, 2, "maximize")  # worst seed is now the lower value
+    assert [(e.spec.peak_lr, e.score) for e in maxed] == [(0.2, 2.0), (0.1, 1.0)]
+
+
+def test_a_diverged_configuration_is_off_the_board():
+    records = [rec(0, 1, 0.1, 1.0), rec(1, 1, 0.1, None, state="PRUNED", seed=1, diverged=True)]
+    assert leaderboard(records, 1, "minimize") == []
+
+
+def test_middle_rung_promotes_top_third_rules_pick_and_lr_variants_with_lineage():
+    runs = next_runs(FIRST, 1, Fidelity(), "minimize", seed=7)
+    promoted = [(r.spec.peak_lr, r.origin, r.parent) for r in runs]
+    # 6 finished -> ceil(6/3) = 2 promoted; the rules' pick (5.0) joins; leader's LR x0.5, x2
+    assert promoted == [
+        (0.02, "promoted", 1), (0.03, "promoted", 2), (0.011, "promoted", 0),
+        (0.01, "lr x0.5", 1), (0.04, "lr x2", 1),
+    ]
+    assert {r.rung for r in runs} == {1} and {r.seed for r in runs} == {7}
+
+
+def test_runs_already_made_are_not_repeated_unless_interrupted():
+    done = [*FIRST, rec(6, 1, 0.02, 0.5, parent=1),
+            Record(7, 1, spec(0.03), 0, "FAIL", None, "promoted", 2, error="interrupted")]
+    runs = next_runs(done, 1, Fidelity(), "minimize")
+    lrs = [r.spec.peak_lr for r in runs]
+    assert 0.02 not in [r.spec.peak_lr for r in runs if r.origin == "promoted"]
+    assert 0.03 in lrs  # the interrupted one runs again
+
+
+def test_last_rung_runs_finalists_on_seeds():
+    middle = [*FIRST, rec(6, 1, 0.02, 0.9, parent=1), rec(7, 1, 0.03, 0.8, parent=2),
+              rec(8, 1, 0.011, 0.7, parent=0)]
+    runs = next_runs(middle, 2, Fidelity(), "minimize", seed=3)
+    assert [(r.spec.peak_lr, r.seed, r.parent, r.origin) for r in runs] == [
+        (0.011, 3, 8, "finalist"), (0.011, 4, 8, "finalist"),
+        (0.03, 3, 7, "finalist"), (0.03, 4, 7, "finalist"),
+    ]
+
+
+def test_choose_prefers_lower_peak_among_tied_and_reports_evidence():
+    records = [
+        *FIRST,
+        rec(10, 2, 0.03, 1.000, seed=0, parent=2), rec(11, 2, 0.03, 1.002, seed=1, parent=2),
+        rec(12, 2, 0.02, 1.003, seed=0, parent=1), rec(13, 2, 0.02, 1.004, seed=1, parent=1),
+        rec(14, 0, 0.3, None, state="PRUNED", diverged=True),
+    ]
+    choice = choose(records, Fidelity(tie=0.005), "minimize")
+    assert choice.rung == 2
+    assert choice.entry.spec.peak_lr == 0.02  # within 0.5% of the best, lower LR
+    assert choice.reached == 4
+    assert choice.diverged_lr == 0.3
+    strict = choose(records, Fidelity(tie=0.0), "minimize")
+    assert strict.entry.spec.peak_lr == 0.03
+
+
+def test_choose_falls_back_to_the_longest_rung_reached():
+    choice = choose(FIRST, Fidelity(), "minimize")
+    assert choice.rung == 0 and choice.entry.spec.peak_lr == 0.02
+    assert choose([], Fidelity(), "minimize") is None
+
+
+def test_lineage_walks_parents():
+    records = [*FIRST, rec(6, 1, 0.02, 0.9, parent=1), rec(9, 2, 0.02, 0.5, parent=6)]
+    assert lineage(records, 9) == [1, 6, 9]

@@ -1,0 +1,81 @@
+"""The search space: derived from the rules' prior, define-by-run, replayable."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from lradvisor.errors import SpecError, StudyError
+from lradvisor.rules import TaskProfile, advise
+from lradvisor.schedules import ScheduleSpec, get_family
+from lradvisor.search import SearchSpace, make_sampler
+
+PRIOR = advise(TaskProfile("scratch", total_steps=100)).prior
+
+
+def sample_many(space: SearchSpace, n: int = 30, sampler: str = "random"):
+    study = optuna.create_study(sampler=make_sampler(sampler, seed=1))
+    specs = []
+    for _ in range(n):
+        trial = study.ask()
+        specs.append(space.sample(trial))
+        study.tell(trial, 1.0)
+    return study, specs
+
+
+def test_space_comes_from_the_prior():
+    space = SearchSpace.from_prior(PRIOR)
+    assert space.names == tuple(f.family for f in PRIOR.families)
+    assert (space.lr_low, space.lr_high) == (PRIOR.lr_low, PRIOR.lr_high)
+    onecycle = {d.name: d for d in space.family("onecycle").dims}
+    assert (onecycle["pct_start"].low, onecycle["pct_start"].high) == PRIOR.families[1].ranges[
+        "pct_start"]  # narrowed by the prior, not the Param's own (0.1, 0.5)
+    assert "warmup_fraction" not in {d.name for d in space.family("cosine").dims}  # fixed
+
+
+def test_samples_are_valid_specs_within_their_ranges():
+    space = SearchSpace.from_prior(PRIOR)
+    study, specs = sample_many(space)
+    assert {s.family for s in specs} <= set(space.names)
+    for spec, trial in zip(specs, study.trials):
+        assert PRIOR.lr_low <= spec.peak_lr <= PRIOR.lr_high
+        # define-by-run: only the chosen family's parameters are in the trial
+        assert all(k in ("family", "peak_lr") or k.startswith(spec.family + ".")
+                   for k in trial.params)
+        for dim in space.family(spec.family).dims:
+            assert dim.contains(spec.params[dim.name])
+
+
+def test_families_restrict_and_an_unprioritised_family_uses_its_param_ranges():
+    space = SearchSpace.from_prior(PRIOR, ["wsd", "cosine"])
+    _, specs = sample_many(space, 20)
+    assert {s.family for s in specs} == {"wsd", "cosine"}
+    wsd = {d.name: d for d in space.family("wsd").dims}
+    params = {p.name: p for p in get_family("wsd").all_params}
+    assert (wsd["decay_fraction"].low, wsd["decay_fraction"].high) == params[
+        "decay_fraction"].search
+    with pytest.raises(SpecError, match="unknown schedule family 'cosin'"):
+        SearchSpace.from_prior(PRIOR, ["cosin"])
+    with pytest.raises(StudyError, match="not in this search"):
+        space.family("onecycle")
+
+
+def test_fixed_spec_replays_through_the_trial_unchanged():
+    space = SearchSpace.from_prior(PRIOR)
+    spec = ScheduleSpec.create("onecycle", pct_start=0.25, div_factor=10.0, peak_lr=0.01)
+    study = optuna.create_study()
+    study.enqueue_trial(space.params_of(spec))
+    trial = study.ask()
+    assert space.sample(trial, spec) == spec
+    assert trial.params["onecycle.pct_start"] == 0.25 and trial.params["peak_lr"] == 0.01
+
+
+def test_values_outside_the_space_are_not_recorded():
+    space = SearchSpace.from_prior(PRIOR)
+    spec = ScheduleSpec.create("cosine", min_lr_ratio=0.0, peak_lr=0.5)  # 0 on a log range
+    assert space.params_of(spec) == {"family": "cosine"}
+
+
+def test_bad_lr_range_is_refused():
+    with pytest.raises(StudyError, match="peak LR range"):
+        SearchSpace.build(["cosine"], lr_low=0.1, lr_high=0.01)
