@@ -1,0 +1,155 @@
+"""run_search end to end on real torch trainables and real SQLite files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import optuna
+import pytest
+
+from lradvisor.errors import StudyError, TrainableError
+from lradvisor.rules import TaskProfile, advise
+from lradvisor.schedules import ScheduleSpec
+from lradvisor.search import Fidelity, best_recommendation, run_search
+
+FILE = str(Path(__file__).parent / "search_trainables.py")
+PROFILE = {"task": "scratch", "total_steps": 40}
+
+
+def search(tmp_path, fn="quadratic", **kwargs):
+    kwargs.setdefault("n_trials", 6)
+    kwargs.setdefault("storage", f"sqlite:///{tmp_path}/s.db")
+    kwargs.setdefault("study_name", "s")
+    kwargs.setdefault("profile", PROFILE)
+    return run_search(f"{FILE}:{fn}", device="cpu", **kwargs)
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    return search(tmp_path_factory.mktemp("run"), n_trials=8, seed=3)
+
+
+def test_rules_top_recommendations_are_the_first_trials(result):
+    recs = advise(TaskProfile(**PROFILE)).recommendations
+    first = [ScheduleSpec.from_json(t.user_attrs["spec"]) for t in result.study.trials[:3]]
+    assert first == [r.spec for r in recs[:3]]
+    assert [t.user_attrs["origin"] for t in result.study.trials[:3]] == [
+        "rules", "rules-alt", "rules-alt"]
+
+
+def test_trials_climb_the_rungs_with_lineage(result):
+    trials = result.study.trials
+    by_number = {t.number: t for t in trials}
+    rungs = {t.user_attrs["rung"] for t in trials}
+    assert rungs == {0, 1, 2}
+    for t in trials:
+        assert t.user_attrs["total_steps"] == max(1, round(t.user_attrs["fidelity"] * 40))
+        if t.user_attrs["rung"] > 0:
+            parent = by_number[t.user_attrs["parent"]]
+            assert parent.user_attrs["rung"] == t.user_attrs["rung"] - 1
+            if t.user_attrs["origin"] in ("promoted", "finalist"):
+                assert parent.user_attrs["spec"] == t.user_attrs["spec"]
+    finals = [t for t in trials if t.user_attrs["rung"] == 2]
+    assert sorted(t.user_attrs["seed"] for t in finals) == [3, 3, 4, 4]  # 2 finalists x 2
+
+
+def test_lr_is_searched_again_at_the_longer_rung(result):
+    variants = [t for t in result.study.trials if t.user_attrs["origin"].startswith("lr x")]
+    assert {t.user_attrs["origin"] for t in variants} == {"lr x0.5", "lr x2"}
+    for t in variants:
+        parent = result.study.trials[t.user_attrs["parent"]]
+        ratio = (ScheduleSpec.from_json(t.user_attrs["spec"]).peak_lr
+                 / ScheduleSpec.from_json(parent.user_attrs["spec"]).peak_lr)
+        assert ratio == pytest.approx(float(t.user_attrs["origin"][4:]))
+
+
+def test_steps_are_counted_and_recommendation_states_its_evidence(result):
+    trials = result.study.trials
+    assert result.steps_used == sum(t.user_attrs["steps_used"] for t in trials)
+    assert result.full_run_equivalents == pytest.approx(result.steps_used / 40)
+    rec = result.recommendation
+    assert rec.total_steps == 40
+    assert result.evidence["length_steps"] == 40 and result.evidence["fraction"] == 1.0
+    assert result.evidence["trials_at_length"] == 4
+    assert result.evidence["seeds"] == 2
+    assert "2 seed" in rec.evidence and "4 trial(s) reached that length" in rec.evidence
+    assert "worst seed" in rec.rationale
+    stored = result.study.user_attrs["recommendation"]
+    assert stored["evidence_data"]["length_steps"] == 40
+    assert ScheduleSpec.from_dict({k: stored[k] for k in ("family", "params", "peak_lr")}) \
+        == rec.spec
+    for key in ("profile", "fidelity", "rules", "prior", "full_steps"):
+        assert key in result.study.user_attrs
+
+
+def test_best_recommendation_reads_the_stored_one(tmp_path):
+    first = search(tmp_path, n_trials=4, fidelity=Fidelity(rungs=(0.25, 1.0)))
+    rec = best_recommendation(f"sqlite:///{tmp_path}/s.db", "s")
+    assert rec.spec == first.recommendation.spec and rec.evidence == first.recommendation.evidence
+    with pytest.raises(StudyError, match="no study named 'nope'"):
+        best_recommendation(f"sqlite:///{tmp_path}/s.db", "nope")
+
+
+def test_failing_trainable_is_recorded_and_the_study_goes_on(tmp_path):
+    res = search(tmp_path, "fails_on_onecycle", n_trials=4, fidelity=Fidelity(rungs=(0.25, 1.0)))
+    failed = [t for t in res.study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert failed and all("RuntimeError: boom: onecycle" in t.user_attrs["error"] for t in failed)
+    assert any(t.state == optuna.trial.TrialState.COMPLETE for t in res.study.trials)
+    assert res.recommendation is not None and res.recommendation.spec.family != "onecycle"
+
+
+def test_nan_is_pruned_as_diverged(tmp_path):
+    res = search(tmp_path, "nan_on_plateau", n_trials=4, fidelity=Fidelity(rungs=(0.25, 1.0)))
+    plateau = [t for t in res.study.trials
+               if ScheduleSpec.from_json(t.user_attrs["spec"]).family == "plateau"]
+    assert plateau
+    for t in plateau:
+        assert t.state == optuna.trial.TrialState.PRUNED and t.user_attrs["diverged"]
+    assert res.recommendation.spec.family != "plateau"
+
+
+def test_families_restrict_what_is_sampled(tmp_path):
+    res = search(tmp_path, n_trials=6, families=["wsd", "linear"],
+                 fidelity=Fidelity(rungs=(0.25, 1.0)))
+    families = {ScheduleSpec.from_json(t.user_attrs["spec"]).family for t in res.study.trials}
+    assert families <= {"wsd", "linear"}
+
+
+def test_resume_by_name_adds_trials_and_keeps_the_first(tmp_path):
+    fid = Fidelity(rungs=(0.25, 1.0))
+    first = search(tmp_path, n_trials=3, fidelity=fid)
+    numbers = [t.number for t in first.study.trials]
+    second = search(tmp_path, n_trials=3, fidelity=fid)
+    trials = second.study.trials
+    assert [t.number for t in trials[: len(numbers)]] == numbers
+    assert len([t for t in trials if t.user_attrs["rung"] == 0]) == 6
+    assert not any(t.user_attrs["origin"].startswith("rules") for t in trials[len(numbers):])
+    assert second.study_steps == sum(t.user_attrs["steps_used"] for t in trials)
+
+
+def test_budget_caps_the_steps(tmp_path):
+    res = search(tmp_path, n_trials=30, budget=2.0)
+    assert res.steps_used <= 2.0 * 40
+    assert res.evidence["fraction"] == 0.25  # the final rung shrank to fit
+
+
+def test_faults_before_any_trial(tmp_path):
+    with pytest.raises(TrainableError):
+        run_search("nope_module_xyz:train", profile=PROFILE, storage=f"sqlite:///{tmp_path}/a.db")
+    with pytest.raises(StudyError, match="full run's length"):
+        search(tmp_path, profile={"task": "scratch"})
+    search(tmp_path, n_trials=1, fidelity=Fidelity(rungs=(0.5, 1.0)), study_name="d")
+    with pytest.raises(StudyError, match="exists with direction minimize"):
+        search(tmp_path, direction="maximize", study_name="d")
+    with pytest.raises(StudyError, match="cannot open study storage"):
+        search(tmp_path, storage="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert not (tmp_path / "a.db").exists()
+
+
+def test_smallest_builtin_workload_end_to_end(tmp_path):
+    res = run_search(workload="digits-cnn", n_trials=4, storage=f"sqlite:///{tmp_path}/w.db",
+                     fidelity=Fidelity(rungs=(0.05, 0.1)), device="cpu")
+    assert res.full_steps == 800
+    assert res.evidence["length_steps"] == 80
+    assert math.isfinite(res.recommendation.score) and res.recommendation.score < 2.4
