@@ -1,0 +1,46 @@
+"""``lradvisor check``: the scheduler mistakes in training scripts, statically (no torch)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+__all__ = ["check"]
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
+    help="text for people, json for programs.",
+)
+def check(paths: tuple[str, ...], fmt: str) -> None:
+    """Check training scripts for LR-scheduler mistakes; exit 1 if any is found.
+
+    PATHS are Python files or folders (searched for *.py). The check reads the code
+    (it never runs it): a scheduler stepped before the optimizer, a per-step schedule
+    stepped per epoch, ReduceLROnPlateau without its metric, deprecated arguments, a
+    scheduler never stepped, a checkpoint without the scheduler's state.
+
+    \b
+    Examples:
+      lradvisor check train.py
+      lradvisor check src/ --format json
+    """
+    from lradvisor.checker import check_paths
+
+    findings = check_paths(list(paths))
+    if fmt == "json":
+        click.echo(json.dumps([f.__dict__ for f in findings], indent=2))
+    else:
+        for finding in findings:
+            click.echo(finding.format())
+        files = "file" if len(paths) == 1 else "files"
+        if findings:
+            click.echo(f"\n{len(findings)} scheduler mistake(s) in {len(paths)} {files}.")
+        else:
+            click.echo(f"{len(paths)} {files}: no scheduler mistakes found.")
+    if findings:
+        sys.exit(1)

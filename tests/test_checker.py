@@ -1,0 +1,317 @@
+"""``lradvisor check``: each mistake found at its line, the seed's correct programs clean."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from lradvisor.checker import CODES, check_source
+from lradvisor.cli._policy import check
+from lradvisor.errors import LRAdvisorError
+
+# The seed guide's programs (its indentation restored), completed into whole loops where
+# the guide shows only the constructor: all correct, so no findings.
+SEED_PROGRAMS = {
+    "step_decay": """
+        import torch.optim as optim
+        from torch.optim.lr_scheduler import StepLR
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+        scheduler = StepLR(optimizer, step_size=30, gamma=0.1)
+        # LR: 0.1 → 0.01 (epoch 30) → 0.001 (epoch 60) → 0.0001 (epoch 90)
+        for epoch in range(90):
+            train(model, train_loader, optimizer)
+            validate(model, val_loader)
+            scheduler.step() # Call AFTER optimizer.step()
+    """,
+    "cosine": """
+        from torch.optim.lr_scheduler import CosineAnnealingLR
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = CosineAnnealingLR(
+            optimizer,
+            T_max=100, # Cycle length (total epochs or half-cycle)
+            eta_min=1e-6 # Minimum LR
+        )
+        for epoch in range(100):
+            train(model, train_loader, optimizer)
+            scheduler.step()
+    """,
+    "warm_restarts": """
+        from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = CosineAnnealingWarmRestarts(
+            optimizer,
+            T_0=10, # First cycle length
+            T_mult=2, # Each cycle is 2× as long as the previous
+            eta_min=1e-6
+        )
+        for epoch in range(70):
+            train(model, train_loader, optimizer)
+            scheduler.step()
+    """,
+    "plateau": """
+        from torch.optim.lr_scheduler import ReduceLROnPlateau
+        scheduler = ReduceLROnPlateau(
+            optimizer,
+            mode='min', # Minimize validation loss
+            factor=0.5, # Multiply LR by 0.5 when triggered
+            patience=10, # Wait 10 epochs with no improvement
+            min_lr=1e-6,
+        )
+        for epoch in range(num_epochs):
+            train_loss = train(...)
+            val_loss = validate(...)
+            scheduler.step(val_loss) # Pass the metric to monitor
+    """,
+    "linear_warmup": """
+        from torch.optim.lr_scheduler import LinearLR, SequentialLR, CosineAnnealingLR
+        # Warmup for first 10% of training, then cosine annealing
+        warmup_epochs = max(1, int(0.1 * total_epochs))
+        warmup_scheduler = LinearLR(optimizer, start_factor=0.1, end_factor=1.0,
+                                    total_iters=warmup_epochs)
+        main_scheduler = CosineAnnealingLR(optimizer, T_max=total_epochs - warmup_epochs)
+        scheduler = SequentialLR(optimizer,
+                                 schedulers=[warmup_scheduler, main_scheduler],
+                                 milestones=[warmup_epochs])
+        for epoch in range(total_epochs):
+            train(model, train_loader, optimizer)
+            scheduler.step()
+    """,
+    "hf_warmup": """
+        from transformers import get_linear_schedule_with_warmup
+        # Linear warmup + linear decay (BERT-style)
+        scheduler = get_linear_schedule_with_warmup(
+            optimizer,
+            num_warmup_steps=1000,
+            num_training_steps=total_steps
+        )
+        for batch in train_loader:
+            loss = model(**batch).loss
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+    """,
+    "onecycle": """
+        from torch.optim.lr_scheduler import OneCycleLR
+        # Set up optimizer with low initial LR
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        scheduler = OneCycleLR(
+            optimizer,
+            max_lr=0.1, # Peak LR
+            steps_per_epoch=len(train_loader),
+            epochs=25,
+            pct_start=0.3, # 30% of training is warmup
+            anneal_strategy='cos' # Cosine annealing
+        )
+        # Call every BATCH (not every epoch!)
+        for epoch in range(25):
+            for X_batch, y_batch in train_loader:
+                loss = criterion(model(X_batch), y_batch)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                scheduler.step() # Per-step for OneCycleLR
+    """,
+    "checkpoint_with_scheduler": """
+        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+        scheduler = get_cosine_schedule_with_warmup(optimizer, 100, 1000)
+        for step, batch in enumerate(loader):
+            model(batch).loss.backward()
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict()}, "ckpt.pt")
+    """,
+    "lightning_returns_it": """
+        class Module(L.LightningModule):
+            def configure_optimizers(self):
+                optimizer = torch.optim.AdamW(self.parameters(), lr=1e-3)
+                scheduler = OneCycleLR(optimizer, max_lr=1e-3, total_steps=1000)
+                return {"optimizer": optimizer,
+                        "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+    """,
+}
+
+# (program, expected (line, code) findings); line 1 is the first line of the program.
+MISTAKES = {
+    "step_before_optimizer": ("""
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 10)
+        for epoch in range(30):
+            for x, y in loader:
+                scheduler.step()
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+    """, [(5, "LRA001")]),
+    "step_at_top_of_epoch": ("""
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = CosineAnnealingLR(optimizer, T_max=30)
+        for epoch in range(30):
+            scheduler.step()
+            for x, y in loader:
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+    """, [(4, "LRA001")]),
+    "onecycle_per_epoch": ("""
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        scheduler = OneCycleLR(optimizer, max_lr=0.1, steps_per_epoch=len(train_loader),
+                               epochs=25)
+        for epoch in range(25):
+            for X_batch, y_batch in train_loader:
+                loss = criterion(model(X_batch), y_batch)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            scheduler.step()
+    """, [(10, "LRA002")]),
+    "hf_schedule_per_epoch_in_train_fn": ("""
+        scheduler = get_cosine_schedule_with_warmup(optimizer, num_warmup_steps=500,
+                                                    num_training_steps=total_steps)
+        for epoch in range(num_epochs):
+            train_one_epoch(model, loader, optimizer)
+            scheduler.step()
+    """, [(5, "LRA002")]),
+    "batch_length_cosine_per_epoch": ("""
+        optimizer = torch.optim.AdamW(model.parameters())
+        scheduler = CosineAnnealingLR(optimizer, T_max=len(loader) * epochs)
+        for epoch in range(epochs):
+            for batch in loader:
+                model(batch).backward()
+                optimizer.step()
+            scheduler.step()
+    """, [(7, "LRA002")]),
+    "plateau_without_metric": ("""
+        scheduler = ReduceLROnPlateau(optimizer, factor=0.5, patience=5)
+        for epoch in range(50):
+            train(model, optimizer)
+            val_loss = validate(model)
+            scheduler.step()
+    """, [(5, "LRA003")]),
+    "seed_plateau_verbatim_verbose": ("""
+        from torch.optim.lr_scheduler import ReduceLROnPlateau
+        scheduler = ReduceLROnPlateau(
+            optimizer,
+            mode='min', # Minimize validation loss
+            factor=0.5, # Multiply LR by 0.5 when triggered
+            patience=10, # Wait 10 epochs with no improvement
+            min_lr=1e-6,
+            verbose=True
+        )
+        for epoch in range(num_epochs):
+            train_loss = train(...)
+            val_loss = validate(...)
+            scheduler.step(val_loss) # Pass the metric to monitor
+    """, [(8, "LRA004")]),
+    "step_with_epoch_and_get_lr": ("""
+        scheduler = StepLR(optimizer, step_size=10)
+        for epoch in range(30):
+            train(model, optimizer)
+            scheduler.step(epoch)
+            print(scheduler.get_lr())
+    """, [(4, "LRA004"), (5, "LRA004")]),
+    "never_stepped": ("""
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        scheduler = CosineAnnealingLR(optimizer, T_max=100)
+        for epoch in range(100):
+            for x, y in loader:
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+            print(scheduler.get_last_lr())
+    """, [(2, "LRA005")]),
+    "checkpoint_without_scheduler": ("""
+        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+        scheduler = get_linear_schedule_with_warmup(optimizer, 100, 1000)
+        for step, batch in enumerate(loader):
+            model(batch).loss.backward()
+            optimizer.step()
+            scheduler.step()
+            if step % 100 == 0:
+                state = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+                torch.save(state, f"ckpt-{step}.pt")
+    """, [(9, "LRA006")]),
+    "self_attributes_in_a_trainer_class": ("""
+        class Trainer:
+            def __init__(self, model):
+                self.optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+                self.scheduler = OneCycleLR(self.optimizer, max_lr=0.1, total_steps=1000)
+
+            def train_step(self, batch):
+                self.scheduler.step()
+                self.model(batch).backward()
+                self.optimizer.step()
+    """, [(7, "LRA001")]),
+}
+
+
+def _src(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+@pytest.mark.parametrize("name", sorted(SEED_PROGRAMS))
+def test_seed_style_correct_programs_have_no_findings(name: str) -> None:
+    source = _src(SEED_PROGRAMS[name])
+    ast.parse(source)  # a valid program
+    assert check_source(source, f"{name}.py") == []
+
+
+@pytest.mark.parametrize("name", sorted(MISTAKES))
+def test_each_mistake_is_found_at_its_line(name: str) -> None:
+    source, expected = MISTAKES[name]
+    findings = check_source(_src(source), f"{name}.py")
+    assert [(f.line, f.code) for f in findings] == expected
+    for f in findings:
+        assert f.reason and "\n" not in f.reason and f.fix and "\n" not in f.fix
+
+
+def test_every_code_has_a_program_showing_it() -> None:
+    shown = {code for _, expected in MISTAKES.values() for _, code in expected}
+    assert shown == set(CODES)
+
+
+def test_invalid_python_is_an_error_naming_the_line() -> None:
+    with pytest.raises(LRAdvisorError, match="bad.py:2: cannot parse"):
+        check_source("x = 1\nfor\n", "bad.py")
+
+
+def _write(tmp_path, programs: dict[str, str]) -> list[str]:
+    paths = []
+    for name, source in programs.items():
+        path = tmp_path / f"{name}.py"
+        path.write_text(_src(source))
+        paths.append(str(path))
+    return paths
+
+
+def test_cli_exit_status_and_output(tmp_path) -> None:
+    bad = _write(tmp_path, {"bad": MISTAKES["onecycle_per_epoch"][0]})[0]
+    good = _write(tmp_path, {"good": SEED_PROGRAMS["onecycle"]})[0]
+    runner = CliRunner()
+    result = runner.invoke(check, [good])
+    assert result.exit_code == 0 and "no scheduler mistakes" in result.output
+    result = runner.invoke(check, [bad, good])
+    assert result.exit_code == 1
+    assert f"{bad}:10: LRA002" in result.output and "fix: move scheduler.step()" in result.output
+    result = runner.invoke(check, ["--format", "json", str(tmp_path)])
+    assert result.exit_code == 1
+    assert '"code": "LRA002"' in result.output and '"line": 10' in result.output
+
+
+def test_cli_in_a_real_subprocess_without_torch(tmp_path) -> None:
+    bad = _write(tmp_path, {"train": MISTAKES["plateau_without_metric"][0]})[0]
+    code = ("import sys; from lradvisor.cli import cli, main\n"
+            "from lradvisor.cli._policy import check\n"
+            "cli.add_command(check)\n"
+            "try:\n    main(['check', sys.argv[1]])\n"
+            "finally:\n    assert 'torch' not in sys.modules, 'torch was imported'\n")
+    proc = subprocess.run([sys.executable, "-c", code, bad], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "train.py:5: LRA003" in proc.stdout
