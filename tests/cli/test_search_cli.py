@@ -1,0 +1,141 @@
+"""``lradvisor search`` and ``lradvisor studies``: real subprocesses and CliRunner."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from click.testing import CliRunner
+
+from lradvisor.cli import cli as cli_group
+from lradvisor.cli._search import read_spec_file
+from lradvisor.errors import StudyError
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAINABLES = ROOT / "tests" / "search" / "search_trainables.py"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run(*args, cwd, env=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "lradvisor", *args], cwd=cwd,
+                          env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """One real `lradvisor search` subprocess from a spec file, flags overriding it."""
+    where = tmp_path_factory.mktemp("cli")
+    (where / "study.toml").write_text(
+        f'trainable = "{TRAINABLES}:quadratic"\nstudy = "c"\ntrials = 40\nrungs = [0.25, 1.0]\n'
+        '[profile]\ntask = "scratch"\ntotal_steps = 40\n'
+    )
+    proc = run("search", "--spec", "study.toml", "--trials", "4", cwd=where)
+    return where, proc
+
+
+def test_search_prints_progress_and_the_full_run_recommendation(searched):
+    where, proc = searched
+    assert proc.returncode == 0, proc.stderr
+    assert "search rung" in proc.stderr and "best" in proc.stderr and "pruned" in proc.stderr
+    assert "Recommended schedule for the full run (40 steps), from study 'c'" in proc.stdout
+    assert "Evidence: study 'c': last evaluated at 100% of the run" in proc.stdout
+    assert (where / "studies" / "lradvisor.db").exists()  # the default storage, created
+    study = optuna.load_study(study_name="c", storage=f"sqlite:///{where}/studies/lradvisor.db")
+    assert len([t for t in study.trials if t.user_attrs["rung"] == 0]) == 4  # flag beat file
+
+
+def invoke(where, *args):
+    old = Path.cwd()
+    os.chdir(where)
+    try:
+        return CliRunner().invoke(cli_group, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def test_studies_list_show_best_export_delete(searched):
+    where, _ = searched
+    listed = invoke(where, "studies", "list")
+    assert listed.exit_code == 0 and listed.output.splitlines()[1].startswith("c ")
+    shown = invoke(where, "studies", "show", "c", "--plot", "plots")
+    assert shown.exit_code == 0 and "Recommendation:" in shown.output and "finalist" in shown.output
+    for name in ("lr_curves.png", "val_curves.png", "families.png"):
+        data = (where / "plots" / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 1000
+    best = invoke(where, "studies", "best", "c", "--format", "json")
+    assert json.loads(best.output)["total_steps"] == 40
+    csv_out = invoke(where, "studies", "export", "c", "--format", "csv").output.splitlines()
+    assert csv_out[0].startswith("number,state,value,rung") and len(csv_out) > 5
+    exported = json.loads(invoke(where, "studies", "export", "c", "--format", "json").output)
+    assert exported["trials"][0]["curve"] and exported["user_attrs"]["recommendation"]
+    assert invoke(where, "studies", "delete", "c", "--yes").exit_code == 0
+    assert "No studies" in invoke(where, "studies", "list").output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--trainable", "no_such_module_xyz:train"), "Error: trainable 'no_such_module_xyz:train'"),
+        (("--trainable", f"{TRAINABLES}:quadratic", "--storage", "nosuchdb://x/y"),
+         "Error: cannot open study storage"),
+    ],
+)
+def test_bad_trainable_or_storage_is_one_line_exit_2(tmp_path, args, message):
+    proc = run("search", "--task", "scratch", "--total-steps", "40", *args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith(message) and "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path):
+    url = f"sqlite:///{tmp_path}/i.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lradvisor", "search", "--task", "scratch", "--total-steps",
+         "40", "--trainable", f"{TRAINABLES}:slow", "--trials", "30", "--storage", url,
+         "--study", "i"],
+        cwd=tmp_path, env={**os.environ, "SLOW_SECONDS": "0.4"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 90
+    finished = 0
+    while time.monotonic() < deadline and finished < 2:
+        time.sleep(0.3)
+        try:
+            study = optuna.load_study(study_name="i", storage=url)
+            finished = sum(t.state.is_finished() for t in study.trials)
+        except Exception:  # the study is not created yet
+            continue
+    assert finished >= 2
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Interrupted: finished trials are kept in study 'i'" in err
+    assert "Traceback" not in err
+    kept = optuna.load_study(study_name="i", storage=url).trials
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in kept) >= 2
+
+
+def test_spec_file_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('workload = "digits-cnn"\nspeed = 3\n')
+    with pytest.raises(StudyError, match="unknown key 'speed'"):
+        read_spec_file(str(bad))
+    bad.write_text("workload = \n")
+    with pytest.raises(StudyError, match="not valid TOML"):
+        read_spec_file(str(bad))
+    with pytest.raises(StudyError, match="no study spec file"):
+        read_spec_file(str(tmp_path / "missing.toml"))
+
+
+def test_shipped_study_specs_parse():
+    for path in sorted((ROOT / "studies").glob("*.toml")):
+        settings = read_spec_file(str(path))
+        assert settings["workload"] == path.stem and settings["trials"] >= 1
