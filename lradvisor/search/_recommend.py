@@ -15,7 +15,7 @@ from lradvisor.errors import StudyError
 from lradvisor.search._fidelity import Fidelity, rung_steps
 from lradvisor.search._rungs import Choice, Record, choose, lineage
 
-__all__ = ["best_recommendation", "recommend", "recommendation_from_dict"]
+__all__ = ["best_recommendation", "recommend", "recommendation_from_dict", "study_recommendation"]
 
 
 def recommend(
@@ -122,10 +122,21 @@ def best_recommendation(storage_url: str | None, study_name: str) -> Any:
         StudyError: the storage cannot be opened, the study does not exist, or it has
             no completed trial yet.
     """
-    from lradvisor.search._trial import record_of
     from lradvisor.storage import load_study, open_storage
 
-    study = load_study(open_storage(storage_url), study_name)
+    return study_recommendation(load_study(open_storage(storage_url), study_name))
+
+
+def study_recommendation(study: Any) -> Any:
+    """The recommendation of an open Optuna ``study``: as :func:`best_recommendation`,
+    for callers that hold the storage open (the service).
+
+    Raises:
+        StudyError: the study has no completed trial yet.
+    """
+    from lradvisor.search._trial import record_of
+
+    study_name = study.study_name
     attrs = study.user_attrs
     if attrs.get("recommendation"):
         return recommendation_from_dict(attrs["recommendation"])
