@@ -85,12 +85,15 @@ def check_resume(
 
 
 def _load(path: str | os.PathLike[str]) -> Mapping[str, Any]:
+    import pickle
+
     import torch
 
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError) as err:
-        raise PolicyError(f"cannot read checkpoint {os.fspath(path)!r}: {err}") from None
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise PolicyError(f"cannot read checkpoint {os.fspath(path)!r}: {first}") from None
     if not isinstance(loaded, Mapping):
         raise PolicyError(f"checkpoint {os.fspath(path)!r} is a {type(loaded).__name__}, "
                           "not a dict; nothing to check.")
