@@ -1,0 +1,93 @@
+"""``lradvisor worker``: join a stored study and run its trials until it needs no more.
+
+Start as many as you like, on this machine or others, against one database (an
+SQLite file on one machine, PostgreSQL across machines). torch and optuna are imported
+only when the command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from lradvisor.cli._options import storage_option
+
+__all__ = ["worker"]
+
+
+@click.command()
+@click.option("--study", "study_name", help="The study to join (default: the spec file's).")
+@storage_option
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False),
+              help="A study spec file: the study is created from it when it does not exist.")
+@click.option("--n-trials", type=click.IntRange(min=1),
+              help="This worker's share at most (default: as many as the study needs).")
+@click.option("--timeout", type=float, help="Seconds after which this worker starts no trial.")
+@click.option("--heartbeat", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Seconds between a running trial's heartbeats.")
+@click.option("--grace", type=click.IntRange(min=2), default=60, show_default=True,
+              help="Seconds without a heartbeat after which a trial is failed and re-queued.")
+@click.option("--patience", type=float, default=120.0, show_default=True,
+              help="Seconds the database may be unreachable before this worker stops.")
+@click.option("--device", help="Device for the trials (default: a GPU when present).")
+@click.option("--quiet", is_flag=True, help="No line per trial on stderr.")
+def worker(study_name: str | None, storage: str | None, spec_file: str | None,
+           n_trials: int | None, timeout: float | None, heartbeat: int, grace: int,
+           patience: float, device: str | None, quiet: bool) -> None:
+    """Run trials of a study shared with other workers; exit 0 when it needs no more.
+
+    \b
+    Examples:
+      lradvisor search --spec studies/digits-cnn.toml --create-only \\
+          --storage postgresql+psycopg://postgres@db/lradvisor
+      lradvisor worker --study digits-cnn --storage postgresql+psycopg://postgres@db/lradvisor
+      LRADVISOR_STORAGE=sqlite:///studies/lradvisor.db lradvisor worker --study digits-cnn
+    """
+    from lradvisor.search._worker import run_worker, worker_name
+
+    if spec_file:
+        study_name, storage = _create_from_spec(spec_file, study_name, storage)
+    if not study_name:
+        raise click.UsageError("Missing option '--study' (or a --spec file naming one).")
+    me = worker_name()
+
+    def emit(line: str) -> None:
+        if not quiet:
+            click.echo(f"worker {me}: {line}", err=True)
+
+    result = run_worker(study_name, storage, n_trials=n_trials, timeout=timeout,
+                        heartbeat_interval=heartbeat, grace_period=grace, patience=patience,
+                        device=device, on_event=emit)
+    words = {"done": "the study needs no more trials", "n_trials": "its --n-trials share is run",
+             "timeout": "its timeout passed", "interrupted": "interrupted"}
+    click.echo(f"worker {me}: {result.trials_run} trial(s) run; stopped: "
+               f"{words[result.reason]}.", err=True)
+    if result.reason == "interrupted":
+        sys.exit(130)
+
+
+def _create_from_spec(spec_file: str, study_name: str | None,
+                      storage: str | None) -> tuple[str, str | None]:
+    """Create the spec file's study when missing (once, however many workers start).
+
+    Returns the study's name and storage URL (the command line's, else the file's).
+    """
+    from lradvisor.cli._search import _merge, read_spec_file
+    from lradvisor.search import Fidelity
+    from lradvisor.search._jobs import create_search_study
+
+    settings: dict[str, Any] = _merge(read_spec_file(spec_file), {"study": study_name,
+                                                                  "storage": storage})
+    fidelity = Fidelity(rungs=settings["rungs"]) if settings.get("rungs") else None
+    study = create_search_study(
+        settings.get("trainable"), profile=settings.get("profile"),
+        workload=settings.get("workload"), n_trials=settings["trials"],
+        budget=settings.get("budget"), timeout=settings.get("timeout"),
+        storage=settings.get("storage"), study_name=settings.get("study"),
+        pruner=settings["pruner"], sampler=settings["sampler"], seed=settings["seed"],
+        families=settings.get("families"), direction=settings["direction"],
+        fidelity=fidelity, rules_files=settings.get("rules") or (),
+    )
+    return str(study.study_name), settings.get("storage")

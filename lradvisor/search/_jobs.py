@@ -1,0 +1,166 @@
+"""A study for workers: create it once, attach any number of workers, run N locally.
+
+* :func:`create_search_study` does what :func:`~lradvisor.search.run_search` does
+  before its first trial (checks, rules, search space, study attributes) and also
+  stores the target (``user_attrs["search"]``: first-rung trials, budget, timeout and
+  the inputs a worker needs to rebuild the search), then runs nothing. Workers
+  started at once on a new study each call it; the study lock makes it happen once.
+* :func:`attach` is a worker's side: the study, its search set-up rebuilt from the
+  stored settings, and the :class:`~lradvisor.search._claim.Goal`.
+* :func:`run_jobs` runs ``jobs`` worker processes (``python -m lradvisor worker``) on
+  this machine and returns the result as :func:`run_search` would.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from lradvisor.errors import StudyError
+from lradvisor.search._claim import Goal
+from lradvisor.search._fidelity import Fidelity
+from lradvisor.search._lock import StorageLock
+
+__all__ = ["attach", "create_search_study", "result_of", "run_jobs"]
+
+SETTINGS_ATTR = "search"
+
+
+def create_search_study(
+    trainable: Any = None,
+    *,
+    profile: Any = None,
+    workload: str | None = None,
+    n_trials: int = 40,
+    budget: float | None = None,
+    timeout: float | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    pruner: str = "plateau",
+    sampler: str = "tpe",
+    seed: int = 0,
+    families: Sequence[str] | None = None,
+    direction: str = "minimize",
+    fidelity: Fidelity | None = None,
+    rules_files: Sequence[str] = (),
+    rules_first: int = 3,
+) -> Any:
+    """Create (or find, when it exists with a target) the study workers will run.
+
+    Arguments are :func:`~lradvisor.search.run_search`'s; ``n_trials``, ``budget`` and
+    ``timeout`` are the whole study's, not one worker's. The trainable must be
+    importable by every worker (a module, or a file path valid where they run).
+
+    Raises:
+        TrainableError, StudyError, ProfileError, SpecError: as ``run_search``.
+    """
+    from lradvisor.search._search import _open, _prepare
+    from lradvisor.search._shared import check_shared_url, open_schema_locked
+    from lradvisor.storage import load_study, resolve_url
+
+    if not isinstance(trainable, (str, type(None))):
+        raise StudyError("workers need the trainable by name (module:function or file.py:"
+                         f"function), but got {trainable!r}.")
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise StudyError(f"n_trials must be an integer >= 1, but got {n_trials!r}.")
+    url = resolve_url(storage)
+    check_shared_url(url)
+    setup = _prepare(trainable, profile, workload, families, rules_files, study_name)
+    fid = (fidelity or Fidelity()).fit(budget)
+    open_schema_locked(url).engine.dispose()
+    settings = {
+        "n_trials": n_trials, "budget": budget, "timeout": timeout,
+        "families": list(families) if families else None,
+        "rules_files": [str(f) for f in rules_files], "rules_first": rules_first,
+    }
+    with StorageLock(url, f"study:{setup['name']}"):
+        study = _open(setup, url, direction, pruner, sampler, seed, n_trials, fid)
+        if study.user_attrs.get(SETTINGS_ATTR) is None:
+            study.set_user_attr(SETTINGS_ATTR, settings)
+    return load_study(study._storage, study.study_name)
+
+
+def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal, dict[str, Any]]:
+    """A worker's view of the stored study ``name``: (study, setup, goal, settings).
+
+    Raises:
+        StudyError: no such study, or one not created for workers (no stored target).
+    """
+    import zlib
+
+    from lradvisor.search._pruner import make_pruner
+    from lradvisor.search._sampler import make_sampler
+    from lradvisor.search._search import _prepare
+    from lradvisor.storage import get_study, load_study
+
+    stored = load_study(rdb, name)
+    attrs = stored.user_attrs
+    settings = attrs.get(SETTINGS_ATTR)
+    if not settings or not attrs.get("trainable"):
+        raise StudyError(
+            f"study {name!r} has no stored target for workers; create it with "
+            "`lradvisor search --create-only ...` (or give the worker --spec)."
+        )
+    setup = _prepare(attrs["trainable"], attrs["profile"], attrs.get("workload"),
+                     settings.get("families"), settings.get("rules_files") or (), name)
+    n_trials = int(settings["n_trials"])
+    seed = int(attrs.get("seed", 0))
+    sampler_seed = (seed * 1_000_003 + zlib.crc32(worker.encode())) % 2**31  # apart per worker
+    direction = stored.direction.name.lower()
+    study = get_study(rdb, name, direction=direction,
+                      sampler=make_sampler(attrs.get("sampler", "tpe"), sampler_seed,
+                                           startup=min(10, max(3, n_trials // 3))),
+                      pruner=make_pruner(attrs.get("pruner", "plateau")))
+    goal = Goal(n_trials=n_trials, fidelity=Fidelity.from_dict(attrs["fidelity"]),
+                full_steps=int(attrs["full_steps"]), direction=direction, seed=seed,
+                budget=settings.get("budget"))
+    return study, setup, goal, settings
+
+
+def run_jobs(
+    study_name: str,
+    storage: str,
+    jobs: int,
+    *,
+    worker_args: Sequence[str] = (),
+    quiet: bool = True,
+) -> list[int]:
+    """Run ``jobs`` worker processes on the study and wait; returns their exit codes.
+
+    Ctrl-C reaches the workers too (same process group): each fails its running trial
+    as interrupted and stops.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise StudyError(f"jobs must be an integer >= 1, but got {jobs!r}.")
+    cmd = [sys.executable, "-m", "lradvisor", "worker", "--study", study_name,
+           "--storage", storage, *worker_args]
+    if quiet:
+        cmd.append("--quiet")
+    procs = [subprocess.Popen(cmd) for _ in range(jobs)]
+    try:
+        return [p.wait() for p in procs]
+    except KeyboardInterrupt:
+        return [p.wait() for p in procs]
+
+
+def result_of(study: Any, *, trials_run: int = 0, interrupted: bool = False) -> Any:
+    """A :class:`~lradvisor.search.SearchResult` for the study as it stands."""
+    from lradvisor.search._search import SearchResult
+    from lradvisor.search._trial import record_of
+
+    records = [record_of(t) for t in study.get_trials(deepcopy=False)]
+    rec = study.user_attrs.get("recommendation")
+    recommendation = evidence = None
+    if rec:
+        from lradvisor.search._recommend import recommendation_from_dict
+
+        recommendation = recommendation_from_dict(rec)
+        evidence = rec.get("evidence_data")
+    steps = sum(r.steps_used for r in records)
+    return SearchResult(
+        study=study, recommendation=recommendation, evidence=evidence, steps_used=steps,
+        study_steps=steps, full_steps=int(study.user_attrs["full_steps"]),
+        trials_run=trials_run or len(records), interrupted=interrupted, records=records,
+    )

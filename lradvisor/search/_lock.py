@@ -1,0 +1,148 @@
+"""Locks shared by every process that uses one study database.
+
+Two things must happen once, however many workers start at the same moment:
+
+* **creating the schema** of a brand-new database (Optuna's ``create_all`` and alembic
+  stamp race: ``table studies already exists``, ``UniqueViolation ...
+  alembic_version_pkc``);
+* **claiming a trial**: deciding what to run next from the study's trials and writing
+  the new trial, so two workers never take the same promotion or run more first-rung
+  trials than the study asked for.
+
+:class:`StorageLock` is that lock, chosen by the database: a PostgreSQL transaction
+advisory lock (``pg_advisory_xact_lock``; the server frees it when the holder's
+connection drops, so a worker killed with ``kill -9`` never leaves it held), or an
+``flock`` on ``<database file>.lock`` next to an SQLite file (the kernel frees it when
+the process dies). Other databases get no lock; opening retries instead.
+
+Example:
+    >>> with StorageLock("sqlite://", "schema"):  # in-memory SQLite: nothing to lock
+    ...     pass
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from pathlib import Path
+from typing import Any
+
+__all__ = ["StorageLock", "lock_key"]
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for ``name`` (the same in every process and machine)."""
+    digest = zlib.crc32(f"lradvisor:{name}".encode()) << 32 | zlib.adler32(name.encode())
+    return digest - (1 << 63)
+
+
+class StorageLock:
+    """An exclusive lock named ``name``, shared by every process using the database ``url``.
+
+    Use it as a context manager, or call :meth:`acquire` and :meth:`release` (which may
+    be called twice). It waits as long as another process holds it.
+
+    Args:
+        url: the study database's SQLAlchemy URL.
+        name: what is locked, e.g. ``"schema"`` or ``"study:digits-cnn"``.
+    """
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url, self.name = url, name
+        self._engine: Any = None
+        self._conn: Any = None
+        self._file: Any = None
+        self.kind = _kind(url)
+
+    def acquire(self) -> None:
+        """Block until this process holds the lock."""
+        if self.kind == "postgresql":
+            self._acquire_pg()
+        elif self.kind == "sqlite":
+            self._acquire_file()
+
+    def release(self) -> None:
+        """Let the next process in (a no-op when not held)."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                conn.rollback()  # ends the transaction: the advisory lock goes with it
+            finally:
+                conn.close()
+        if self._file is not None:
+            import fcntl
+
+            handle, self._file = self._file, None
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    def close(self) -> None:
+        """Release, and drop the lock's own connection pool."""
+        self.release()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __enter__(self) -> StorageLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def _acquire_pg(self) -> None:
+        import sqlalchemy
+
+        if self._engine is None:
+            self._engine = sqlalchemy.create_engine(
+                self.url, pool_size=1, pool_pre_ping=True,
+                connect_args={"connect_timeout": 10},
+            )
+        conn = self._engine.connect()
+        try:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"),
+                         {"key": lock_key(self.name)})
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _acquire_file(self) -> None:
+        import fcntl
+
+        handle = open(_lock_path(self.url), "a+b")  # noqa: SIM115 - held until release
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except BaseException:
+            handle.close()
+            raise
+        self._file = handle
+
+
+def _kind(url: str) -> str:
+    """``postgresql``, ``sqlite`` (a file, on a system with ``flock``) or ``none``."""
+    if url.startswith("postgresql"):
+        return "postgresql"
+    if url.startswith("sqlite") and os.name == "posix":
+        database = _sqlite_file(url)
+        if database:
+            return "sqlite"
+    return "none"
+
+
+def _sqlite_file(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        database = make_url(url).database
+    except Exception:  # a malformed URL fails later, with open_storage's message
+        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+def _lock_path(url: str) -> Path:
+    database = Path(_sqlite_file(url) or "").expanduser()
+    database.parent.mkdir(parents=True, exist_ok=True)
+    return database.with_name(database.name + ".lock")
