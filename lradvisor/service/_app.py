@@ -1,0 +1,263 @@
+"""The ASGI app: thin HTTP shells over the rule engine, the schedules and the studies.
+
+Every endpoint validates its input with the models of :mod:`._models`, calls the same
+function the CLI calls, and answers JSON. Errors a caller can cause are 4xx with the
+same one-line message the CLI prints (422 bad input, 404 no such thing, 409 wrong
+state, 401/403 token, 413 body too large); anything else is a 500 that says only
+"internal error" (the details go to the server's log, never to the caller).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from lradvisor.errors import LRAdvisorError
+from lradvisor.service import _studies
+from lradvisor.service._auth import BodyLimit, require_read, require_write
+from lradvisor.service._config import ServiceConfig, rules_paths
+from lradvisor.service._models import (
+    AskOut,
+    CompleteIn,
+    FailIn,
+    ProfileIn,
+    PruneOut,
+    ReportIn,
+    StudyIn,
+    TrialStateOut,
+)
+from lradvisor.service._reaper import reaper_loop
+from lradvisor.service._trials import Conflict, NotFound, RemoteTrials
+
+__all__ = ["create_app"]
+
+_log = logging.getLogger("lradvisor.service")
+_JSON = "application/json"
+# Curves are computed at most at this many steps (evenly spaced) per request.
+MAX_POINTS = 10_000
+MAX_CURVE_STEPS = 10**9
+StudyName = Annotated[str, Path(min_length=1, max_length=128, description="The study's name.")]
+TrialId = Annotated[int, Path(ge=0, le=2**31, description="The trial's id (its number).")]
+_READ = [Depends(require_read)]
+_WRITE = [Depends(require_write)]
+
+
+def create_app(config: ServiceConfig | None = None, *, storage: Any = None) -> FastAPI:
+    """The service for ``config``; ``storage`` (an open Optuna storage) overrides its URL.
+
+    The storage is opened and the user's rules files are read here, so a bad URL or
+    rules file fails before the service binds a socket.
+
+    Example:
+        >>> app = create_app(ServiceConfig(storage="sqlite://"))  # doctest: +SKIP
+    """
+    from lradvisor.rules import load_rules
+    from lradvisor.storage import open_storage
+
+    config = config or ServiceConfig()
+    rules_files = rules_paths(config.rules_files)
+    for path in rules_files:
+        load_rules(path)  # a malformed file fails now, not on the first request
+    trials = RemoteTrials(storage if storage is not None else open_storage(config.storage),
+                          trial_timeout=config.trial_timeout, max_requeues=config.max_requeues)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(reaper_loop(trials, config.reap_interval))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(
+        title="lradvisor", version=_version(), lifespan=lifespan,
+        description="Learning-rate schedule advice, and remote trials of lradvisor studies.",
+    )
+    app.state.config = config
+    app.state.trials = trials
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    _errors(app)
+    _read_routes(app, trials, rules_files)
+    _trial_routes(app, trials, rules_files)
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lradvisor")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0"
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(LRAdvisorError)
+    async def user_error(_request: Request, err: LRAdvisorError) -> JSONResponse:
+        status = 404 if isinstance(err, NotFound) else 409 if isinstance(err, Conflict) else 422
+        return JSONResponse({"detail": str(err)}, status_code=status)
+
+    @app.exception_handler(Exception)
+    async def internal(_request: Request, err: Exception) -> JSONResponse:
+        _log.error("internal error", exc_info=err)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def _suggest_json(rules_files: tuple[str, ...]) -> Any:
+    """``profile -> bytes`` of ``lradvisor suggest --format json``, cached per profile."""
+
+    @lru_cache(maxsize=2048)
+    def answer(profile: Any) -> bytes:
+        from lradvisor.cli._render import render
+        from lradvisor.rules import advise
+
+        advice = advise(profile, rules_files)
+        data = advice.to_dict()
+        extra = {k: data[k] for k in ("prior", "trace", "profile") if k in data}
+        return render(list(advice.recommendations), "json", extra=extra).encode()
+
+    return answer
+
+
+def _read_routes(app: FastAPI, trials: RemoteTrials, rules_files: tuple[str, ...]) -> None:
+    suggest_json = _suggest_json(rules_files)
+
+    @app.get("/v1/health", tags=["read"])
+    async def health() -> dict[str, str]:
+        """Liveness: answers ``{"status": "ok"}`` once the service is up."""
+        return {"status": "ok", "version": app.version}
+
+    @app.post("/v1/suggest", tags=["read"], dependencies=_READ, response_class=Response,
+              responses={200: {"content": {_JSON: {}}, "description": "The same JSON "
+                                "object as `lradvisor suggest --format json`."}})
+    async def suggest(body: ProfileIn) -> Response:
+        """Recommend a schedule for a task profile: the rules' answer, in milliseconds."""
+        return Response(suggest_json(body.profile()), media_type=_JSON)
+
+    schedules_json = json.dumps(_schedules()).encode()
+
+    @app.get("/v1/schedules", tags=["read"], dependencies=_READ, response_class=Response,
+             responses={200: {"content": {_JSON: {}}}})
+    async def schedules() -> Response:
+        """Every schedule family: its parameters, defaults, allowed values, search ranges."""
+        return Response(schedules_json, media_type=_JSON)
+
+    @app.get("/v1/schedules/{family}/curve", tags=["read"], dependencies=_READ)
+    async def curve(
+        request: Request,
+        family: str = Path(max_length=64),  # noqa: B008
+        total_steps: int = Query(ge=1, le=MAX_CURVE_STEPS, description="Steps in the run."),
+        peak_lr: float | None = Query(None, gt=0, allow_inf_nan=False,
+                                      description="Scale (default: the multiplier)."),
+        points: int | None = Query(None, ge=2, le=MAX_POINTS,
+                                   description="Evenly spaced steps to evaluate "
+                                   f"(default: every step, up to {MAX_POINTS})."),
+    ) -> dict[str, Any]:
+        """A family's LR curve as numbers. Any other query parameter is one of the
+        family's parameters (``?warmup_fraction=0.1``; see ``GET /v1/schedules``)."""
+        reserved = {"total_steps", "peak_lr", "points"}
+        params = {k: v for k, v in request.query_params.items() if k not in reserved}
+        return _curve(family, params, total_steps, peak_lr, points)
+
+    @app.get("/v1/studies", tags=["studies"], dependencies=_READ)
+    def studies() -> list[dict[str, Any]]:
+        """The stored studies: name, direction, trial count, run length, task."""
+        return _studies.list_view(trials)
+
+    @app.get("/v1/studies/{name}", tags=["studies"], dependencies=_READ)
+    def study(name: StudyName) -> dict[str, Any]:
+        """A study: settings, trials by state, best trial, stored recommendation."""
+        return _studies.study_view(trials, name)
+
+    @app.get("/v1/studies/{name}/best", tags=["studies"], dependencies=_READ,
+             response_class=Response, responses={200: {"content": {_JSON: {}}, "description":
+                                                      "As `lradvisor suggest --study NAME "
+                                                      "--format json`."}})
+    def best(name: StudyName) -> Response:
+        """The study's recommendation for the full run, with its evidence."""
+        from lradvisor.cli._render import render
+        from lradvisor.search._recommend import study_recommendation
+
+        rec = study_recommendation(trials.handle(name).study)
+        return Response(render([rec], "json", extra={"study": name}).encode(), media_type=_JSON)
+
+
+def _schedules() -> list[dict[str, Any]]:
+    from lradvisor.schedules import all_families
+
+    return [{
+        "name": f.name, "summary": f.summary, "guide": f.guide, "torch_class": f.torch_class,
+        "adaptive": f.adaptive, "open_ended": f.open_ended,
+        "params": [{"name": p.name, "kind": p.kind, "default": p.default, "doc": p.doc,
+                    "allowed": p.allowed(), "search": p.search, "log": p.log,
+                    "steps_name": p.steps_name} for p in f.all_params],
+    } for f in all_families()]
+
+
+def _curve(family: str, params: dict[str, str], total_steps: int, peak_lr: float | None,
+           points: int | None) -> dict[str, Any]:
+    from lradvisor.errors import SpecError
+    from lradvisor.schedules import ScheduleSpec, get_family
+
+    try:
+        get_family(family)
+    except SpecError as err:
+        raise NotFound(str(err)) from None
+    spec = ScheduleSpec(family, params, peak_lr)
+    fn = spec.multiplier_fn(total_steps)
+    count = min(points or total_steps, total_steps, MAX_POINTS)
+    if count >= total_steps:
+        steps = list(range(total_steps))
+    else:
+        steps = sorted({round(i * (total_steps - 1) / (count - 1)) for i in range(count)})
+    scale = peak_lr if peak_lr is not None else 1.0
+    return {"family": family, "spec": spec.to_dict(), "total_steps": total_steps,
+            "steps": steps, "lr": [scale * fn(s) for s in steps]}
+
+
+def _trial_routes(app: FastAPI, trials: RemoteTrials, rules_files: tuple[str, ...]) -> None:
+    @app.post("/v1/studies", tags=["studies"], dependencies=_WRITE, status_code=201)
+    def create(body: StudyIn, response: Response) -> dict[str, Any]:
+        """Create a study for remote trials (201); an existing one of the same run length
+        and direction is returned as it is (200)."""
+        view, created = _studies.create_study(
+            trials, body.name, body.profile.profile(), direction=body.direction,
+            families=body.families, sampler=body.sampler, rules_files=rules_files)
+        response.status_code = 201 if created else 200
+        return view
+
+    @app.post("/v1/studies/{name}/trials", tags=["trials"], dependencies=_WRITE,
+              response_model=AskOut)
+    def ask(name: StudyName) -> dict[str, Any]:
+        """Ask for a trial: its id, schedule spec, peak LR and proxy length in steps."""
+        return trials.ask(name)
+
+    @app.post("/v1/studies/{name}/trials/{trial}/report", tags=["trials"],
+              dependencies=_WRITE, response_model=PruneOut)
+    def report(body: ReportIn, name: StudyName, trial: TrialId) -> PruneOut:
+        """Report a value at a step; the answer says whether to stop (pruned) now."""
+        return PruneOut(prune=trials.report(name, trial, body.step, body.value))
+
+    @app.post("/v1/studies/{name}/trials/{trial}/complete", tags=["trials"],
+              dependencies=_WRITE, response_model=TrialStateOut)
+    def complete(body: CompleteIn, name: StudyName,
+                 trial: TrialId) -> TrialStateOut:
+        """Finish the trial with its final value."""
+        return TrialStateOut(trial=trial, state=trials.complete(name, trial, body.value))
+
+    @app.post("/v1/studies/{name}/trials/{trial}/fail", tags=["trials"],
+              dependencies=_WRITE, response_model=TrialStateOut)
+    def fail(body: FailIn, name: StudyName, trial: TrialId) -> TrialStateOut:
+        """Fail the trial, with the reason (it is not queued again)."""
+        return TrialStateOut(trial=trial, state=trials.fail(name, trial, body.reason))
+

@@ -1,0 +1,164 @@
+"""The request and response bodies of the service, as pydantic models.
+
+Requests are validated here, before anything runs: a wrong type, an unknown field, a
+name outside its set or a number out of range is a 422 naming the field. Values are
+the same as the CLI's (``task`` is case-insensitive, ``_`` works for ``-``); the
+semantic checks that span fields (lengths that disagree) are the
+:class:`~lradvisor.rules.TaskProfile`'s own, run in a model validator.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from lradvisor.errors import LRAdvisorError
+from lradvisor.rules import ARCHS, OPTIMIZERS, TASKS, TaskProfile
+from lradvisor.schedules import FAMILY_NAMES
+
+__all__ = [
+    "AskOut",
+    "CompleteIn",
+    "FailIn",
+    "ProfileIn",
+    "PruneOut",
+    "ReportIn",
+    "StudyIn",
+    "TrialStateOut",
+]
+
+# Large enough for any real run, small enough that arithmetic on it stays exact.
+MAX_COUNT = 2**40
+
+
+def _no_bool(value: Any) -> Any:
+    """JSON ``true`` is not a count or a learning rate (pydantic's lax mode says it is 1)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+def _name(value: Any) -> Any:
+    """Case and ``_``/``-`` do not matter in names, as on the command line."""
+    return value.strip().lower().replace("_", "-") if isinstance(value, str) else value
+
+
+Count = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=MAX_COUNT)]
+Step = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=MAX_COUNT)]
+PositiveFloat = Annotated[
+    float, BeforeValidator(_no_bool), Field(gt=0, allow_inf_nan=False)
+]
+AnyFloat = Annotated[float, BeforeValidator(_no_bool)]
+Task = Annotated[Literal[TASKS], BeforeValidator(_name)]  # type: ignore[valid-type]
+Arch = Annotated[Literal[ARCHS], BeforeValidator(_name)]  # type: ignore[valid-type]
+Optimizer = Annotated[Literal[OPTIMIZERS], BeforeValidator(_name)]  # type: ignore[valid-type]
+Family = Literal[FAMILY_NAMES]  # type: ignore[valid-type]
+StudyName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProfileIn(_Strict):
+    """A task profile: the same fields as ``lradvisor suggest``'s options.
+
+    Example body: ``{"task": "scratch", "arch": "cnn", "epochs": 30, "steps_per_epoch": 100}``.
+    """
+
+    task: Task = Field(description="What kind of training run this is.")
+    arch: Arch | None = Field(None, description="Model architecture.")
+    optimizer: Optimizer | None = Field(None, description="Optimizer family.")
+    total_steps: Count | None = Field(None, description="Optimizer steps in the full run.")
+    epochs: Count | None = Field(None, description="Epochs in the full run.")
+    steps_per_epoch: Count | None = Field(None, description="Optimizer steps per epoch.")
+    batch_size: Count | None = Field(None, description="Batch size, where known.")
+    dataset_size: Count | None = Field(None, description="Training examples, where known.")
+    peak_lr: PositiveFloat | None = Field(None, description="Fix the peak LR.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProfileIn:
+        self.profile()  # lengths that disagree raise here, as a 422 on the body
+        return self
+
+    def profile(self) -> TaskProfile:
+        """The :class:`TaskProfile` (a ``ValueError`` with the profile's message if bad)."""
+        try:
+            return TaskProfile(**self.model_dump(exclude_none=True))
+        except LRAdvisorError as err:
+            raise ValueError(str(err)) from None
+
+
+class StudyIn(_Strict):
+    """A new study for remote trials: its name, the run's profile (with its length)."""
+
+    name: StudyName
+    profile: ProfileIn
+    direction: Literal["minimize", "maximize"] = "minimize"
+    families: list[Family] | None = Field(
+        None, min_length=1, max_length=len(FAMILY_NAMES),
+        description="Search only these families (default: the rules' prior).",
+    )
+    sampler: Literal["tpe", "random", "qmc"] = "tpe"
+
+    @model_validator(mode="after")
+    def _has_length(self) -> StudyIn:
+        if not self.profile.profile().known_length:
+            raise ValueError("a study needs the run's length: give profile.total_steps, or "
+                             "profile.epochs with profile.steps_per_epoch.")
+        return self
+
+
+class ReportIn(_Strict):
+    """An intermediate value: ``step`` counted in the trial's own steps (0 .. total)."""
+
+    step: Step
+    value: AnyFloat = Field(description="NaN or infinity: the run diverged (pruned).")
+
+
+class CompleteIn(_Strict):
+    """The trial's final value."""
+
+    value: AnyFloat
+
+
+class FailIn(_Strict):
+    """Why the trial failed (kept with the trial)."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class SpecOut(BaseModel):
+    """A :class:`~lradvisor.schedules.ScheduleSpec` as JSON."""
+
+    family: str
+    params: dict[str, Any]
+    peak_lr: float | None
+
+
+class AskOut(BaseModel):
+    """A trial to run: its id, the schedule, the peak LR and the proxy length."""
+
+    study: str
+    trial: int = Field(description="The trial's id in this study (Optuna's trial number).")
+    spec: SpecOut
+    peak_lr: float
+    total_steps: int = Field(description="Steps of this proxy run: schedule and reports "
+                                         "count in these.")
+    full_steps: int
+    rung: int
+    requeued_from: int | None = Field(None, description="The abandoned trial this repeats.")
+
+
+class PruneOut(BaseModel):
+    """Whether to stop the trial now (it is then recorded as pruned)."""
+
+    prune: bool
+
+
+class TrialStateOut(BaseModel):
+    """A finished trial's state."""
+
+    trial: int
+    state: str

@@ -1,0 +1,128 @@
+"""Study views for the read endpoints, and creating a study for remote trials.
+
+Views show what a study records (profile, run length, proxy settings, trial counts,
+the stored recommendation), never where it is stored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from lradvisor.service._trials import Conflict, NotFound, RemoteTrials
+
+__all__ = ["create_study", "list_view", "study_view"]
+
+# Study attributes shown by GET /v1/studies/{name}.
+_SHOWN = ("profile", "full_steps", "fidelity", "rules", "pruner", "sampler", "workload",
+          "recommendation")
+
+
+def list_view(trials: RemoteTrials) -> list[dict[str, Any]]:
+    """One entry per study: name, direction, trial count, full run length, task."""
+    import optuna
+
+    out = []
+    for s in optuna.get_all_study_summaries(trials.storage, include_best_trial=False):
+        attrs = s.user_attrs
+        out.append({
+            "name": s.study_name, "direction": s.direction.name.lower(),
+            "n_trials": s.n_trials, "full_steps": attrs.get("full_steps"),
+            "task": (attrs.get("profile") or {}).get("task"),
+            "created": s.datetime_start.isoformat() if s.datetime_start else None,
+        })
+    return sorted(out, key=lambda e: e["name"])
+
+
+def study_view(trials: RemoteTrials, name: str) -> dict[str, Any]:
+    """A study's settings, its trials counted by state, its best value and families."""
+    handle = trials.handle(name)
+    study = handle.study
+    try:
+        all_trials = trials.storage.get_all_trials(study._study_id, deepcopy=False)
+    except KeyError:  # deleted since it was loaded
+        trials.forget(name)
+        raise NotFound(f"no study named {name!r}.") from None
+    attrs = handle.attrs
+    done = [t for t in all_trials if t.state.name == "COMPLETE" and t.value is not None]
+    direction = study.direction.name.lower()
+    best = (min if direction == "minimize" else max)(done, key=lambda t: t.value) if done else None
+    families = list((attrs.get("space") or {}).get("families") or [])
+    return {
+        "name": name, "direction": direction,
+        "trials": dict(sorted(Counter(t.state.name for t in all_trials).items())),
+        "remote_running": sum(1 for t in all_trials
+                              if t.state.name == "RUNNING" and t.user_attrs.get("remote")),
+        "best": None if best is None else {"trial": best.number, "value": best.value,
+                                           "spec": _spec(best.user_attrs.get("spec"))},
+        "families": families,
+        **{k: attrs.get(k) for k in _SHOWN},
+    }
+
+
+def _spec(text: Any) -> dict[str, Any] | None:
+    from lradvisor.errors import LRAdvisorError
+    from lradvisor.schedules import ScheduleSpec
+
+    try:
+        return ScheduleSpec.from_json(text).to_dict() if text else None
+    except LRAdvisorError:
+        return None
+
+
+def create_study(trials: RemoteTrials, name: str, profile: Any, *, direction: str,
+                 families: Sequence[str] | None, sampler: str,
+                 rules_files: Sequence[str]) -> tuple[dict[str, Any], bool]:
+    """Create study ``name`` for remote trials; ``(view, created)``.
+
+    The study records what ``lradvisor search`` records (profile, run length, proxy
+    settings, the rules' prior and search space), so a search can later resume it. An
+    existing study of that name with the same run length and direction is returned as
+    it is (``created`` False): pipelines can all create the study they join.
+
+    Raises:
+        Conflict: a study of that name exists for another run length or direction.
+    """
+    import optuna
+
+    from lradvisor.rules import advise
+    from lradvisor.search import Fidelity, SearchSpace
+
+    full = int(profile.steps)
+    try:
+        trials.storage.get_study_id_from_name(name)
+    except KeyError:
+        pass
+    else:
+        return _existing(trials, name, full, direction), False
+    advice = advise(profile, rules_files)
+    space = SearchSpace.from_prior(advice.prior, families)
+    fidelity = Fidelity()
+    try:
+        study = optuna.create_study(study_name=name, storage=trials.storage,
+                                    direction=direction)
+    except optuna.exceptions.DuplicatedStudyError:  # created meanwhile by another request
+        return _existing(trials, name, full, direction), False
+    rules = list(dict.fromkeys(r for rec in advice.recommendations for r in rec.rules))
+    attrs = {
+        "profile": profile.to_dict(), "full_steps": full, "fidelity": fidelity.to_dict(),
+        "rules": rules, "rules_recommendations": [r.to_dict() for r in advice.recommendations],
+        "prior": advice.prior.to_dict(), "space": space.to_dict(), "trainable": None,
+        "workload": None, "pruner": "plateau", "sampler": sampler, "seed": None,
+        "origin": "service",
+    }
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+    trials.forget(name)
+    return study_view(trials, name), True
+
+
+def _existing(trials: RemoteTrials, name: str, full: int, direction: str) -> dict[str, Any]:
+    view = study_view(trials, name)
+    if view["full_steps"] != full or view["direction"] != direction:
+        raise Conflict(
+            f"study {name!r} exists for a run of {view['full_steps']} steps, direction "
+            f"{view['direction']}; this asks for {full} steps, {direction}. Use another name."
+        )
+    return view

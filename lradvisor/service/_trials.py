@@ -1,0 +1,359 @@
+"""Remote trials: ask, report, complete, fail — a study's trials run anywhere.
+
+A training job asks for a trial over HTTP, trains with the schedule it gets, reports
+``(step, value)`` as it goes and is told whether to stop (the study's own pruner, the
+plateau pruner by default, decides exactly as for a local trial), then completes or
+fails the trial. Everything lives in the study database: a remote trial is an Optuna
+trial with ``user_attrs["remote"] = True``, its liveness is ``user_attrs
+["last_report_at"]`` (Unix seconds), so any number of service processes can serve one
+study. Optuna's heartbeat does not cover ask-and-tell (optuna issue 3293); the reaper
+(:mod:`lradvisor.service._reaper`) fails remote trials that stop reporting and queues
+their configuration again.
+
+Remote trials are first-rung proxies: ``total_steps`` is the first rung's share of the
+study's full run. Promotions to longer rungs are left to ``lradvisor search`` resuming
+the study.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lradvisor.errors import LRAdvisorError, SpecError, StudyError
+
+__all__ = [
+    "LAST_REPORT",
+    "REMOTE",
+    "REQUEUED",
+    "Conflict",
+    "NotFound",
+    "RemoteTrials",
+    "StudyHandle",
+]
+
+REMOTE = "remote"  # user attr: this trial was asked for over HTTP
+LAST_REPORT = "last_report_at"  # user attr: Unix seconds of its last sign of life
+REQUEUED = "requeued"  # user attr of a WAITING trial: an abandoned configuration, again
+# Sampling tries before giving up when sampled specs do not fit the proxy length.
+_SAMPLE_TRIES = 5
+
+
+class NotFound(StudyError):
+    """No such study, trial or family (HTTP 404)."""
+
+
+class Conflict(StudyError):
+    """The request does not fit the trial's or study's state (HTTP 409)."""
+
+
+@dataclass
+class StudyHandle:
+    """A loaded study with what remote trials need from it, kept per process.
+
+    The study's search space, fidelity and pruner are read from its user attributes
+    (written by ``lradvisor search`` or ``POST /v1/studies``) on first use.
+    """
+
+    study: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _space: Any = None
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """The study's user attributes (read from the storage on each access)."""
+        return self.study.user_attrs
+
+    def space_and_length(self) -> tuple[Any, Any, int]:
+        """``(SearchSpace, Fidelity, full_steps)``; a :class:`Conflict` when not searchable."""
+        from lradvisor.rules import SearchPrior
+        from lradvisor.search import Fidelity, SearchSpace
+
+        attrs = self.attrs
+        if not attrs.get("prior") or not attrs.get("full_steps"):
+            raise Conflict(
+                f"study {self.study.study_name!r} has no search space or run length: it was "
+                "not made by lradvisor search or POST /v1/studies."
+            )
+        if self._space is None:
+            families = list((attrs.get("space") or {}).get("families") or []) or None
+            self._space = SearchSpace.from_prior(SearchPrior.from_dict(attrs["prior"]), families)
+        fidelity = Fidelity.from_dict(attrs["fidelity"]) if attrs.get("fidelity") else Fidelity()
+        return self._space, fidelity, int(attrs["full_steps"])
+
+
+class RemoteTrials:
+    """The ask / report / complete / fail loop over one storage.
+
+    Args:
+        storage: an Optuna storage (from :func:`lradvisor.storage.open_storage`).
+        trial_timeout: seconds without a report before a trial counts as abandoned.
+        max_requeues: how often one abandoned configuration is queued again.
+        clock: Unix seconds (tests pass a fake one).
+    """
+
+    def __init__(self, storage: Any, *, trial_timeout: float = 600.0, max_requeues: int = 2,
+                 clock: Callable[[], float] = time.time) -> None:
+        import optuna
+
+        self._storage = optuna.storages.get_storage(storage)  # one cache for all studies
+        self.trial_timeout = float(trial_timeout)
+        self.max_requeues = int(max_requeues)
+        self.clock = clock
+        self._handles: dict[str, StudyHandle] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def storage(self) -> Any:
+        """The (cached) Optuna storage all studies are read through."""
+        return self._storage
+
+    def handle(self, name: str) -> StudyHandle:
+        """The study ``name``, loaded once per process; :class:`NotFound` when missing."""
+        with self._lock:
+            handle = self._handles.get(name)
+        if handle is not None:
+            return handle
+        handle = StudyHandle(self._load(name))
+        with self._lock:
+            return self._handles.setdefault(name, handle)
+
+    def forget(self, name: str) -> None:
+        """Drop the cached handle of ``name`` (the study was deleted or replaced)."""
+        with self._lock:
+            self._handles.pop(name, None)
+
+    def _load(self, name: str) -> Any:
+        import optuna
+
+        from lradvisor.search import make_sampler
+        from lradvisor.search._pruner import make_pruner
+
+        try:
+            study_id = self._storage.get_study_id_from_name(name)
+        except KeyError:
+            raise NotFound(f"no study named {name!r}.") from None
+        attrs = self._storage.get_study_user_attrs(study_id)
+        sampler_name = attrs.get("sampler") or "tpe"
+        # Not seeded: many clients ask in any order, and a per-process seed would hand
+        # out the same samples again after every restart.
+        sampler = make_sampler(sampler_name if sampler_name != "cmaes" else "tpe", None)
+        pruner = make_pruner(attrs.get("pruner") or "plateau")
+        return optuna.Study(name, self._storage, sampler=sampler, pruner=pruner)
+
+    # -- ask -----------------------------------------------------------------------------
+    def ask(self, name: str) -> dict[str, Any]:
+        """A trial to run: a queued abandoned configuration first, else a new sample.
+
+        Returns the JSON of :class:`~lradvisor.service._models.AskOut`.
+        """
+        from lradvisor.service._reaper import reap_study
+
+        handle = self.handle(name)
+        space, fidelity, full = handle.space_and_length()
+        reap_study(handle.study, timeout=self.trial_timeout, max_requeues=self.max_requeues,
+                   now=self.clock())
+        with handle.lock:  # the sampler is this process's: one sample at a time
+            for _ in range(_SAMPLE_TRIES):
+                found = self._claim_requeued(handle) or self._new_trial(handle, fidelity, full)
+                trial, attrs = found
+                try:
+                    spec = self._sample(handle, space, trial, attrs)
+                except SpecError as err:
+                    self._finish(handle, trial.number, "FAIL", None,
+                                 error=f"spec does not fit the search: {err}")
+                    continue
+                return {
+                    "study": name, "trial": trial.number, "spec": spec.to_dict(),
+                    "peak_lr": spec.peak_lr, "total_steps": attrs["total_steps"],
+                    "full_steps": full, "rung": attrs.get("rung", 0),
+                    "requeued_from": attrs.get("requeued_from"),
+                }
+        raise Conflict(f"study {name!r}: {_SAMPLE_TRIES} sampled schedules in a row did not "
+                       "fit the proxy length; check the study's search space.")
+
+    def _new_trial(self, handle: StudyHandle, fidelity: Any, full: int) -> tuple[Any, dict]:
+        import optuna
+
+        from lradvisor.search import rung_steps
+
+        steps = rung_steps(fidelity.rungs[0], full)
+        attrs = {"rung": 0, "fidelity": fidelity.rungs[0], "total_steps": steps,
+                 "full_steps": full, "seed": 0, "origin": "remote", "parent": None,
+                 REMOTE: True, LAST_REPORT: self.clock()}
+        template = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING,
+                                             user_attrs=attrs)
+        # Created RUNNING with its attributes in one commit, never through the waiting
+        # queue: a local search's queued trials stay its own.
+        trial_id = self._storage.create_new_trial(handle.study._study_id, template_trial=template)
+        return self._trial(handle, trial_id), attrs
+
+    def _claim_requeued(self, handle: StudyHandle) -> tuple[Any, dict] | None:
+        import optuna
+
+        states = (optuna.trial.TrialState.WAITING,)
+        for waiting in self._storage.get_all_trials(handle.study._study_id, deepcopy=False,
+                                                    states=states):
+            if not waiting.user_attrs.get(REQUEUED):
+                continue
+            try:  # atomic: only one asker moves it from WAITING to RUNNING
+                claimed = self._storage.set_trial_state_values(
+                    waiting._trial_id, state=optuna.trial.TrialState.RUNNING)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+            if claimed:
+                now = self.clock()
+                self._storage.set_trial_user_attr(waiting._trial_id, REMOTE, True)
+                self._storage.set_trial_user_attr(waiting._trial_id, LAST_REPORT, now)
+                return self._trial(handle, waiting._trial_id), dict(waiting.user_attrs)
+        return None
+
+    def _trial(self, handle: StudyHandle, trial_id: int) -> Any:
+        import optuna
+
+        # A fresh Study object per ask: its per-thread trial cache starts empty, so the
+        # sampler sees every trial finished since the last ask (as Study.ask resets it).
+        study = handle.study
+        fresh = optuna.Study(study.study_name, self._storage, sampler=study.sampler,
+                             pruner=study.pruner)
+        return optuna.Trial(fresh, trial_id)
+
+    def _sample(self, handle: StudyHandle, space: Any, trial: Any, attrs: dict) -> Any:
+        from lradvisor.schedules import ScheduleSpec
+
+        fixed = ScheduleSpec.from_json(attrs["spec"]) if attrs.get("spec") else None
+        spec = space.sample(trial, fixed)
+        spec.multiplier_fn(int(attrs["total_steps"]))  # must fit the proxy length
+        if fixed is None:
+            self._storage.set_trial_user_attr(trial._trial_id, "spec", spec.to_json())
+        return spec
+
+    # -- report, complete, fail ----------------------------------------------------------
+    def report(self, name: str, number: int, step: int, value: float) -> bool:
+        """Record ``value`` at ``step``; whether to stop now (then the trial is PRUNED).
+
+        A NaN or infinite value is a divergence: pruned at once, ``diverged`` set. A
+        step already reported is ignored, as Optuna's ``Trial.report`` does. Trials of
+        the study's last rung are never pruned (they are the final judgement).
+        """
+        handle = self.handle(name)
+        trial_id, frozen = self._running(handle, number)
+        total = int(frozen.user_attrs.get("total_steps") or 0)
+        if total and step > total:
+            raise LRAdvisorError(f"step {step} is beyond trial {number}'s run of {total} steps.")
+        now = self.clock()
+        with _finished_is_conflict(name, number):
+            if step not in frozen.intermediate_values:
+                self._storage.set_trial_intermediate_value(trial_id, step, value)
+            if not math.isfinite(value):
+                self._storage.set_trial_user_attr(trial_id, "diverged", True)
+                self._finish(handle, number, "PRUNED", None, steps_used=step)
+                return True
+            if now - float(frozen.user_attrs.get(LAST_REPORT) or 0.0) >= self._granularity:
+                self._storage.set_trial_user_attr(trial_id, LAST_REPORT, now)
+            if not self._prunable(handle, frozen):
+                return False
+            if not handle.study.pruner.prune(handle.study, self._storage.get_trial(trial_id)):
+                return False
+            self._finish(handle, number, "PRUNED", None, steps_used=step)
+        return True
+
+    def complete(self, name: str, number: int, value: float) -> str:
+        """Finish the trial with its final ``value``; returns the state it ends in.
+
+        A NaN or infinite value ends it PRUNED with ``diverged`` set, as a local trial.
+        """
+        handle = self.handle(name)
+        trial_id, frozen = self._running(handle, number)
+        total = int(frozen.user_attrs.get("total_steps") or 0)
+        with _finished_is_conflict(name, number):
+            if not math.isfinite(value):
+                self._storage.set_trial_user_attr(trial_id, "diverged", True)
+                return self._finish(handle, number, "PRUNED", None, steps_used=total)
+            return self._finish(handle, number, "COMPLETE", value, steps_used=total)
+
+    def fail(self, name: str, number: int, reason: str) -> str:
+        """Fail the trial with ``reason`` (kept as ``user_attrs["error"]``); not re-queued."""
+        handle = self.handle(name)
+        _, frozen = self._running(handle, number)
+        steps = max(frozen.intermediate_values, default=0)
+        with _finished_is_conflict(name, number):
+            return self._finish(handle, number, "FAIL", None, steps_used=steps,
+                                error=f"remote: {reason}")
+
+    @property
+    def _granularity(self) -> float:
+        """Liveness is written at most this often (seconds): one commit less per report."""
+        return min(1.0, self.trial_timeout / 10)
+
+    def _prunable(self, handle: StudyHandle, frozen: Any) -> bool:
+        rung = int(frozen.user_attrs.get("rung") or 0)
+        fidelity = handle.attrs.get("fidelity")
+        rungs = (fidelity or {}).get("rungs") or (0.1, 0.33, 1.0)
+        return rung < len(rungs) - 1
+
+    def _running(self, handle: StudyHandle, number: Any) -> tuple[int, Any]:
+        """``(trial_id, FrozenTrial)`` of a running remote trial, else 404 / 409."""
+        import optuna
+
+        study = handle.study
+        try:
+            trial_id = self._storage.get_trial_id_from_study_id_trial_number(
+                study._study_id, number)
+        except KeyError:
+            raise NotFound(f"study {study.study_name!r} has no trial {number}.") from None
+        frozen = self._storage.get_trial(trial_id)
+        if not frozen.user_attrs.get(REMOTE):
+            raise Conflict(f"trial {number} of study {study.study_name!r} is not a remote "
+                           "trial; only trials asked for over HTTP are driven over HTTP.")
+        if frozen.state != optuna.trial.TrialState.RUNNING:
+            raise Conflict(_not_running(study.study_name, number, frozen))
+        return trial_id, frozen
+
+    def _finish(self, handle: StudyHandle, number: int, state: str, value: float | None, *,
+                steps_used: int = 0, error: str | None = None) -> str:
+        import optuna
+
+        trial_id = self._storage.get_trial_id_from_study_id_trial_number(
+            handle.study._study_id, number)
+        self._storage.set_trial_user_attr(trial_id, "steps_used", int(steps_used))
+        if error is not None:
+            self._storage.set_trial_user_attr(trial_id, "error", error[:2000])
+        try:
+            handle.study.tell(number, value, state=getattr(optuna.trial.TrialState, state))
+        except ValueError:  # "Cannot tell a FAIL trial": finished by another request
+            frozen = self._storage.get_trial(trial_id)
+            if not frozen.state.is_finished():
+                raise
+            raise Conflict(_not_running(handle.study.study_name, number, frozen)) from None
+        return state
+
+
+class _finished_is_conflict:
+    """Turns Optuna's "trial already finished" (a race with the reaper) into a 409."""
+
+    def __init__(self, name: str, number: int) -> None:
+        self.name, self.number = name, number
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, err: Any, _tb: Any) -> bool:
+        import optuna
+
+        if kind is not None and issubclass(kind, optuna.exceptions.UpdateFinishedTrialError):
+            raise Conflict(f"trial {self.number} of study {self.name!r} has finished "
+                           "meanwhile (failed as abandoned?); ask for a new trial.") from None
+        return False
+
+
+def _not_running(study: str, number: int, frozen: Any) -> str:
+    state = frozen.state.name
+    error = frozen.user_attrs.get("error")
+    why = f" ({error})" if error else ""
+    return (f"trial {number} of study {study!r} is {state}{why}, no longer running; "
+            "ask for a new trial.")
