@@ -39,8 +39,9 @@ def lock_key(name: str) -> int:
 class StorageLock:
     """An exclusive lock named ``name``, shared by every process using the database ``url``.
 
-    Use it as a context manager, or call :meth:`acquire` and :meth:`release` (which may
-    be called twice). It waits as long as another process holds it.
+    Use it as a context manager (one use), or call :meth:`acquire` and :meth:`release`
+    (which may be called twice) as often as needed, then :meth:`close`. It waits as
+    long as another process holds it.
 
     Args:
         url: the study database's SQLAlchemy URL.
@@ -88,7 +89,7 @@ class StorageLock:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.release()
+        self.close()
 
     def _acquire_pg(self) -> None:
         import sqlalchemy

@@ -4,8 +4,8 @@
 writers need:
 
 * the schema is created under the ``schema`` :class:`~lradvisor.search._lock.StorageLock`
-  (and retried once more on a clash), so workers started together on a brand-new
-  database all succeed;
+  (in :func:`~lradvisor.storage.open_storage`; retried on a clash where the database
+  has no lock), so workers started together on a brand-new database all succeed;
 * trial heartbeats (Optuna's RDB heartbeat): a trial whose worker stopped beating for
   ``grace_period`` seconds (``kill -9``, a lost machine) is failed by the next worker
   that looks, and :class:`optuna.storages.RetryHeartbeatStaleTrialCallback` queues the
@@ -25,7 +25,7 @@ import warnings
 from typing import Any
 
 from lradvisor.errors import StudyError
-from lradvisor.search._lock import StorageLock, _kind
+from lradvisor.search._lock import _kind
 
 __all__ = ["DEFAULT_GRACE", "DEFAULT_HEARTBEAT", "check_shared_url", "open_shared_storage"]
 
@@ -44,22 +44,18 @@ def check_shared_url(url: str) -> None:
 
 
 def open_schema_locked(url: str) -> Any:
-    """:func:`~lradvisor.storage.open_storage` with the schema created under a lock."""
+    """:func:`~lradvisor.storage.open_storage` (schema created under the ``schema`` lock),
+    retried on a schema clash where the database has no lock (MySQL, ...)."""
     from lradvisor.storage import open_storage
 
-    lock = StorageLock(url, "schema")
-    try:
-        for attempt in range(3):
-            try:
-                with lock:
-                    return open_storage(url)
-            except StudyError as err:  # a database without the lock (MySQL, ...) may race
-                text = str(err).lower()
-                if attempt == 2 or not ("already exists" in text or "unique" in text):
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-    finally:
-        lock.close()
+    for attempt in range(3):
+        try:
+            return open_storage(url)
+        except StudyError as err:
+            text = str(err).lower()
+            if attempt == 2 or not ("already exists" in text or "unique" in text):
+                raise
+            time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
 
 
