@@ -29,8 +29,10 @@ DEFAULTS = {"trials": 40, "seed": 0, "pruner": "plateau", "sampler": "tpe",
 
 
 @click.command()
-@click.option("--trainable", help="Training function: package.module:function or file.py:function.")
-@click.option("--workload", help="A built-in workload (its trainable and profile), e.g. digits-cnn.")
+@click.option("--trainable",
+              help="Training function: package.module:function or file.py:function.")
+@click.option("--workload",
+              help="A built-in workload (its trainable and profile), e.g. digits-cnn.")
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False),
               help="A study spec file (TOML); command-line flags override it.")
 @profile_options
@@ -197,7 +199,8 @@ def _merge(file: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
             settings["rungs"] = tuple(float(v) for v in settings["rungs"])
         except (TypeError, ValueError):
             raise StudyError(
-                f"rungs must be fractions of the run, e.g. 0.1,0.33,1, but got {settings['rungs']!r}."
+                "rungs must be fractions of the run, e.g. 0.1,0.33,1, "
+                f"but got {settings['rungs']!r}."
             ) from None
     return settings
 

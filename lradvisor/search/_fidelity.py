@@ -66,7 +66,8 @@ class Fidelity:
         rungs = tuple(float(r) for r in self.rungs)
         if len(rungs) < 2 or any(not (0 < r <= 1) for r in rungs):
             raise StudyError(
-                f"rungs must be at least two fractions of the run in (0, 1], but got {self.rungs!r}."
+                "rungs must be at least two fractions of the run in (0, 1], "
+                f"but got {self.rungs!r}."
             )
         if any(b <= a for a, b in zip(rungs, rungs[1:])):
             raise StudyError(f"rungs must be strictly increasing, but got {self.rungs!r}.")

@@ -131,10 +131,12 @@ def next_runs(
 ) -> list[Planned]:
     """The runs rung ``rung`` (>= 1) still needs, promoted from rung ``rung - 1``.
 
-    Middle rung: the top :meth:`Fidelity.promoted` configurations, the rules' top pick
-    (origin ``rules``) when it completed, and the leader's peak LR times each
-    ``lr_factors``. Last rung: the top ``finalists``, each on ``seeds`` seeds. Runs
-    already at ``rung`` (in any state but interrupted) are not repeated.
+    Middle rung: first the top :meth:`Fidelity.promoted` configurations and the rules'
+    top pick (origin ``rules``) when it completed; once they have run, this rung's
+    leader at its peak LR times each ``lr_factors`` (peak LR does not transfer unchanged
+    from the shorter run), once. Last rung: the top ``finalists``, each on ``seeds``
+    seeds. Runs already at ``rung`` (in any state but interrupted) are not repeated;
+    every run names as parent the trial of rung ``rung - 1`` it comes from.
     """
     board = leaderboard(records, rung - 1, direction)
     if not board:
@@ -152,17 +154,39 @@ def next_runs(
         if rules and rules[0] not in chosen:
             chosen.append(rules[0])
         wanted += [Planned(e.spec, rung, seed, "promoted", e.best.number) for e in chosen]
-        leader = board[0]
-        for factor in fidelity.lr_factors:
-            if factor != 1.0 and leader.spec.peak_lr is not None:
-                spec = leader.spec.replace(peak_lr=leader.spec.peak_lr * factor)
-                wanted.append(Planned(spec, rung, seed, f"lr x{factor:g}", leader.best.number))
+        missing = _not_done(records, rung, wanted)
+        return missing or _lr_variants(records, rung, fidelity, direction, seed)
+    return _not_done(records, rung, wanted)
+
+
+def _lr_variants(records: Sequence[Record], rung: int, fidelity: Fidelity, direction: str,
+                 seed: int) -> list[Planned]:
+    """The leader of ``rung`` at its peak LR times each factor, unless already tried."""
+    if any(r.rung == rung and r.origin.startswith("lr x") and r.error != INTERRUPTED
+           for r in records):
+        return []
+    board = leaderboard(records, rung, direction)
+    if not board or board[0].spec.peak_lr is None:
+        return []
+    leader = board[0]
+    wanted = [
+        Planned(leader.spec.replace(peak_lr=leader.spec.peak_lr * factor), rung, seed,
+                f"lr x{factor:g}", leader.best.parent)
+        for factor in fidelity.lr_factors
+        if factor != 1.0
+    ]
+    return _not_done(records, rung, wanted)
+
+
+def _not_done(records: Sequence[Record], rung: int, wanted: list[Planned]) -> list[Planned]:
+    """``wanted`` without runs already made at ``rung`` (or planned twice)."""
     done = {
         (r.key, r.seed)
         for r in records
         if r.rung == rung and r.error != INTERRUPTED and r.state != "WAITING"
     }
-    out, seen = [], set(done)
+    out: list[Planned] = []
+    seen = set(done)
     for plan in wanted:
         key = (plan.spec.to_json() if plan.spec else None, plan.seed)
         if key not in seen:

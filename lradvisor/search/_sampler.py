@@ -43,7 +43,8 @@ def make_sampler(name: str = "tpe", seed: int | None = None, *, startup: int = 1
             base = samplers.RandomSampler(seed=seed)
         elif name == "cmaes":
             base = samplers.CmaEsSampler(
-                seed=seed, n_startup_trials=startup, independent_sampler=samplers.RandomSampler(seed=seed),
+                seed=seed, n_startup_trials=startup,
+                independent_sampler=samplers.RandomSampler(seed=seed),
             )
         elif name == "qmc":
             base = samplers.QMCSampler(seed=seed)

@@ -305,17 +305,26 @@ class _Loop:
     def first_rung(self, rules: list[Planned], n_trials: int) -> None:
         plans = rules[:n_trials]
         plans += [Planned(None, 0, self.seed, "sampled")] * (n_trials - len(plans))
-        self.total = n_trials + sum(self.fid.runs(i, n_trials) for i in range(1, self.fid.last + 1))
+        later = range(1, self.fid.last + 1)
+        self.total = n_trials + sum(self.fid.runs(i, n_trials) for i in later)
         for plan in plans:
             if not self.affordable(0):
                 break
             self.run(plan)
 
     def rung(self, rung: int) -> None:
-        for plan in next_runs(self.records, rung, self.fid, self.direction, seed=self.seed):
-            if not self.affordable(rung):
-                break
-            self.run(plan)
+        """Run what ``rung`` needs, in waves (promoted first, then the LR re-search)."""
+        tried: set[tuple[str | None, int]] = set()
+        while True:
+            plans = next_runs(self.records, rung, self.fid, self.direction, seed=self.seed)
+            plans = [p for p in plans if (p.spec and p.spec.to_json(), p.seed) not in tried]
+            if not plans:
+                return
+            for plan in plans:
+                if not self.affordable(rung):
+                    return
+                tried.add((plan.spec and plan.spec.to_json(), plan.seed))
+                self.run(plan)
 
     def run(self, plan: Planned) -> None:
         record = self.runner.run(plan)

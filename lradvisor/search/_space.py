@@ -141,7 +141,9 @@ class SearchSpace:
         for space in self.families:
             if space.family == name:
                 return space
-        raise StudyError(f"family {name!r} is not in this search; searched: {', '.join(self.names)}.")
+        raise StudyError(
+            f"family {name!r} is not in this search; searched: {', '.join(self.names)}."
+        )
 
     def sample(self, trial: Any, fixed: ScheduleSpec | None = None) -> ScheduleSpec:
         """Sample a spec from ``trial`` (define-by-run), or replay ``fixed`` through it.

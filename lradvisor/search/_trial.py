@@ -109,7 +109,9 @@ class TrialRunner:
                 return trial
             self._fail(trial, "stale queued trial from an earlier run")
 
-    def _reporter(self, trial: Any, last: list[int], *, prune: bool) -> Callable[[int, float], None]:
+    def _reporter(
+        self, trial: Any, last: list[int], *, prune: bool
+    ) -> Callable[[int, float], None]:
         import optuna
 
         def on_report(step: int, value: float) -> None:

@@ -66,7 +66,8 @@ def test_studies_list_show_best_export_delete(searched):
     listed = invoke(where, "studies", "list")
     assert listed.exit_code == 0 and listed.output.splitlines()[1].startswith("c ")
     shown = invoke(where, "studies", "show", "c", "--plot", "plots")
-    assert shown.exit_code == 0 and "Recommendation:" in shown.output and "finalist" in shown.output
+    assert shown.exit_code == 0
+    assert "Recommendation:" in shown.output and "finalist" in shown.output
     for name in ("lr_curves.png", "val_curves.png", "families.png"):
         data = (where / "plots" / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 1000
@@ -83,7 +84,8 @@ def test_studies_list_show_best_export_delete(searched):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--trainable", "no_such_module_xyz:train"), "Error: trainable 'no_such_module_xyz:train'"),
+        (("--trainable", "no_such_module_xyz:train"),
+         "Error: trainable 'no_such_module_xyz:train'"),
         (("--trainable", f"{TRAINABLES}:quadratic", "--storage", "nosuchdb://x/y"),
          "Error: cannot open study storage"),
     ],

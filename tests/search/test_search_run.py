@@ -148,7 +148,7 @@ def test_faults_before_any_trial(tmp_path):
 
 
 def test_smallest_builtin_workload_end_to_end(tmp_path):
-    res = run_search(workload="digits-cnn", n_trials=4, storage=f"sqlite:///{tmp_path}/w.db",
+    res = run_search(workload="digits-cnn", n_trials=3, storage=f"sqlite:///{tmp_path}/w.db",
                      fidelity=Fidelity(rungs=(0.05, 0.1)), device="cpu")
     assert res.full_steps == 800
     assert res.evidence["length_steps"] == 80

@@ -42,15 +42,22 @@ def test_a_diverged_configuration_is_off_the_board():
     assert leaderboard(records, 1, "minimize") == []
 
 
-def test_middle_rung_promotes_top_third_rules_pick_and_lr_variants_with_lineage():
+def test_middle_rung_promotes_top_third_and_rules_pick_then_searches_the_leaders_lr():
     runs = next_runs(FIRST, 1, Fidelity(), "minimize", seed=7)
-    promoted = [(r.spec.peak_lr, r.origin, r.parent) for r in runs]
-    # 6 finished -> ceil(6/3) = 2 promoted; the rules' pick (5.0) joins; leader's LR x0.5, x2
-    assert promoted == [
+    # 6 finished -> ceil(6/3) = 2 promoted; the rules' pick (5.0 at rung 0) joins them
+    assert [(r.spec.peak_lr, r.origin, r.parent) for r in runs] == [
         (0.02, "promoted", 1), (0.03, "promoted", 2), (0.011, "promoted", 0),
-        (0.01, "lr x0.5", 1), (0.04, "lr x2", 1),
     ]
     assert {r.rung for r in runs} == {1} and {r.seed for r in runs} == {7}
+    # once they ran, the rung-1 leader (the rules' pick here) gets its LR x0.5 and x2
+    ran = [*FIRST, rec(6, 1, 0.02, 0.9, parent=1, seed=7), rec(7, 1, 0.03, 0.8, parent=2, seed=7),
+           rec(8, 1, 0.011, 0.7, parent=0, seed=7)]
+    variants = next_runs(ran, 1, Fidelity(), "minimize", seed=7)
+    assert [(r.spec.peak_lr, r.origin, r.parent) for r in variants] == [
+        (0.0055, "lr x0.5", 0), (0.022, "lr x2", 0),
+    ]
+    tried = [*ran, rec(9, 1, 0.0055, 0.6, parent=0, seed=7, origin="lr x0.5")]
+    assert next_runs(tried, 1, Fidelity(), "minimize", seed=7) == []  # one LR round only
 
 
 def test_runs_already_made_are_not_repeated_unless_interrupted():
