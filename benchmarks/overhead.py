@@ -1,0 +1,187 @@
+"""What does orchestration cost? lradvisor's own milliseconds per trial, trivial trainable.
+
+Run: ``python -m benchmarks.overhead [--quick]``. ``run_search`` drives a trainable
+that does no training (20 reports of a closed-form curve of the peak LR, microseconds
+of arithmetic), so everything measured is lradvisor's: the sampler (TPE over the
+rules' space, behind the first-rung view), the rules (asked once per search), the
+pruner (judging every report), the trial bookkeeping and the study storage. The
+profile is ``digits-cnn``'s (rules prior, 800-step full run, default rungs).
+
+Cases, each a whole search of ``--trials`` first-rung trials (plus the promoted and
+final runs of the rungs above):
+
+* storage: ``sqlite://`` (SQLite in memory: ``run_search`` always uses an SQL
+  storage, so this is its in-memory case) and an SQLite file in a temporary folder;
+  and, for reference, the search's ``TrialRunner`` alone on the first rung with
+  Optuna's ``InMemoryStorage`` (no SQL at all);
+* pruner ``plateau`` against ``none``, and sampler ``tpe`` against ``random``: the
+  differences are the pruner's and the sampler's shares.
+
+Per trial: the wall time between consecutive trials' ends (from the search's
+progress callback); reported as the mean (the search's total / trials), the process's
+CPU time per trial (fairer than wall time on a shared machine), the median
+and the min–max, and the mean over the last 10% of trials (costs that grow with the
+study's size show there). The rules' ``advise`` is timed on its own (≥ 30 calls).
+Target (BENCHMARKS.md): ≤ 5 ms per trial in memory, ≤ 30 ms on SQLite, at 500 trials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks._common import RESULTS, machine, summary, table, write_csv
+
+__all__ = ["main", "measure", "trivial_train"]
+
+REPORTS = 20
+QUICK_TRIALS = 50
+
+
+def trivial_train(ctx: Any) -> float:
+    """A trainable with no training: a decaying curve, best at peak LR 1e-2."""
+    base = 1.0 + (math.log10(ctx.peak_lr) + 2.0) ** 2
+    value = base
+    for i in range(1, REPORTS + 1):
+        value = base + 1.0 / i
+        ctx.report(round(i * ctx.total_steps / REPORTS), value)
+    return value
+
+
+def measure(storage: str | None, trials: int, pruner: str, sampler: str) -> dict[str, Any]:
+    """One search; returns per-trial wall and CPU milliseconds and the counts.
+
+    ``storage=None``: no ``run_search`` but the search's ``TrialRunner`` on the first
+    rung, with Optuna's ``InMemoryStorage`` (no SQL at all): what the sampler, pruner
+    and trial bookkeeping cost without a database.
+    """
+    ends: list[float] = []
+    start, cpu = time.perf_counter(), time.process_time()
+    if storage is None:
+        records = _first_rung_in_memory(trials, pruner, sampler, ends)
+    else:
+        from lradvisor.search import run_search
+
+        records = run_search(
+            trivial_train, workload="digits-cnn", n_trials=trials, storage=storage,
+            study_name=f"overhead-{pruner}-{sampler}", pruner=pruner, sampler=sampler,
+            seed=0, callback=lambda _p: ends.append(time.perf_counter())).records
+    total, cpu = time.perf_counter() - start, time.process_time() - cpu
+    per = [1000 * (b - a) for a, b in zip([start, *ends], ends)]
+    tail = per[-max(1, len(per) // 10):]
+    pruned = sum(r.state == "PRUNED" for r in records)
+    return {"trials": len(records), "pruned": pruned, "total_s": total,
+            "mean_ms": 1000 * total / len(records), "cpu_ms": 1000 * cpu / len(records),
+            "per_ms": per, "tail_ms": statistics.fmean(tail)}
+
+
+def _first_rung_in_memory(trials: int, pruner: str, sampler: str,
+                          ends: list[float]) -> list[Any]:
+    import optuna
+
+    from lradvisor.search import Fidelity, make_sampler
+    from lradvisor.search._pruner import make_pruner
+    from lradvisor.search._rungs import Planned
+    from lradvisor.search._trial import TrialRunner
+    from lradvisor.workloads import get_workload
+
+    from benchmarks._trials import search_space
+
+    work = get_workload("digits-cnn")
+    study = optuna.create_study(sampler=make_sampler(sampler, 0, startup=10),
+                                pruner=make_pruner(pruner))
+    runner = TrialRunner(study, search_space("digits-cnn")[0], trivial_train,
+                         Fidelity(), work.total_steps, work.steps_per_epoch, "cpu")
+    records = []
+    for _ in range(trials):
+        records.append(runner.run(Planned(None, 0, 0, "sampled")))
+        ends.append(time.perf_counter())
+    return records
+
+
+def _rules_ms(repeats: int) -> tuple[float, float, float]:
+    from lradvisor.rules import TaskProfile, advise
+    from lradvisor.workloads import get_workload
+
+    profile = TaskProfile.from_dict(get_workload("digits-cnn").profile())
+    advise(profile)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        advise(profile)
+        times.append(1000 * (time.perf_counter() - t))
+    return summary(times)
+
+
+def _plot(results: dict[str, dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, res in results.items():
+        per = res["per_ms"]
+        width = max(1, len(per) // 25)
+        smooth = [statistics.median(per[i:i + width]) for i in range(0, len(per), width)]
+        ax.plot([i + width / 2 for i in range(0, len(per), width)], smooth, label=name)
+    ax.set(xlabel="trial", ylabel="ms per trial (running median)", yscale="log",
+           title="lradvisor overhead per trial, trivial trainable")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"plateau + TPE only, {QUICK_TRIALS} trials")
+    parser.add_argument("--trials", type=int, help="first-rung trials (500; quick: "
+                        f"{QUICK_TRIALS})")
+    parser.add_argument("--name", default="overhead", help="results file stem")
+    args = parser.parse_args(argv)
+    cases = [("plateau", "tpe"), ("none", "tpe"), ("plateau", "random"), ("none", "random")]
+    if args.quick:
+        cases = cases[:1]
+    args.trials = args.trials or (QUICK_TRIALS if args.quick else 500)
+    results: dict[str, dict[str, Any]] = {}
+    for warm in (None, "sqlite://"):  # imports and first-use caches, untimed
+        measure(warm, 3, "plateau", "tpe")
+    with tempfile.TemporaryDirectory() as tmp:
+        storages = {"Optuna in-memory, first rung": None, "in memory (sqlite://)": "sqlite://",
+                    "SQLite file": f"sqlite:///{Path(tmp) / 'overhead.db'}"}
+        for label, url in storages.items():
+            for pruner, sampler in cases:
+                results[f"{label}, {pruner}, {sampler}"] = measure(url, args.trials, pruner,
+                                                                   sampler)
+    rules = _rules_ms(30)
+    header = ["storage, pruner, sampler", "trials", "pruned", "total s", "mean ms/trial",
+              "CPU ms/trial", "median ms", "min ms", "max ms", "last 10% mean ms", "target",
+              "met"]
+    rows = []
+    for name, res in results.items():
+        med, lo, hi = summary(res["per_ms"])
+        target = 30.0 if name.startswith("SQLite") else 5.0
+        rows.append([name, res["trials"], res["pruned"], f"{res['total_s']:.1f}",
+                     f"{res['mean_ms']:.2f}", f"{res['cpu_ms']:.2f}", f"{med:.2f}", f"{lo:.2f}", f"{hi:.1f}",
+                     f"{res['tail_ms']:.2f}", f"≤ {target:g} ms",
+                     "yes" if res["mean_ms"] <= target else "no"])
+    print(f"overhead: {args.trials} first-rung trials per search, {REPORTS} reports each; "
+          f"{machine()}")
+    print(table(header, rows))
+    print(f"\nrules (advise, once per search): median {rules[0]:.2f} ms "
+          f"(min {rules[1]:.2f}, max {rules[2]:.2f}) over 30 calls")
+    write_csv(args.name, header, rows)
+    _plot(results, RESULTS / f"{args.name}.png")
+    print(f"wrote {RESULTS / args.name}.csv, {args.name}.png")
+    return results
+
+
+if __name__ == "__main__":
+    main()

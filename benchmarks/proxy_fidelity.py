@@ -1,0 +1,220 @@
+"""Do short proxies rank schedules as full runs do, and what does the search's pick lose?
+
+Run: ``python -m benchmarks.proxy_fidelity [--quick]``. For each workload and seed, a
+fixed set of specs (the rules' top 3 picks, then draws of a seeded random sampler over
+the rules' search space) is trained at each proxy fraction of the full run (the
+schedule compressed to that length, as the search's rungs do) and at full length.
+
+Two tables:
+
+* **rank fidelity**: per fraction, Spearman's rank correlation between the proxy's
+  final values and the full-length ones (diverged runs rank last, tied), mean ± std
+  over seeds; and the full-length regret of the proxy's own top pick, relative to the
+  best full-length value of the set. Target (BENCHMARKS.md): Spearman ≥ 0.8 at the
+  default proxy fraction (``Fidelity().rungs[0]``).
+* **search pick**: for each candidate rung setting, the search's own rung logic
+  (``lradvisor.search._rungs.next_runs`` and ``choose``, the functions ``run_search``
+  uses; no pruner, so this measures the rungs alone) is run over the same first rung;
+  every run it asks for is trained (or taken from the table). Reported: its compute in
+  full-run equivalents, and the full-length regret of its pick on the table's seed,
+  relative to the best full-length value known (the set's and the pick's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+from collections.abc import Sequence
+
+from benchmarks._common import RESULTS, machine, mean_std, spearman, table, write_csv
+from benchmarks._trials import Recorder, spec_sequence
+
+__all__ = ["main", "simulate_search"]
+
+FRACTIONS = (0.05, 0.1, 0.2, 0.33, 0.5)
+SETTINGS = ((0.1, 0.33, 1.0), (0.05, 0.2, 1.0), (0.2, 0.5, 1.0), (0.1, 1.0), (0.33, 1.0))
+QUICK = {"workloads": ("digits-cnn",), "seeds": 1, "specs": 12,
+         "settings": SETTINGS[:3]}
+FULL = {"workloads": ("digits-cnn", "charlm", "digits-finetune", "tabular-mlp"),
+        "seeds": 3, "specs": 24, "settings": SETTINGS}
+
+
+def simulate_search(workload: str, specs: Sequence[object], rungs: Sequence[float], seed: int,
+                    recorder: Recorder) -> tuple[object, int, list[object]]:
+    """The search's rungs over ``specs`` as its first rung: ``(pick spec, steps, records)``.
+
+    The first spec has origin ``rules`` (the rules' top pick, always promoted), as in
+    ``run_search``. Diverged runs are recorded as pruned and diverged.
+    """
+    from lradvisor.search import Fidelity, rung_steps
+    from lradvisor.search._rungs import Record, choose, next_runs
+    from lradvisor.workloads import get_workload
+
+    fid = Fidelity(rungs=tuple(rungs))
+    full = get_workload(workload).total_steps
+    records: list[Record] = []
+
+    def add(spec: object, rung: int, run_seed: int, origin: str, parent: int | None) -> None:
+        steps = rung_steps(fid.rungs[rung], full)
+        curve = recorder.curve(workload, spec, steps, run_seed)  # type: ignore[arg-type]
+        ok = math.isfinite(curve.final)
+        records.append(Record(
+            number=len(records), rung=rung, spec=spec, seed=run_seed,  # type: ignore[arg-type]
+            state="COMPLETE" if ok else "PRUNED", value=curve.final if ok else None,
+            origin=origin, parent=parent, steps_used=curve.points[-1][0], diverged=not ok))
+
+    for index, spec in enumerate(specs):
+        add(spec, 0, seed, "rules" if index == 0 else "sampled", None)
+    for rung in range(1, fid.last + 1):
+        for plan in next_runs(records, rung, fid, "minimize", seed=seed):
+            add(plan.spec, plan.rung, plan.seed, plan.origin, plan.parent)
+    choice = choose(records, fid, "minimize")
+    pick = choice.entry.spec if choice is not None else specs[0]
+    return pick, sum(r.steps_used for r in records), records
+
+
+def _seed_tables(workload: str, seed: int, args: argparse.Namespace,
+                 recorder: Recorder) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Rank-fidelity rows (one per fraction) and search-pick rows (one per setting)."""
+    from lradvisor.search import rung_steps
+    from lradvisor.workloads import get_workload
+
+    full = get_workload(workload).total_steps
+    shortest = min([*args.fractions, *(s[0] for s in args.settings)])
+    specs = spec_sequence(workload, args.specs, seed, rung_steps(shortest, full))
+    full_values = [recorder.curve(workload, s, full, seed).final for s in specs]
+    best_full = min(full_values)
+    fidelity_rows = []
+    for fraction in args.fractions:
+        proxy = [recorder.curve(workload, s, rung_steps(fraction, full), seed).final
+                 for s in specs]
+        top = min(range(len(specs)), key=proxy.__getitem__)
+        fidelity_rows.append({
+            "workload": workload, "seed": seed, "fraction": fraction,
+            "spearman": spearman(proxy, full_values),
+            "top_regret": _regret(full_values[top], best_full),
+        })
+    pick_rows = []
+    for rungs in args.settings:
+        pick, steps, records = simulate_search(workload, specs, rungs, seed, recorder)
+        value = recorder.curve(workload, pick, full, seed).final
+        pick_rows.append({
+            "workload": workload, "seed": seed, "rungs": "/".join(f"{r:g}" for r in rungs),
+            "cost": steps / full, "runs": len(records),
+            "regret": _regret(value, min(best_full, value)),
+            "rules_regret": _regret(full_values[0], min(best_full, value)),
+        })
+    return fidelity_rows, pick_rows
+
+
+def _regret(value: float, best: float) -> float:
+    """Relative full-length regret in percent (``inf`` for a diverged pick)."""
+    return 100 * (value - best) / abs(best) if math.isfinite(value) else math.inf
+
+
+def _fmt(values: Sequence[float], digits: int) -> str:
+    mean, std = mean_std(values)
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def _summaries(fid_rows: list[dict[str, object]], pick_rows: list[dict[str, object]],
+               default: float) -> tuple[list[list[object]], list[list[object]]]:
+    fid_table, pick_table = [], []
+    for workload in dict.fromkeys(r["workload"] for r in fid_rows):
+        for fraction in dict.fromkeys(r["fraction"] for r in fid_rows):
+            rs = [r for r in fid_rows if r["workload"] == workload and r["fraction"] == fraction]
+            rho = [float(r["spearman"]) for r in rs]  # type: ignore[arg-type]
+            mark = " (default)" if fraction == default else ""
+            fid_table.append([workload, f"{fraction:g}{mark}", _fmt(rho, 3),
+                              _fmt([float(r["top_regret"]) for r in rs], 2),  # type: ignore[arg-type]
+                              "met" if statistics.fmean(rho) >= 0.8 else "missed"])
+        for rungs in dict.fromkeys(r["rungs"] for r in pick_rows):
+            rs = [r for r in pick_rows if r["workload"] == workload and r["rungs"] == rungs]
+            pick_table.append([workload, rungs,
+                               _fmt([float(r["cost"]) for r in rs], 2),  # type: ignore[arg-type]
+                               _fmt([float(r["regret"]) for r in rs], 2),  # type: ignore[arg-type]
+                               f"{max(float(r['regret']) for r in rs):.2f}",  # type: ignore[arg-type]
+                               _fmt([float(r["rules_regret"]) for r in rs], 2)])  # type: ignore[arg-type]
+    return fid_table, pick_table
+
+
+FID_HEADER = ["workload", "proxy fraction", "Spearman vs full (mean ± std)",
+              "full-length regret of proxy's top pick %", "target ≥ 0.8"]
+PICK_HEADER = ["workload", "rungs", "cost (full runs)", "regret of search pick %",
+               "worst seed regret %", "regret of rules' top pick %"]
+
+
+def _plot(fid_rows: list[dict[str, object]], path: object) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for workload in dict.fromkeys(r["workload"] for r in fid_rows):
+        fractions = list(dict.fromkeys(r["fraction"] for r in fid_rows))
+        means = [statistics.fmean(float(r["spearman"]) for r in fid_rows  # type: ignore[arg-type]
+                                  if r["workload"] == workload and r["fraction"] == f)
+                 for f in fractions]
+        ax.plot(fractions, means, marker="o", label=workload)
+    ax.axhline(0.8, color="grey", linestyle="--", linewidth=1, label="target 0.8")
+    ax.set(xscale="log", xlabel="proxy length / full run", ylabel="Spearman vs full length",
+           ylim=(-1, 1), title="proxy rank fidelity")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK['seeds']} seed x {QUICK['specs']} specs on "
+                             f"{', '.join(QUICK['workloads'])}")
+    parser.add_argument("--workloads", nargs="+", help="override the workloads")
+    parser.add_argument("--seeds", type=int, help="override the number of seeds")
+    parser.add_argument("--specs", type=int, help="override the specs per seed")
+    parser.add_argument("--fractions", type=float, nargs="+", default=list(FRACTIONS))
+    parser.add_argument("--settings", nargs="+", metavar="R0/R1/...",
+                        help="rung settings to simulate, e.g. 0.1/0.33/1")
+    parser.add_argument("--name", default="proxy_fidelity", help="results file stem")
+    args = parser.parse_args(argv)
+    mode = QUICK if args.quick else FULL
+    args.workloads = args.workloads or list(mode["workloads"])
+    args.seeds = args.seeds or mode["seeds"]
+    args.specs = args.specs or mode["specs"]
+    args.settings = ([tuple(float(x) for x in s.split("/")) for s in args.settings]
+                     if args.settings else list(mode["settings"]))
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    from lradvisor.search import Fidelity
+
+    recorder = Recorder()
+    fid_rows, pick_rows = [], []
+    for workload in args.workloads:
+        for seed in range(args.seeds):
+            f, p = _seed_tables(workload, seed, args, recorder)
+            fid_rows += f
+            pick_rows += p
+    default = Fidelity().rungs[0]
+    fid_table, pick_table = _summaries(fid_rows, pick_rows, default)
+    print(f"proxy_fidelity: {args.seeds} seed(s) x {args.specs} specs; {machine()}; "
+          f"benchmark trained {recorder.runs} runs, {recorder.steps} steps")
+    print(table(FID_HEADER, fid_table))
+    print()
+    print(table(PICK_HEADER, pick_table))
+    write_csv(args.name, FID_HEADER, fid_table)
+    write_csv(f"{args.name}_search", PICK_HEADER, pick_table)
+    keys = ["workload", "seed", "fraction", "spearman", "top_regret"]
+    write_csv(f"{args.name}_runs", keys, [[r[k] for k in keys] for r in fid_rows])
+    _plot(fid_rows, RESULTS / f"{args.name}.png")
+    print(f"wrote {RESULTS / args.name}.csv, {args.name}_search.csv, {args.name}_runs.csv, "
+          f"{args.name}.png")
+    return fid_rows, pick_rows
+
+
+if __name__ == "__main__":
+    main()
