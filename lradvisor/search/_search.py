@@ -140,7 +140,8 @@ def run_search(
     if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
         raise StudyError(f"n_trials must be an integer >= 1, but got {n_trials!r}.")
     fid = (fidelity or Fidelity()).fit(budget)
-    study = _open(setup, storage, direction, pruner, sampler, seed, n_trials, fid)
+    study, fid = _open(setup, storage, direction, pruner, sampler, seed, n_trials, fid,
+                       explicit=fidelity is not None)
     runner = TrialRunner(study, setup["space"], setup["trainable"], fid, setup["full_steps"],
                          setup["profile"].steps_per_epoch, device)
     loop = _Loop(runner, fid, direction, seed, budget, timeout, callback)
@@ -211,7 +212,13 @@ def _default_name(workload: str | None, trainable: Any, profile: Any) -> str:
 
 
 def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: str,
-          sampler: str, seed: int, n_trials: int, fid: Fidelity) -> Any:
+          sampler: str, seed: int, n_trials: int, fid: Fidelity,
+          *, explicit: bool) -> tuple[Any, Fidelity]:
+    """The study, created or resumed, with this run's settings recorded.
+
+    A resumed study keeps the rungs it was started with (its trials' rung numbers
+    refer to them); rungs given explicitly that differ are refused.
+    """
     from lradvisor.search._pruner import make_pruner
     from lradvisor.search._sampler import make_sampler
     from lradvisor.storage import get_study, open_storage
@@ -227,6 +234,14 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
             f"study {setup['name']!r} searched a run of {stored} steps, but this run has "
             f"{setup['full_steps']}; use another --study name."
         )
+    if study.user_attrs.get("fidelity"):
+        kept = Fidelity.from_dict(study.user_attrs["fidelity"])
+        if explicit and kept.rungs != fid.rungs:
+            raise StudyError(
+                f"study {setup['name']!r} runs rungs {list(kept.rungs)}, not "
+                f"{list(fid.rungs)}; resume it with its rungs or use another --study name."
+            )
+        fid = kept
     advice = setup["advice"]
     attrs = {
         "profile": setup["profile"].to_dict(), "full_steps": setup["full_steps"],
@@ -238,7 +253,7 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
     }
     for key, value in attrs.items():
         study.set_user_attr(key, value)
-    return study
+    return study, fid
 
 
 def _rules_plans(setup: dict[str, Any], records: list[Record], count: int,

@@ -126,6 +126,8 @@ def test_resume_by_name_adds_trials_and_keeps_the_first(tmp_path):
     assert len([t for t in trials if t.user_attrs["rung"] == 0]) == 6
     assert not any(t.user_attrs["origin"].startswith("rules") for t in trials[len(numbers):])
     assert second.study_steps == sum(t.user_attrs["steps_used"] for t in trials)
+    with pytest.raises(StudyError, match=r"runs rungs \[0.25, 1.0\], not \[0.5, 1.0\]"):
+        search(tmp_path, n_trials=1, fidelity=Fidelity(rungs=(0.5, 1.0)))
 
 
 def test_budget_caps_the_steps(tmp_path):
