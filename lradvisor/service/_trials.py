@@ -17,6 +17,7 @@ the study.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
@@ -69,21 +70,24 @@ class StudyHandle:
         return self.study.user_attrs
 
     def space_and_length(self) -> tuple[Any, Any, int]:
-        """``(SearchSpace, Fidelity, full_steps)``; a :class:`Conflict` when not searchable."""
+        """``(SearchSpace, Fidelity, full_steps)``, read once (a search never changes
+        them); a :class:`Conflict` when the study has none."""
         from lradvisor.rules import SearchPrior
         from lradvisor.search import Fidelity, SearchSpace
 
+        if self._space is not None:
+            return self._space
         attrs = self.attrs
         if not attrs.get("prior") or not attrs.get("full_steps"):
             raise Conflict(
                 f"study {self.study.study_name!r} has no search space or run length: it was "
                 "not made by lradvisor search or POST /v1/studies."
             )
-        if self._space is None:
-            families = list((attrs.get("space") or {}).get("families") or []) or None
-            self._space = SearchSpace.from_prior(SearchPrior.from_dict(attrs["prior"]), families)
+        families = list((attrs.get("space") or {}).get("families") or []) or None
+        space = SearchSpace.from_prior(SearchPrior.from_dict(attrs["prior"]), families)
         fidelity = Fidelity.from_dict(attrs["fidelity"]) if attrs.get("fidelity") else Fidelity()
-        return self._space, fidelity, int(attrs["full_steps"])
+        self._space = (space, fidelity, int(attrs["full_steps"]))
+        return self._space
 
 
 class RemoteTrials:
@@ -257,7 +261,9 @@ class RemoteTrials:
                 self._storage.set_trial_user_attr(trial_id, LAST_REPORT, now)
             if not self._prunable(handle, frozen):
                 return False
-            if not handle.study.pruner.prune(handle.study, self._storage.get_trial(trial_id)):
+            now_trial = copy.copy(frozen)  # as stored now, without reading it back
+            now_trial.intermediate_values = {step: value, **frozen.intermediate_values}
+            if not handle.study.pruner.prune(handle.study, now_trial):
                 return False
             self._finish(handle, number, "PRUNED", None, steps_used=step)
         return True
@@ -291,10 +297,12 @@ class RemoteTrials:
         return min(1.0, self.trial_timeout / 10)
 
     def _prunable(self, handle: StudyHandle, frozen: Any) -> bool:
-        rung = int(frozen.user_attrs.get("rung") or 0)
-        fidelity = handle.attrs.get("fidelity")
-        rungs = (fidelity or {}).get("rungs") or (0.1, 0.33, 1.0)
-        return rung < len(rungs) - 1
+        """Whether the trial's rung may be pruned (not the last: the final judgement)."""
+        try:
+            fidelity = handle.space_and_length()[1]
+        except Conflict:  # not a searchable study: no rungs, prune as Optuna would
+            return True
+        return int(frozen.user_attrs.get("rung") or 0) < fidelity.last
 
     def _running(self, handle: StudyHandle, number: Any) -> tuple[int, Any]:
         """``(trial_id, FrozenTrial)`` of a running remote trial, else 404 / 409."""
