@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from lradvisor.errors import LRAdvisorError
@@ -102,6 +103,14 @@ def _version() -> str:
 
 
 def _errors(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
+        # Where and what only: the offending input is not echoed (it may be a secret,
+        # or a NaN that JSON cannot carry).
+        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
+                   "type": str(e.get("type", ""))} for e in err.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.exception_handler(LRAdvisorError)
     async def user_error(_request: Request, err: LRAdvisorError) -> JSONResponse:
         status = 404 if isinstance(err, NotFound) else 409 if isinstance(err, Conflict) else 422

@@ -80,8 +80,8 @@ def _wait_ready(server: Server, limit: float = 60.0) -> None:
     raise RuntimeError(f"server not ready after {limit} s: {server.log.read_text()}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One service per test module, with a token and a long trial timeout."""
+    """One service for the session (tests use their own study names), with a token."""
     with running_server(tmp_path_factory.mktemp("service")) as srv:
         yield srv
