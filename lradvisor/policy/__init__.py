@@ -25,6 +25,7 @@ __all__ = [
     "ResumeIssue",
     "ResumeWarning",
     "SchedulePolicy",
+    "SpecLR",
     "check_resume",
     "detector_for",
 ]
@@ -32,6 +33,7 @@ __all__ = [
 _LAZY = {
     "AdaptiveDecayLR": "lradvisor.policy._adaptive",
     "AnytimeWSD": "lradvisor.policy._anytime",
+    "SpecLR": "lradvisor.policy._fixed",
 }
 
 

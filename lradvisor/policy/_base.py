@@ -11,6 +11,7 @@ This module imports torch at import time; :mod:`lradvisor.policy` imports it laz
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict
 from typing import Any
 
@@ -69,6 +70,7 @@ class MetricScheduler(LRScheduler):
             )
         self.warmup_start_factor = float(warmup_start_factor)
         self.curve = Curve(detector or PlateauDetector())
+        self._factor: float | None = None  # the multiplier last written to the optimizer
         super().__init__(optimizer, last_epoch)
 
     @property
@@ -93,8 +95,25 @@ class MetricScheduler(LRScheduler):
     _get_closed_form_lr = get_lr
 
     def step(self, metrics: Any = None) -> None:  # type: ignore[override]
-        """Count one scheduler step; with ``metrics``, then observe it (after warmup)."""
-        super().step()
+        """Count one scheduler step; with ``metrics``, then observe it (after warmup).
+
+        The LR is written to the optimizer only when it changes (a flat stretch costs a
+        counter increment), which keeps a step cheaper than torch's generic path.
+        """
+        opt = self.optimizer
+        if (self._step_count == 1 and hasattr(opt.step, "_wrapped_by_lr_sched")
+                and not getattr(opt, "_opt_called", False)):
+            warnings.warn(
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`: the "
+                "schedule's first LR is skipped. Call optimizer.step() first.",
+                UserWarning,
+                stacklevel=2,
+            )
+        self._step_count += 1
+        self.last_epoch += 1
+        factor = self.multiplier(self.last_epoch)
+        if factor != self._factor:
+            self._apply(factor)
         if metrics is not None:
             self.observe(metrics)
 
@@ -107,17 +126,25 @@ class MetricScheduler(LRScheduler):
     def _judge(self, value: float) -> None:
         raise NotImplementedError
 
-    def _apply(self) -> None:
+    def _rebuild(self) -> None:
+        """Recreate the transient attributes after a load (none by default)."""
+
+    def _apply(self, factor: float | None = None) -> None:
         """Set the optimizer's LRs for the current step now (after a decision)."""
-        factor = self.multiplier(self.last_epoch)
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
-            group["lr"] = base * factor
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        if factor is None:
+            factor = self.multiplier(self.last_epoch)
+        self._factor = factor
+        self._last_lr = [base * factor for base in self.base_lrs]
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr, strict=True):
+            group["lr"] = lr
 
     # -- resume -------------------------------------------------------------------------
+    # attributes rebuilt rather than saved (not plain data)
+    _transient: tuple[str, ...] = ("optimizer", "curve")
+
     def state_dict(self) -> dict[str, Any]:
         """``__dict__`` minus the optimizer, as torch's; the curve as plain data."""
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "curve")}
+        state = {k: v for k, v in self.__dict__.items() if k not in self._transient}
         state["curve"] = self.curve.state()
         state["detector"] = asdict(self.curve.detector)
         return state
@@ -135,4 +162,5 @@ class MetricScheduler(LRScheduler):
         curve.load(state.pop("curve"))
         self.__dict__.update(state)
         self.curve = curve
+        self._rebuild()
         self._apply()  # the optimizer's LR for the loaded step, even before its own state

@@ -36,12 +36,14 @@ class Curve:
 
     Args:
         detector: the detector whose answers this curve reproduces.
-        keep: values kept before dropping the oldest (at least ``4 * window``).
+        keep: recent values kept (at least ``2 * window``, the level and its noise);
+            each older value is folded into ``best`` as it drops out, so the detector
+            sees at most ``keep + 2 * window`` values whatever the run's length.
     """
 
     def __init__(self, detector: PlateauDetector, keep: int | None = None) -> None:
         self.detector = detector
-        self.keep = max(4 * detector.window, keep or 16 * detector.window)
+        self.keep = max(2 * detector.window, keep or 2 * detector.window)
         self.values: list[float] = []
         self.best: float | None = None  # best dropped window median, oriented: lower is better
         self.seen = 0
@@ -53,7 +55,7 @@ class Curve:
             return
         self.values.append(value)
         self.seen += 1
-        if len(self.values) > 2 * self.keep:
+        if len(self.values) > self.keep:
             self._drop(len(self.values) - self.keep)
 
     def _drop(self, count: int) -> None:

@@ -149,9 +149,7 @@ class SchedulePolicy:
         elif family.name == "wsd":
             sched = self._anytime(optimizer, length)
         else:
-            from lradvisor.schedules import build_scheduler
-
-            sched = build_scheduler(optimizer, self.spec, length)
+            sched = self._fixed(optimizer, length)
         self.scheduler, self.total_steps, self.interval = sched, length, interval
         return sched
 
@@ -178,6 +176,17 @@ class SchedulePolicy:
         if total_steps is not None:
             return total_steps, "step"
         return self.total_steps, self.interval
+
+    def _fixed(self, optimizer: Any, length: int | None) -> Any:
+        """The native torch class where one matches, else :class:`SpecLR`."""
+        from lradvisor.schedules import build_scheduler
+
+        sched = build_scheduler(optimizer, self.spec, length)
+        if type(sched).__name__ != "LambdaLR":
+            return sched
+        from lradvisor.policy._fixed import SpecLR
+
+        return SpecLR(optimizer, self.spec, self.spec.run_length(length))
 
     def _adaptive(self, optimizer: Any, length: int | None) -> Any:
         from lradvisor.policy._adaptive import AdaptiveDecayLR

@@ -24,7 +24,7 @@ def _noisy_curve(seed: int, n: int) -> list[float]:
 @pytest.mark.parametrize("seed", range(6))
 def test_short_curve_matches_detector_on_full_history(seed: int, mode: str) -> None:
     detector = PlateauDetector(3, mode=mode, noise_sigmas=0.5)
-    curve = Curve(detector, keep=12)
+    curve = Curve(detector)  # keeps only 2 * window = 6 values
     full: list[float] = []
     answers = set()
     for value in _noisy_curve(seed, 400):
@@ -33,12 +33,12 @@ def test_short_curve_matches_detector_on_full_history(seed: int, mode: str) -> N
         answers.add(curve.plateaued())
         assert curve.plateaued() == detector.plateaued(full), len(full)
     assert answers == {True, False}  # both answers were exercised
-    assert len(curve.values) <= 24  # kept short: at most 2 * keep values
+    assert len(curve.values) == 6 and len(curve.short()) == 12
 
 
 def test_nonfinite_values_are_ignored_as_by_the_detector() -> None:
     detector = PlateauDetector(2)
-    curve = Curve(detector)
+    curve = Curve(detector, keep=10)
     values = [3.0, float("nan"), 2.0, 2.0, float("inf"), 2.0, 2.0]
     for v in values:
         curve.append(v)

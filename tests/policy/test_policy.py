@@ -18,6 +18,7 @@ from lradvisor.policy import (
     PolicyError,
     ResumeWarning,
     SchedulePolicy,
+    SpecLR,
 )
 from lradvisor.rules import TaskProfile, advise
 
@@ -232,8 +233,26 @@ def test_unknown_length_for_a_fixed_schedule_is_an_error() -> None:
         SchedulePolicy.from_spec("cosine").attach(_opt())
 
 
-def test_fixed_policy_returns_torch_schedulers() -> None:
-    policy = SchedulePolicy.from_spec(ScheduleSpec.create("linear", warmup_fraction=0.1))
+def test_fixed_policy_without_native_class_is_lambda_lr_exactly() -> None:
+    spec = ScheduleSpec.create("linear", warmup_fraction=0.1, min_lr_ratio=0.1)
+    policy = SchedulePolicy.from_spec(spec)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert isinstance(policy.attach(_opt(), 50), LambdaLR)
+        sched = policy.attach(_opt(), 50)
+    assert isinstance(sched, SpecLR)
+    ref = LambdaLR(_opt(), spec.multiplier_fn(50))
+    assert _lrs(sched, 60) == _lrs(ref, 60)  # past the end too
+
+
+@pytest.mark.parametrize("stop", [3, 30])
+def test_spec_lr_resumes_from_plain_data(stop: int) -> None:
+    spec = ScheduleSpec.create("cosine", warmup_steps=5, min_lr_ratio=0.01)
+    straight = _lrs(SpecLR(_opt(), spec, 40), 40)
+    first = SpecLR(_opt(), spec, 40)
+    head = _lrs(first, stop)
+    buffer = io.BytesIO()
+    torch.save(first.state_dict(), buffer)
+    buffer.seek(0)
+    second = SpecLR(_opt(), spec, 40)
+    second.load_state_dict(torch.load(buffer, weights_only=True))
+    assert head + _lrs(second, 40 - stop) == straight
