@@ -22,18 +22,38 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["StorageLock", "lock_key"]
+T = TypeVar("T")
+
+__all__ = ["StorageLock", "lock_key", "open_schema_once"]
 
 
 def lock_key(name: str) -> int:
     """A stable signed 64-bit key for ``name`` (the same in every process and machine)."""
     digest = zlib.crc32(f"lradvisor:{name}".encode()) << 32 | zlib.adler32(name.encode())
     return digest - (1 << 63)
+
+
+def open_schema_once(url: str, make: Callable[[], T]) -> T:
+    """``make()`` (which opens the database, creating its schema if missing), raced safely.
+
+    The first process to take the ``schema`` lock on a new database creates the schema
+    while the others wait; once it exists, they open the database side by side (an
+    existing schema needs no lock, and Optuna's checks take a while per process).
+    """
+    lock = StorageLock(url, "schema")
+    if lock.kind == "none":
+        return make()
+    with lock:
+        if not lock.schema_ready():
+            return make()
+    return make()
 
 
 class StorageLock:
@@ -76,6 +96,28 @@ class StorageLock:
             handle, self._file = self._file, None
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
+
+    def schema_ready(self) -> bool:
+        """Whether Optuna's schema is complete (its alembic version stamped: the last step)."""
+        if self.kind == "postgresql" and self._conn is not None:
+            import sqlalchemy
+
+            text = sqlalchemy.text
+            if self._conn.execute(text("SELECT to_regclass('alembic_version')")).scalar() is None:
+                return False
+            return bool(self._conn.execute(text("SELECT count(*) FROM alembic_version")).scalar())
+        if self.kind == "sqlite":
+            import sqlite3
+
+            path = Path(_sqlite_file(self.url) or "").expanduser()
+            if not path.is_file():
+                return False
+            with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+                found = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                                     "AND name = 'alembic_version'").fetchone()[0]
+                return bool(found and conn.execute(
+                    "SELECT count(*) FROM alembic_version").fetchone()[0])
+        return False
 
     def close(self) -> None:
         """Release, and drop the lock's own connection pool."""
