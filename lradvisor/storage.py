@@ -65,7 +65,7 @@ def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
     import optuna
     import sqlalchemy.exc
 
-    from lradvisor.search._lock import StorageLock
+    from lradvisor.search._lock import open_schema_once
 
     url = resolve_url(url)
     if "://" not in url:
@@ -82,8 +82,8 @@ def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
         engine_kwargs["pool_pre_ping"] = True
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        with StorageLock(url, "schema"):  # workers started together create tables once
-            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        storage = open_schema_once(  # workers started together create tables once
+            url, lambda: optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs))
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, OSError) as err:
         reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         raise StudyError(f"cannot open study storage {_safe(url)}: {reason}") from None
