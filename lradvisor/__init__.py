@@ -38,6 +38,7 @@ __all__ = [
     "advise",
     "build_scheduler",
     "get_family",
+    "lr_find",
     "suggest",
 ]
 
@@ -47,6 +48,7 @@ _LAZY = {
     "SearchPrior": "lradvisor.rules",
     "TaskProfile": "lradvisor.rules",
     "advise": "lradvisor.rules",
+    "lr_find": "lradvisor.lrfind",
     "suggest": "lradvisor.rules",
 }
 

@@ -30,6 +30,9 @@ def _register() -> None:
     cli.add_command(_schedules.schedules)
     cli.add_command(_search.search)
     cli.add_command(_studies.studies)
+    from lradvisor.cli._lrfind import lr_find_command
+
+    cli.add_command(lr_find_command)
     from lradvisor.cli._serve import serve
 
     cli.add_command(serve)

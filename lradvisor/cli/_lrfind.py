@@ -1,0 +1,83 @@
+"""``lradvisor lr-find``: the LR range test on a trainable or a built-in workload."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+__all__ = ["lr_find_command"]
+
+
+@click.command("lr-find")
+@click.option("--trainable", help="Training function: package.module:function or file.py:function.")
+@click.option("--workload", help="A built-in workload, e.g. digits-cnn.")
+@click.option("--lr-min", type=float, default=1e-7, show_default=True, help="First LR of the sweep.")
+@click.option("--lr-max", type=float, default=10.0, show_default=True, help="Last LR of the sweep.")
+@click.option("--steps", type=int, default=100, show_default=True, help="Optimizer steps of the sweep.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the (first) sweep.")
+@click.option("--seeds", type=int, default=1, show_default=True,
+              help="Sweeps with seeds seed, seed+1, ...; their suggestions are combined.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Also write the curve as PNG.")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
+              show_default=True, help="text for people, json for programs.")
+def lr_find_command(trainable: str | None, workload: str | None, lr_min: float, lr_max: float,
+                    steps: int, seed: int, seeds: int, plot: str | None, fmt: str) -> None:
+    """Sweep the LR up exponentially and suggest a peak LR with a range (Smith; fastai).
+
+    The trainable is the search's train(ctx); it should report the training loss
+    often (every step at best) with ctx.report(step, loss). The sweep stops when the
+    smoothed loss passes 4x its best.
+
+    \b
+    Examples:
+      lradvisor lr-find --workload digits-cnn
+      lradvisor lr-find --trainable train.py:train --seeds 3 --plot lr_find.png
+    """
+    from lradvisor.lrfind import LRFindError, combined, lr_find, seed_agreement
+
+    if trainable is None and workload is None:
+        raise click.UsageError("Missing option '--trainable' or '--workload'.")
+    if seeds < 1:
+        raise LRFindError(f"seeds must be >= 1, but got {seeds!r}.")
+    results = [
+        lr_find(trainable, workload=workload, lr_min=lr_min, lr_max=lr_max, steps=steps,
+                seed=seed + i)
+        for i in range(seeds)
+    ]
+    best = combined(results)
+    agreement = seed_agreement(results)
+    if plot:
+        results[0].save_png(plot)
+        click.echo(f"wrote {plot}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps({"suggestion": best.to_dict(), "seed_agreement": agreement,
+                               "runs": [r.to_dict() for r in results]}, indent=2))
+        return
+    click.echo(_text(results, best, agreement))
+
+
+def _text(results: list[Any], best: Any, agreement: float) -> str:
+    from lradvisor.plots import ascii_plot
+
+    first = results[0]
+    lines = [r.describe() for r in results]
+    lines += ["", f"Smoothed loss over the sweep (seed {first.seed}; LR {first.lrs[0]:.2g} "
+              f"at the left to {first.lrs[-1]:.2g} at the right, log scale):",
+              ascii_plot(_clipped(first.smoothed))]
+    if len(results) > 1:
+        lines += ["", f"{len(results)} seeds agree within {agreement:.2f}x on the peak LR."]
+    lines += ["", f"Suggested {best.describe()}.",
+              f"Search it with: lradvisor search ... --lr-find (range {best.low:.3g} .. "
+              f"{best.high:.3g})"]
+    return "\n".join(lines)
+
+
+def _clipped(values: Any) -> list[float]:
+    """The curve with the blow-up cut at twice its lowest value, so the valley shows."""
+    import math
+
+    finite = [v for v in values if math.isfinite(v)]
+    top = 2 * min(finite) if finite else math.inf
+    return [min(v, top) if math.isfinite(v) else top for v in values]

@@ -1,0 +1,250 @@
+"""The LR range test: fastai's methods and smoothing, torch's exponential ramp, the stop
+on divergence, seed agreement on a real trainable, bad input, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from lradvisor.cli import cli
+from lradvisor.lrfind import (
+    SEED_AGREEMENT,
+    LRFindError,
+    LRFindResult,
+    lr_find,
+    minimum,
+    seed_agreement,
+    smooth,
+    steep,
+    suggest_lr,
+    valley,
+)
+
+HERE = __file__
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one thread is fastest and leaves the other core to the machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# -- trainables (loaded by path by the CLI test, as users load theirs) -------------------
+def mlp_sweep(ctx):
+    """A small MLP regression with SGD, training loss reported every step."""
+    gen = torch.Generator().manual_seed(1234)
+    x = torch.randn(256, 8, generator=gen)
+    y = x @ torch.randn(8, 1, generator=gen) + 0.1 * torch.randn(256, 1, generator=gen)
+    torch.manual_seed(ctx.seed)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.Tanh(), torch.nn.Linear(32, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=ctx.peak_lr, momentum=0.9)
+    sched = ctx.scheduler(opt)
+    order = torch.Generator().manual_seed(ctx.seed)
+    loss = torch.tensor(math.nan)
+    for step in range(1, ctx.total_steps + 1):
+        idx = torch.randint(0, 256, (32,), generator=order)
+        loss = torch.nn.functional.mse_loss(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        ctx.report(step, loss.item())
+    return float(loss)
+
+
+SEEN_LRS: list[float] = []
+
+
+def lr_recorder(ctx):
+    """Records the LR each optimizer step uses; reports a flat loss."""
+    w = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([w], lr=123.0)  # the sweep must override the trainable's LR
+    sched = ctx.scheduler(opt)
+    SEEN_LRS.clear()
+    for step in range(1, ctx.total_steps + 1):
+        SEEN_LRS.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+        ctx.report(step, 1.0)
+    return 1.0
+
+
+def blows_up(ctx):
+    """Loss flat for 20 steps, then growing 50% a step: the sweep must stop early."""
+    for step in range(1, ctx.total_steps + 1):
+        ctx.report(step, 1.0 if step <= 20 else 1.5 ** (step - 20))
+    return 0.0
+
+
+def reports_twice(ctx):
+    """Too few reports to read."""
+    ctx.report(1, 1.0)
+    ctx.report(2, 0.5)
+    return 0.5
+
+
+# -- fastai's own functions (fastai/callback/schedule.py, nbs/14_callback.schedule.ipynb),
+# as published, on torch tensors: the reference our pure versions must match ----------------
+def fastai_valley(lrs, losses, num_it):
+    n = len(losses)
+    max_start, max_end = 0, 0
+    lds = [1] * n
+    for i in range(1, n):
+        for j in range(0, i):
+            if (losses[i] < losses[j]) and (lds[i] < lds[j] + 1):
+                lds[i] = lds[j] + 1
+            if lds[max_end] < lds[i]:
+                max_end = i
+                max_start = max_end - lds[max_end]
+    sections = (max_end - max_start) / 3
+    idx = max_start + int(sections) + int(sections / 2)
+    return float(lrs[idx]), (float(lrs[idx]), losses[idx])
+
+
+def fastai_minimum(lrs, losses, num_it):
+    lr_min = lrs[losses.argmin()].item()
+    loss_idx = losses[min(range(len(lrs)), key=lambda i: abs(lrs[i] - lr_min))]
+    return lr_min / 10, (lr_min, loss_idx)
+
+
+def fastai_steep(lrs, losses, num_it):
+    grads = (losses[1:] - losses[:-1]) / (lrs[1:].log() - lrs[:-1].log())
+    lr_steep = lrs[grads.argmin()].item()
+    loss_idx = losses[min(range(len(lrs)), key=lambda i: abs(lrs[i] - lr_steep))]
+    return lr_steep, (lr_steep, loss_idx)
+
+
+def fastai_smooth(values, beta=0.98):
+    """fastai's AvgSmoothLoss: ``val = lerp(loss, val, beta)``, debiased by ``1 - beta**n``."""
+    val, out = torch.tensor(0.0, dtype=torch.float64), []
+    for count, v in enumerate(values, start=1):
+        val = torch.lerp(torch.tensor(v, dtype=torch.float64), val, beta)
+        out.append(float(val / (1 - beta**count)))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_methods_match_fastai(seed):
+    gen = torch.Generator().manual_seed(seed)
+    lrs = torch.logspace(-6, 1, 60, dtype=torch.float64)
+    bowl = (torch.log10(lrs) + 2) ** 2 / 10 + 0.2 * torch.rand(60, generator=gen, dtype=torch.float64)
+    ls, xs = bowl.tolist(), lrs.tolist()
+    assert valley(xs, ls) == fastai_valley(lrs, bowl, 60)[0]
+    assert math.isclose(steep(xs, ls), fastai_steep(lrs, bowl, 60)[0], rel_tol=1e-12)
+    assert math.isclose(minimum(xs, ls), fastai_minimum(lrs, bowl, 60)[0], rel_tol=1e-12)
+
+
+def test_smoothing_every_step_is_fastais():
+    values = [3.0 - 0.01 * i + 0.3 * math.sin(i) for i in range(80)]
+    ours = smooth(list(range(1, 81)), values, 0.98)
+    assert ours == pytest.approx(fastai_smooth(values), rel=1e-12)
+
+
+def test_smoothing_sparse_reports_uses_beta_per_step():
+    # a constant series stays constant, and a report every k steps weighs by beta ** k
+    assert smooth([5, 10, 15], [2.0, 2.0, 2.0], 0.9) == pytest.approx([2.0, 2.0, 2.0])
+    every = smooth([3, 6], [1.0, 0.0], 0.9)
+    assert every[1] == pytest.approx(0.9**3 * (1 - 0.9**3) / (1 - 0.9**6))
+
+
+def test_ramp_is_torchs_exponential_lr():
+    steps, lo, hi = 30, 1e-5, 1.0
+    result = lr_find(lr_recorder, lr_min=lo, lr_max=hi, steps=steps, beta=0.5, device="cpu")
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lo)
+    ref = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=(hi / lo) ** (1 / (steps - 1)))
+    expected = []
+    for _ in range(steps):
+        expected.append(opt.param_groups[0]["lr"])
+        opt.step()
+        ref.step()
+    assert SEEN_LRS == pytest.approx(expected, rel=1e-9)
+    assert result.lrs == pytest.approx(expected, rel=1e-9)  # each loss paired with its LR
+    assert result.stopped_at is None and result.steps_used == steps
+
+
+def test_stops_when_smoothed_loss_passes_four_times_best():
+    result = lr_find(blows_up, steps=60, beta=0.5, device="cpu")
+    assert result.stopped_at is not None and result.stopped_at < 60
+    sm = smooth(list(range(1, result.stopped_at + 1)), list(result.losses), 0.5)
+    assert sm[-1] > 4 * min(sm) and all(v <= 4 * min(sm[: i + 1]) for i, v in enumerate(sm[:-1]))
+    assert result.suggestion.high <= result.lrs[-1]
+
+
+def test_seeds_agree_within_stated_factor():
+    results = [lr_find(mlp_sweep, lr_min=1e-5, lr_max=100.0, steps=120, seed=s, device="cpu")
+               for s in range(3)]
+    assert all(r.stopped_at is not None for r in results)  # it did diverge: a real sweep
+    assert seed_agreement(results) <= SEED_AGREEMENT
+    for r in results:
+        sug = r.suggestion
+        assert sug.low <= sug.peak_lr <= sug.high < r.lrs[-1]
+        assert sug.disagreement == pytest.approx(max(sug.methods.values()) / min(sug.methods.values()))
+
+
+def test_suggested_peak_trains_better_than_far_below_and_at_divergence():
+    from lradvisor.schedules import ScheduleSpec
+    from lradvisor.search import TrialContext
+
+    result = lr_find(mlp_sweep, lr_min=1e-5, lr_max=100.0, steps=120, device="cpu")
+    finals = {}
+    for name, lr in (("peak", result.suggestion.peak_lr), ("low", result.suggestion.peak_lr / 100),
+                     ("diverged", result.lrs[-1])):
+        ctx = TrialContext(ScheduleSpec.create("cosine", peak_lr=lr), total_steps=150)
+        finals[name] = mlp_sweep(ctx)
+    assert finals["peak"] < finals["low"]
+    assert not finals["diverged"] < finals["peak"]
+
+
+def test_round_trip_and_png(tmp_path):
+    result = lr_find(mlp_sweep, lr_min=1e-5, lr_max=100.0, steps=40, device="cpu")
+    back = LRFindResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert back == result
+    path = result.save_png(tmp_path / "lr.png")
+    assert path.stat().st_size > 5000
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"lr_min": 0}, "lr_min"), ({"lr_min": float("nan")}, "lr_min"), ({"lr_max": -1}, "lr_max"),
+    ({"lr_min": 1.0, "lr_max": 0.1}, "lr_max must be above"), ({"steps": 3}, "steps"),
+    ({"steps": 10.5}, "steps"), ({"diverge": 1.0}, "diverge"), ({"beta": 1.0}, "beta"),
+])
+def test_bad_arguments(kwargs, word):
+    with pytest.raises(LRFindError, match=word):
+        lr_find(mlp_sweep, **kwargs)
+
+
+def test_too_few_reports_says_report_more():
+    with pytest.raises(LRFindError, match="report the training loss more often"):
+        lr_find(reports_twice, steps=20, device="cpu")
+    with pytest.raises(LRFindError, match="needs a trainable"):
+        lr_find()
+
+
+def test_suggest_lr_ignores_points_after_nan():
+    lrs = [10 ** (-5 + i / 8) for i in range(48)]
+    losses = [2.0 - 0.03 * i for i in range(40)] + [math.nan] * 8
+    sug = suggest_lr(list(range(48)), lrs, losses, beta=0.0)
+    assert sug.high <= lrs[39]
+
+
+def test_cli_text_json_and_plot(tmp_path):
+    runner = CliRunner()
+    args = ["lr-find", "--trainable", f"{HERE}:mlp_sweep", "--lr-min", "1e-5", "--lr-max", "100",
+            "--steps", "60"]
+    out = runner.invoke(cli, [*args, "--seeds", "2", "--plot", str(tmp_path / "c.png")])
+    assert out.exit_code == 0, out.output
+    assert "seeds agree within" in out.output and "Suggested peak LR" in out.output
+    assert (tmp_path / "c.png").stat().st_size > 5000
+    out = runner.invoke(cli, [*args, "--format", "json"])
+    data = json.loads(out.output)
+    assert data["suggestion"]["low"] <= data["suggestion"]["peak_lr"] <= data["suggestion"]["high"]
+    assert len(data["runs"]) == 1
+    out = runner.invoke(cli, ["lr-find"])
+    assert out.exit_code == 2 and "--trainable" in out.output
