@@ -86,6 +86,15 @@ class AdaptiveDecayLR(MetricScheduler):
             last_epoch=last_epoch,
         )
 
+    def step(self, metrics: Any = None) -> None:  # type: ignore[override]
+        """Count one step; with ``metrics``, observe it. After warmup, without a metric,
+        the LR cannot change, so the step is only counted (the common per-batch call)."""
+        if metrics is None and self._step_count > 1 and self.last_epoch >= self.warmup_steps:
+            self._step_count += 1
+            self.last_epoch += 1
+            return
+        super().step(metrics)
+
     def multiplier(self, step: int) -> float:
         """Warmup, then the product of the cuts so far."""
         if step < self.warmup_steps:
