@@ -17,7 +17,8 @@ from lradvisor.policy import SchedulePolicy
 def _data(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(n, 4, generator=g)
-    return x, x @ torch.tensor([[1.0], [-2.0], [0.5], [0.0]]) + 0.1 * torch.randn(n, 1, generator=g)
+    w = torch.tensor([[1.0], [-2.0], [0.5], [0.0]])
+    return x, x @ w + 0.1 * torch.randn(n, 1, generator=g)
 
 
 def test_plain_pytorch_loop_follows_the_recommended_curve() -> None:
@@ -127,7 +128,7 @@ class _TinyRegressor(torch.nn.Module):
 
 def _hf_trainer(policy: SchedulePolicy, tmp_path, callbacks: list, max_steps: int):
     transformers = pytest.importorskip("transformers", reason="transformers not installed")
-    pytest.importorskip("accelerate", reason="HF Trainer needs accelerate (pip install accelerate)")
+    pytest.importorskip("accelerate", reason="HF Trainer needs accelerate (optional extra)")
     x, y = _data()
     rows = [{"x": x[i], "labels": y[i]} for i in range(len(x))]
     model = _TinyRegressor()
