@@ -36,10 +36,15 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(out)
 
 
-def write_csv(name: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Path:
-    """Write ``rows`` to ``benchmarks/results/<name>.csv``; returns the path."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.csv"
+def write_csv(name: str, header: Sequence[str], rows: Sequence[Sequence[object]],
+              *, folder: Path | None = None) -> Path:
+    """Write ``rows`` to ``<folder>/<name>.csv`` (default: ``benchmarks/results``).
+
+    Returns the path written.
+    """
+    folder = RESULTS if folder is None else Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.csv"
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
@@ -89,7 +94,9 @@ def ranks(values: Sequence[float]) -> list[float]:
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     """Spearman's rank correlation: Pearson's correlation of the ranks (NaN if constant)."""
     if len(x) != len(y) or len(x) < 2:
-        raise ValueError(f"spearman needs two equal-length sequences of >= 2, got {len(x)}, {len(y)}")
+        raise ValueError(
+            f"spearman needs two equal-length sequences of >= 2, got {len(x)} and {len(y)}"
+        )
     rx, ry = ranks(x), ranks(y)
     mx, my = statistics.fmean(rx), statistics.fmean(ry)
     sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))

@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     parser.add_argument("--trials", type=int, help="first-rung trials (500; quick: "
                         f"{QUICK_TRIALS})")
     parser.add_argument("--name", default="overhead", help="results file stem")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
     cases = [("plateau", "tpe"), ("none", "tpe"), ("plateau", "random"), ("none", "random")]
     if args.quick:
@@ -169,7 +170,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
         med, lo, hi = summary(res["per_ms"])
         target = 30.0 if name.startswith("SQLite") else 5.0
         rows.append([name, res["trials"], res["pruned"], f"{res['total_s']:.1f}",
-                     f"{res['mean_ms']:.2f}", f"{res['cpu_ms']:.2f}", f"{med:.2f}", f"{lo:.2f}", f"{hi:.1f}",
+                     f"{res['mean_ms']:.2f}", f"{res['cpu_ms']:.2f}", f"{med:.2f}",
+                     f"{lo:.2f}", f"{hi:.1f}",
                      f"{res['tail_ms']:.2f}", f"≤ {target:g} ms",
                      "yes" if res["mean_ms"] <= target else "no"])
     print(f"overhead: {args.trials} first-rung trials per search, {REPORTS} reports each; "
@@ -177,9 +179,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     print(table(header, rows))
     print(f"\nrules (advise, once per search): median {rules[0]:.2f} ms "
           f"(min {rules[1]:.2f}, max {rules[2]:.2f}) over 30 calls")
-    write_csv(args.name, header, rows)
-    _plot(results, RESULTS / f"{args.name}.png")
-    print(f"wrote {RESULTS / args.name}.csv, {args.name}.png")
+    write_csv(args.name, header, rows, folder=args.out)
+    _plot(results, args.out / f"{args.name}.png")
+    print(f"wrote {args.out / args.name}.csv, {args.name}.png")
     return results
 
 

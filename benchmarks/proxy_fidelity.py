@@ -26,6 +26,8 @@ import argparse
 import math
 import statistics
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from benchmarks._common import RESULTS, machine, mean_std, spearman, table, write_csv
 from benchmarks._trials import Recorder, spec_sequence
@@ -41,7 +43,7 @@ FULL = {"workloads": ("digits-cnn", "charlm", "digits-finetune", "tabular-mlp"),
 
 
 def simulate_search(workload: str, specs: Sequence[object], rungs: Sequence[float], seed: int,
-                    recorder: Recorder) -> tuple[object, int, list[object]]:
+                    recorder: Recorder, full: int) -> tuple[object, int, list[object]]:
     """The search's rungs over ``specs`` as its first rung: ``(pick spec, steps, records)``.
 
     The first spec has origin ``rules`` (the rules' top pick, always promoted), as in
@@ -49,18 +51,16 @@ def simulate_search(workload: str, specs: Sequence[object], rungs: Sequence[floa
     """
     from lradvisor.search import Fidelity, rung_steps
     from lradvisor.search._rungs import Record, choose, next_runs
-    from lradvisor.workloads import get_workload
 
     fid = Fidelity(rungs=tuple(rungs))
-    full = get_workload(workload).total_steps
     records: list[Record] = []
 
     def add(spec: object, rung: int, run_seed: int, origin: str, parent: int | None) -> None:
         steps = rung_steps(fid.rungs[rung], full)
-        curve = recorder.curve(workload, spec, steps, run_seed)  # type: ignore[arg-type]
+        curve = recorder.curve(workload, spec, steps, run_seed)
         ok = math.isfinite(curve.final)
         records.append(Record(
-            number=len(records), rung=rung, spec=spec, seed=run_seed,  # type: ignore[arg-type]
+            number=len(records), rung=rung, spec=spec, seed=run_seed,
             state="COMPLETE" if ok else "PRUNED", value=curve.final if ok else None,
             origin=origin, parent=parent, steps_used=curve.points[-1][0], diverged=not ok))
 
@@ -75,12 +75,12 @@ def simulate_search(workload: str, specs: Sequence[object], rungs: Sequence[floa
 
 
 def _seed_tables(workload: str, seed: int, args: argparse.Namespace,
-                 recorder: Recorder) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+                 recorder: Recorder) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rank-fidelity rows (one per fraction) and search-pick rows (one per setting)."""
     from lradvisor.search import rung_steps
     from lradvisor.workloads import get_workload
 
-    full = get_workload(workload).total_steps
+    full = int(args.full_steps or get_workload(workload).total_steps)
     shortest = min([*args.fractions, *(s[0] for s in args.settings)])
     specs = spec_sequence(workload, args.specs, seed, rung_steps(shortest, full))
     full_values = [recorder.curve(workload, s, full, seed).final for s in specs]
@@ -97,7 +97,7 @@ def _seed_tables(workload: str, seed: int, args: argparse.Namespace,
         })
     pick_rows = []
     for rungs in args.settings:
-        pick, steps, records = simulate_search(workload, specs, rungs, seed, recorder)
+        pick, steps, records = simulate_search(workload, specs, rungs, seed, recorder, full)
         value = recorder.curve(workload, pick, full, seed).final
         pick_rows.append({
             "workload": workload, "seed": seed, "rungs": "/".join(f"{r:g}" for r in rungs),
@@ -118,24 +118,24 @@ def _fmt(values: Sequence[float], digits: int) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def _summaries(fid_rows: list[dict[str, object]], pick_rows: list[dict[str, object]],
+def _summaries(fid_rows: list[dict[str, Any]], pick_rows: list[dict[str, Any]],
                default: float) -> tuple[list[list[object]], list[list[object]]]:
     fid_table, pick_table = [], []
     for workload in dict.fromkeys(r["workload"] for r in fid_rows):
         for fraction in dict.fromkeys(r["fraction"] for r in fid_rows):
             rs = [r for r in fid_rows if r["workload"] == workload and r["fraction"] == fraction]
-            rho = [float(r["spearman"]) for r in rs]  # type: ignore[arg-type]
+            rho = [float(r["spearman"]) for r in rs]
             mark = " (default)" if fraction == default else ""
             fid_table.append([workload, f"{fraction:g}{mark}", _fmt(rho, 3),
-                              _fmt([float(r["top_regret"]) for r in rs], 2),  # type: ignore[arg-type]
+                              _fmt([float(r["top_regret"]) for r in rs], 2),
                               "met" if statistics.fmean(rho) >= 0.8 else "missed"])
         for rungs in dict.fromkeys(r["rungs"] for r in pick_rows):
             rs = [r for r in pick_rows if r["workload"] == workload and r["rungs"] == rungs]
             pick_table.append([workload, rungs,
-                               _fmt([float(r["cost"]) for r in rs], 2),  # type: ignore[arg-type]
-                               _fmt([float(r["regret"]) for r in rs], 2),  # type: ignore[arg-type]
-                               f"{max(float(r['regret']) for r in rs):.2f}",  # type: ignore[arg-type]
-                               _fmt([float(r["rules_regret"]) for r in rs], 2)])  # type: ignore[arg-type]
+                               _fmt([float(r["cost"]) for r in rs], 2),
+                               _fmt([float(r["regret"]) for r in rs], 2),
+                               f"{max(float(r['regret']) for r in rs):.2f}",
+                               _fmt([float(r["rules_regret"]) for r in rs], 2)])
     return fid_table, pick_table
 
 
@@ -145,7 +145,7 @@ PICK_HEADER = ["workload", "rungs", "cost (full runs)", "regret of search pick %
                "worst seed regret %", "regret of rules' top pick %"]
 
 
-def _plot(fid_rows: list[dict[str, object]], path: object) -> None:
+def _plot(fid_rows: list[dict[str, Any]], path: object) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,7 +154,7 @@ def _plot(fid_rows: list[dict[str, object]], path: object) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for workload in dict.fromkeys(r["workload"] for r in fid_rows):
         fractions = list(dict.fromkeys(r["fraction"] for r in fid_rows))
-        means = [statistics.fmean(float(r["spearman"]) for r in fid_rows  # type: ignore[arg-type]
+        means = [statistics.fmean(float(r["spearman"]) for r in fid_rows
                                   if r["workload"] == workload and r["fraction"] == f)
                  for f in fractions]
         ax.plot(fractions, means, marker="o", label=workload)
@@ -167,7 +167,7 @@ def _plot(fid_rows: list[dict[str, object]], path: object) -> None:
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+def main(argv: list[str] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK['seeds']} seed x {QUICK['specs']} specs on "
@@ -178,7 +178,10 @@ def main(argv: list[str] | None = None) -> tuple[list[dict[str, object]], list[d
     parser.add_argument("--fractions", type=float, nargs="+", default=list(FRACTIONS))
     parser.add_argument("--settings", nargs="+", metavar="R0/R1/...",
                         help="rung settings to simulate, e.g. 0.1/0.33/1")
+    parser.add_argument("--full-steps", type=int,
+                        help="treat the full run as this many steps (smoke tests)")
     parser.add_argument("--name", default="proxy_fidelity", help="results file stem")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
     mode = QUICK if args.quick else FULL
     args.workloads = args.workloads or list(mode["workloads"])
@@ -186,10 +189,14 @@ def main(argv: list[str] | None = None) -> tuple[list[dict[str, object]], list[d
     args.specs = args.specs or mode["specs"]
     args.settings = ([tuple(float(x) for x in s.split("/")) for s in args.settings]
                      if args.settings else list(mode["settings"]))
+    from lradvisor.search import Fidelity
+
+    for rungs in args.settings:
+        Fidelity(rungs=rungs)  # a bad setting fails here, before any training
     return _run(args)
 
 
-def _run(args: argparse.Namespace) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+def _run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     from lradvisor.search import Fidelity
 
     recorder = Recorder()
@@ -206,12 +213,13 @@ def _run(args: argparse.Namespace) -> tuple[list[dict[str, object]], list[dict[s
     print(table(FID_HEADER, fid_table))
     print()
     print(table(PICK_HEADER, pick_table))
-    write_csv(args.name, FID_HEADER, fid_table)
-    write_csv(f"{args.name}_search", PICK_HEADER, pick_table)
+    write_csv(args.name, FID_HEADER, fid_table, folder=args.out)
+    write_csv(f"{args.name}_search", PICK_HEADER, pick_table, folder=args.out)
     keys = ["workload", "seed", "fraction", "spearman", "top_regret"]
-    write_csv(f"{args.name}_runs", keys, [[r[k] for k in keys] for r in fid_rows])
-    _plot(fid_rows, RESULTS / f"{args.name}.png")
-    print(f"wrote {RESULTS / args.name}.csv, {args.name}_search.csv, {args.name}_runs.csv, "
+    write_csv(f"{args.name}_runs", keys, [[r[k] for k in keys] for r in fid_rows],
+              folder=args.out)
+    _plot(fid_rows, args.out / f"{args.name}.png")
+    print(f"wrote {args.out / args.name}.csv, {args.name}_search.csv, {args.name}_runs.csv, "
           f"{args.name}.png")
     return fid_rows, pick_rows
 

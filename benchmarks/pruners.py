@@ -35,6 +35,8 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from benchmarks._common import RESULTS, machine, mean_std, table, write_csv
 from benchmarks._trials import Curve, Recorder, check_deterministic, spec_sequence
@@ -83,8 +85,12 @@ class _Replay:
 
 
 def replay(pruner: str, workload: str, specs: Sequence[object], curves: dict[str, Curve],
-           fraction: float, seed: int) -> Outcome:
-    """Run ``specs`` in order through the search's ``TrialRunner`` under ``pruner``."""
+           fraction: float, seed: int, full_steps: int | None = None) -> Outcome:
+    """Run ``specs`` in order through the search's ``TrialRunner`` under ``pruner``.
+
+    ``curves`` maps each spec's JSON to its recorded run at ``fraction`` of
+    ``full_steps`` (default: the workload's full run).
+    """
     import optuna
 
     from lradvisor.search import Fidelity
@@ -100,14 +106,15 @@ def replay(pruner: str, workload: str, specs: Sequence[object], curves: dict[str
     study = optuna.create_study(direction="minimize", pruner=make_pruner(pruner),
                                 sampler=optuna.samplers.RandomSampler(seed=seed))
     runner = TrialRunner(study, search_space(workload)[0], _Replay(curves),
-                         Fidelity(rungs=(fraction, 1.0)), work.total_steps,
+                         Fidelity(rungs=(fraction, 1.0)), full_steps or work.total_steps,
                          work.steps_per_epoch, "cpu")
-    records = [runner.run(Planned(spec, 0, seed, "sampled")) for spec in specs]  # type: ignore[arg-type]
+    records = [runner.run(Planned(spec, 0, seed, "sampled")) for spec in specs]  # type: ignore
     return Outcome(tuple(r.state for r in records), tuple(r.value for r in records),
                    tuple(r.steps_used for r in records))
 
 
-def area_under_curve(outcome: Outcome, reference: Outcome) -> tuple[float, list[tuple[float, float]]]:
+def area_under_curve(outcome: Outcome,
+                     reference: Outcome) -> tuple[float, list[tuple[float, float]]]:
     """Normalised area under ``outcome``'s best-so-far curve (see the module docstring).
 
     Returns the area and the curve's corners ``(x, y)`` (y holds from each x on).
@@ -128,15 +135,16 @@ def area_under_curve(outcome: Outcome, reference: Outcome) -> tuple[float, list[
 
 
 def _seed_rows(workload: str, seed: int, args: argparse.Namespace,
-               recorder: Recorder) -> list[dict[str, object]]:
+               recorder: Recorder) -> list[dict[str, Any]]:
     """Every pruner on one seed's sequence: one dict of measures per pruner."""
     from lradvisor.search import rung_steps
-    from lradvisor.workloads import get_workload
 
-    steps = rung_steps(args.fraction, get_workload(workload).total_steps)
+    full = _full_steps(workload, args)
+    steps = rung_steps(args.fraction, full)
     specs = spec_sequence(workload, args.trials, seed, steps)
     curves = {s.to_json(): recorder.curve(workload, s, steps, seed) for s in specs}
-    outcomes = {p: replay(p, workload, specs, curves, args.fraction, seed) for p in args.pruners}
+    outcomes = {p: replay(p, workload, specs, curves, args.fraction, seed, full)
+                for p in args.pruners}
     none = outcomes["none"]
     finals = [v if s == "COMPLETE" and v is not None else math.inf
               for s, v in zip(none.states, none.values)]
@@ -153,24 +161,31 @@ def _seed_rows(workload: str, seed: int, args: argparse.Namespace,
     return rows
 
 
-def _aggregate(rows: list[dict[str, object]]) -> list[list[object]]:
+def _full_steps(workload: str, args: argparse.Namespace) -> int:
+    """The full run's length: ``--full-steps`` when given, else the workload's."""
+    from lradvisor.workloads import get_workload
+
+    return int(args.full_steps or get_workload(workload).total_steps)
+
+
+def _aggregate(rows: list[dict[str, Any]]) -> list[list[object]]:
     """One table row per (workload, pruner): means and spreads over seeds."""
     out = []
     for workload in dict.fromkeys(r["workload"] for r in rows):
         mine = [r for r in rows if r["workload"] == workload]
         none = [r for r in mine if r["pruner"] == "none"]
-        none_steps = statistics.fmean(r["steps"] for r in none)  # type: ignore[misc]
-        none_best = statistics.fmean(r["best"] for r in none)  # type: ignore[misc]
+        none_steps = statistics.fmean(r["steps"] for r in none)
+        none_best = statistics.fmean(r["best"] for r in none)
         for pruner in dict.fromkeys(r["pruner"] for r in mine):
             rs = [r for r in mine if r["pruner"] == pruner]
-            steps, steps_sd = mean_std([r["steps"] for r in rs])  # type: ignore[misc]
-            best, best_sd = mean_std([r["best"] for r in rs])  # type: ignore[misc]
-            auc, auc_sd = mean_std([r["auc"] for r in rs])  # type: ignore[misc]
-            gaps = [(r["best"] - n["best"]) / abs(n["best"]) for r, n in zip(rs, none)]  # type: ignore[operator]
+            steps, steps_sd = mean_std([r["steps"] for r in rs])
+            best, best_sd = mean_std([r["best"] for r in rs])
+            auc, auc_sd = mean_std([r["auc"] for r in rs])
+            gaps = [(r["best"] - n["best"]) / abs(n["best"]) for r, n in zip(rs, none)]
             out.append([
                 workload, pruner, f"{steps:.0f} ± {steps_sd:.0f}",
                 f"{100 * (1 - steps / none_steps):.1f}",
-                f"{statistics.fmean(r['pruned'] for r in rs):.1f}",  # type: ignore[misc]
+                f"{statistics.fmean(r['pruned'] for r in rs):.1f}",
                 f"{best:.4f} ± {best_sd:.4f}", f"{100 * (best - none_best) / abs(none_best):+.2f}",
                 f"{100 * max(gaps):+.2f}",
                 f"{sum(bool(r['winner_pruned']) for r in rs)}/{len(rs)}",
@@ -184,7 +199,7 @@ HEADER = ["workload", "pruner", "steps (mean ± std)", "saved vs none %", "prune
           "AUC (mean ± std)"]
 
 
-def _targets(rows: list[dict[str, object]], table_rows: list[list[object]]) -> list[list[object]]:
+def _targets(rows: list[dict[str, Any]], table_rows: list[list[object]]) -> list[list[object]]:
     """The plateau pruner's targets, one row per workload, and the AUC ranking."""
     out = []
     for line in table_rows:
@@ -203,7 +218,7 @@ def _targets(rows: list[dict[str, object]], table_rows: list[list[object]]) -> l
     return out
 
 
-def _plot(rows: list[dict[str, object]], path: object) -> None:
+def _plot(rows: list[dict[str, Any]], path: object) -> None:
     """Mean normalised regret vs normalised steps, one panel per workload."""
     import matplotlib
 
@@ -217,7 +232,7 @@ def _plot(rows: list[dict[str, object]], path: object) -> None:
         for pruner in dict.fromkeys(r["pruner"] for r in rows):
             curves = [r["corners"] for r in rows
                       if r["workload"] == workload and r["pruner"] == pruner]
-            ys = [statistics.fmean(_at(c, x) for c in curves) for x in grid]  # type: ignore[arg-type]
+            ys = [statistics.fmean(_at(c, x) for c in curves) for x in grid]
             ax.step(grid, ys, where="post", label=pruner,
                     linewidth=2.5 if pruner == "plateau" else 1.2)
         ax.set(title=workload, xlabel="steps / steps of 'none'",
@@ -237,7 +252,7 @@ def _at(corners: list[tuple[float, float]], x: float) -> float:
     return y
 
 
-def main(argv: list[str] | None = None) -> list[dict[str, object]]:
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK['seeds']} seeds x {QUICK['trials']} trials on "
@@ -247,7 +262,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--trials", type=int, help="override the trials per seed")
     parser.add_argument("--fraction", type=float, help="proxy length (default: first rung)")
     parser.add_argument("--pruners", nargs="+", default=list(PRUNERS), choices=PRUNERS)
+    parser.add_argument("--full-steps", type=int,
+                        help="treat the full run as this many steps (smoke tests)")
     parser.add_argument("--name", default="pruners", help="results file stem")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
     mode = QUICK if args.quick else FULL
     args.workloads = args.workloads or list(mode["workloads"])
@@ -262,17 +280,17 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     return _run(args)
 
 
-def _run(args: argparse.Namespace) -> list[dict[str, object]]:
+def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from lradvisor.schedules import ScheduleSpec
     from lradvisor.search import rung_steps
     from lradvisor.workloads import get_workload
 
     recorder = Recorder()
     for workload in args.workloads:
-        work = get_workload(workload)
-        spec = ScheduleSpec.create("cosine", peak_lr=work.default_lr)
-        if not check_deterministic(workload, spec, min(20, rung_steps(args.fraction, work.total_steps))):
-            raise SystemExit(f"{workload}: two identical runs differ; replaying curves is unsound.")
+        spec = ScheduleSpec.create("cosine", peak_lr=get_workload(workload).default_lr)
+        steps = min(20, rung_steps(args.fraction, _full_steps(workload, args)))
+        if not check_deterministic(workload, spec, steps):
+            raise SystemExit(f"{workload}: two identical runs differ; replaying is unsound.")
     rows = [row for workload in args.workloads for seed in range(args.seeds)
             for row in _seed_rows(workload, seed, args, recorder)]
     summary = _aggregate(rows)
@@ -283,12 +301,12 @@ def _run(args: argparse.Namespace) -> list[dict[str, object]]:
     print()
     print(table(["workload", "plateau steps saved (≥ 60%)", "best-value gap (≤ 0.5%)",
                  "winner pruned (≤ 5%)", "best AUC (plateau)"], targets))
-    write_csv(args.name, HEADER, summary)
+    write_csv(args.name, HEADER, summary, folder=args.out)
     keys = ["workload", "seed", "pruner", "trials", "proxy_steps", "steps", "pruned", "best",
             "winner_pruned", "auc"]
-    write_csv(f"{args.name}_runs", keys, [[r[k] for k in keys] for r in rows])
-    _plot(rows, RESULTS / f"{args.name}.png")
-    print(f"wrote {RESULTS / args.name}.csv, {args.name}_runs.csv, {args.name}.png")
+    write_csv(f"{args.name}_runs", keys, [[r[k] for k in keys] for r in rows], folder=args.out)
+    _plot(rows, args.out / f"{args.name}.png")
+    print(f"wrote {args.out / args.name}.csv, {args.name}_runs.csv, {args.name}.png")
     return rows
 
 

@@ -1,0 +1,34 @@
+"""benchmarks.overhead: the trivial trainable, and the script on a tiny setting."""
+
+from __future__ import annotations
+
+import csv
+
+from benchmarks.overhead import REPORTS, main, measure, trivial_train
+
+
+def test_trivial_train_reports_evenly_and_ends_at_the_last_step() -> None:
+    from lradvisor.schedules import ScheduleSpec
+    from lradvisor.search import TrialContext
+
+    ctx = TrialContext(spec=ScheduleSpec.create("cosine", peak_lr=1e-2), total_steps=100)
+    value = trivial_train(ctx)
+    assert [s for s, _ in ctx.curve] == [5 * i for i in range(1, REPORTS + 1)]
+    assert value == ctx.curve[-1][1] == 1.0 + 1.0 / REPORTS
+
+
+def test_in_memory_first_rung_counts_every_trial() -> None:
+    res = measure(None, 6, "plateau", "random")
+    assert res["trials"] == 6 and len(res["per_ms"]) == 6
+    assert res["mean_ms"] > 0 and res["cpu_ms"] > 0
+
+
+def test_quick_path_runs_on_a_tiny_setting(tmp_path) -> None:
+    main(["--quick", "--trials", "2", "--out", str(tmp_path), "--name", "tiny"])
+    with open(tmp_path / "tiny.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["storage, pruner, sampler"] for r in rows] == [
+        "Optuna in-memory, first rung, plateau, tpe", "in memory (sqlite://), plateau, tpe",
+        "SQLite file, plateau, tpe"]
+    assert [r["target"] for r in rows] == ["≤ 5 ms", "≤ 5 ms", "≤ 30 ms"]
+    assert (tmp_path / "tiny.png").stat().st_size > 0

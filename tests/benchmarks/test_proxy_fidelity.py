@@ -1,0 +1,47 @@
+"""benchmarks.proxy_fidelity: the search simulation costs what Fidelity plans; the script runs."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+
+from benchmarks._trials import Recorder, spec_sequence
+from benchmarks.proxy_fidelity import main, simulate_search
+
+
+def test_simulated_search_spends_the_planned_steps_and_picks_a_finalist() -> None:
+    from lradvisor.search import Fidelity
+
+    full, rungs = 40, (0.25, 1.0)
+    specs = spec_sequence("digits-cnn", 4, 0, 10)
+    pick, steps, records = simulate_search("digits-cnn", specs, rungs, 0, Recorder(), full)
+    planned = Fidelity(rungs=rungs).cost(len(specs)) * full  # upper bound: nothing diverged
+    diverged = [r for r in records if r.diverged]
+    assert steps <= planned
+    assert (steps == planned) == (not diverged)
+    finals = [r for r in records if r.rung == 1]
+    assert {r.seed for r in finals} == {0, 1}
+    assert pick in {r.spec for r in finals}
+
+
+def test_quick_path_runs_on_a_tiny_setting(tmp_path) -> None:
+    fid_rows, pick_rows = main([
+        "--workloads", "digits-cnn", "--seeds", "1", "--specs", "4", "--fractions", "0.25",
+        "--settings", "0.25/1", "--full-steps", "40", "--out", str(tmp_path), "--name", "tiny",
+    ])
+    assert [r["fraction"] for r in fid_rows] == [0.25]
+    assert -1.0 <= fid_rows[0]["spearman"] <= 1.0 or math.isnan(fid_rows[0]["spearman"])
+    assert pick_rows[0]["regret"] >= 0.0
+    with open(tmp_path / "tiny_search.csv") as fh:
+        assert [r["rungs"] for r in csv.DictReader(fh)] == ["0.25/1"]
+    assert (tmp_path / "tiny.png").stat().st_size > 0
+
+
+def test_settings_must_be_valid_rungs(tmp_path) -> None:
+    from lradvisor.errors import StudyError
+
+    with pytest.raises(StudyError, match="strictly increasing"):
+        main(["--workloads", "digits-cnn", "--seeds", "1", "--specs", "3", "--fractions",
+              "0.25", "--settings", "0.5/0.25", "--full-steps", "40", "--out", str(tmp_path)])
