@@ -56,7 +56,7 @@ def mlp_sweep(ctx):
         opt.step()
         sched.step()
         ctx.report(step, loss.item())
-    return float(loss)
+    return loss.item()
 
 
 SEEN_LRS: list[float] = []
@@ -248,3 +248,22 @@ def test_cli_text_json_and_plot(tmp_path):
     assert len(data["runs"]) == 1
     out = runner.invoke(cli, ["lr-find"])
     assert out.exit_code == 2 and "--trainable" in out.output
+
+
+def test_search_lr_find_sets_the_peak_lr_range(tmp_path):
+    from lradvisor.storage import load_study, open_storage
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    out = CliRunner().invoke(cli, [
+        "search", "--trainable", f"{HERE}:mlp_sweep", "--task", "quick", "--optimizer", "sgd",
+        "--total-steps", "60", "--trials", "6", "--rungs", "0.5,1", "--storage", url,
+        "--study", "lrf", "--lr-find",
+    ])
+    assert out.exit_code == 0, out.output
+    study = load_study(open_storage(url), "lrf")
+    found = LRFindResult.from_dict(study.user_attrs["lr_find"])
+    space = study.user_attrs["space"]
+    assert (space["lr_low"], space["lr_high"]) == (found.suggestion.low, found.suggestion.high)
+    sampled = [json.loads(t.user_attrs["spec"])["peak_lr"] for t in study.trials
+               if t.user_attrs.get("origin") == "sampled"]
+    assert sampled and all(found.suggestion.low <= lr <= found.suggestion.high for lr in sampled)

@@ -81,3 +81,21 @@ def _clipped(values: Any) -> list[float]:
     finite = [v for v in values if math.isfinite(v)]
     top = 2 * min(finite) if finite else math.inf
     return [min(v, top) if math.isfinite(v) else top for v in values]
+
+
+def sweep_for_search(settings: dict[str, Any]) -> Any:
+    """``search --lr-find``: one range test on the search's trainable, announced on stderr.
+
+    Returns the :class:`~lradvisor.lrfind.LRFindResult`; its suggestion's ``low`` and
+    ``high`` become the search's peak-LR range, and the search stores it with the study.
+    """
+    from lradvisor.lrfind import lr_find
+
+    if settings.get("trainable") is None and settings.get("workload") is None:
+        raise click.UsageError("--lr-find needs --trainable or --workload.")
+    result = lr_find(settings.get("trainable"), workload=settings.get("workload"),
+                     seed=settings.get("seed") or 0)
+    sug = result.suggestion
+    click.echo(f"lr-find: {sug.describe()}; searching peak LR in {sug.low:.3g} .. "
+               f"{sug.high:.3g}.", err=True)
+    return result

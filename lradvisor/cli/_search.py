@@ -23,7 +23,8 @@ SAMPLERS = ("tpe", "random", "cmaes", "qmc", "gp")
 PROFILE_KEYS = ("task", "arch", "optimizer", "total_steps", "epochs", "steps_per_epoch",
                 "batch_size", "dataset_size", "peak_lr")
 SETTING_KEYS = ("workload", "trainable", "trials", "budget", "timeout", "seed", "pruner",
-                "sampler", "families", "direction", "storage", "study", "rungs", "rules")
+                "sampler", "families", "direction", "storage", "study", "rungs", "rules",
+                "lr_find")
 DEFAULTS = {"trials": 40, "seed": 0, "pruner": "plateau", "sampler": "tpe",
             "direction": "minimize"}
 
@@ -48,6 +49,8 @@ DEFAULTS = {"trials": 40, "seed": 0, "pruner": "plateau", "sampler": "tpe",
 @click.option("--direction", type=click.Choice(("minimize", "maximize")),
               help="Whether the trainable's value is minimised (default) or maximised.")
 @click.option("--rungs", help="Proxy lengths as fractions of the run, e.g. 0.1,0.33,1.")
+@click.option("--lr-find", "lr_find", is_flag=True, default=None,
+              help="Set the peak-LR range from an LR range test first (lradvisor lr-find).")
 @format_option
 def search(fmt: str, spec_file: str | None, **options: Any) -> None:
     """Search schedule families with short proxy runs; print the pick for the full run.
@@ -62,6 +65,11 @@ def search(fmt: str, spec_file: str | None, **options: Any) -> None:
 
     settings = _merge(read_spec_file(spec_file) if spec_file else {}, options)
     fidelity = Fidelity(rungs=settings["rungs"]) if settings.get("rungs") else None
+    found = None
+    if settings.get("lr_find"):
+        from lradvisor.cli._lrfind import sweep_for_search
+
+        found = sweep_for_search(settings)
     bar = _Bar()
     try:
         result = run_search(
@@ -72,9 +80,12 @@ def search(fmt: str, spec_file: str | None, **options: Any) -> None:
             pruner=settings["pruner"], sampler=settings["sampler"], seed=settings["seed"],
             families=settings.get("families"), direction=settings["direction"],
             fidelity=fidelity, rules_files=settings.get("rules") or (), callback=bar.update,
+            lr_range=None if found is None else (found.suggestion.low, found.suggestion.high),
         )
     finally:
         bar.close()
+    if found is not None:
+        result.study.set_user_attr("lr_find", found.to_dict())
     _finish(result, fmt)
 
 

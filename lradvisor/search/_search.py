@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lradvisor.errors import StudyError
@@ -104,6 +104,7 @@ def run_search(
     rules_first: int = 3,
     device: str | None = None,
     callback: Callable[[Progress], None] | None = None,
+    lr_range: tuple[float, float] | None = None,
 ) -> SearchResult:
     """Search schedules for a training function; returns the study and the pick.
 
@@ -127,6 +128,8 @@ def run_search(
         rules_first: how many of the rules' top recommendations run first.
         device: for the context (``None``: a GPU when present).
         callback: called with a :class:`Progress` after every trial.
+        lr_range: ``(low, high)`` of the peak LR instead of the rules' range (e.g. from
+            :func:`lradvisor.lr_find`).
 
     Raises:
         TrainableError, StudyError, ProfileError, SpecError: before any trial runs.
@@ -137,6 +140,9 @@ def run_search(
         >>> result.recommendation.spec.describe()  # doctest: +SKIP
     """
     setup = _prepare(trainable, profile, workload, families, rules_files, study_name)
+    if lr_range is not None:
+        setup["space"] = replace(setup["space"], lr_low=float(lr_range[0]),
+                                 lr_high=float(lr_range[1]))
     if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
         raise StudyError(f"n_trials must be an integer >= 1, but got {n_trials!r}.")
     fid = (fidelity or Fidelity()).fit(budget)
