@@ -36,7 +36,7 @@ def _check(config: ServiceConfig, credentials: HTTPAuthorizationCredentials | No
         raise HTTPException(401, "wrong bearer token.", headers=_CHALLENGE)
 
 
-def require_write(
+async def require_write(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
 ) -> None:
@@ -49,7 +49,7 @@ def require_write(
     _check(config, credentials)
 
 
-def require_read(
+async def require_read(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
 ) -> None:
