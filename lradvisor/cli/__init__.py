@@ -33,6 +33,9 @@ def _register() -> None:
     from lradvisor.cli._lrfind import lr_find_command
 
     cli.add_command(lr_find_command)
+    from lradvisor.cli._report import report
+
+    cli.add_command(report)
     from lradvisor.cli._serve import serve
 
     cli.add_command(serve)
