@@ -108,8 +108,8 @@ def train(ctx: TrialContext) -> float:
 
     Example:
         >>> from lradvisor.workloads import run
-        >>> final, curve = run("digits-cnn", "cosine", total_steps=40)
-        >>> len(curve), final < 2.0
+        >>> final, curve = run("digits-cnn", "cosine", total_steps=120, device="cpu")
+        >>> len(curve), final < 1.0
         (20, True)
     """
     import torch

@@ -168,7 +168,8 @@ def test_declared_sizes_match_the_data() -> None:
     from lradvisor.workloads import _charlm, _digits_cnn, _digits_finetune, _tabular_mlp
 
     assert len(_digits_cnn.digits_split()[0]) == get_workload("digits-cnn").dataset_size
-    assert len(_digits_finetune._finetune_split()[0]) == get_workload("digits-finetune").dataset_size
+    finetune_rows = len(_digits_finetune._finetune_split()[0])
+    assert finetune_rows == get_workload("digits-finetune").dataset_size
     assert len(_tabular_mlp.diabetes_split()[0]) == get_workload("tabular-mlp").dataset_size
     assert len(_charlm.corpus()[0]) == get_workload("charlm").dataset_size
     for workload in WORKLOADS.values():
