@@ -1,0 +1,291 @@
+"""How good is the advice? Final validation value against baselines and a full-length grid.
+
+Run: ``python -m benchmarks.quality [--quick] [--jobs 2]``. For each workload, on the same
+seeds (>= 3), at the run length (the workload's full length; ``--quick``: a fifth):
+
+* baselines: ``constant`` at the guide's default peak; torch-tutorial ``step`` (x0.1 at
+  every third); HF Trainer ``linear`` (no warmup); ``cosine`` with 10% warmup; and
+  Schedule-Free (SGD or AdamW, the ``schedulefree`` package) at its documented LR scaling
+  (SGD: 10x the scheduled peak, AdamW: 1x, the low ends of the README's "10x-50x" and
+  "1x-10x"; warmup 5% of the run) as the "no schedule at all" peer;
+* lradvisor: the rules alone (``suggest``), and rules + search at a budget of 2 full-run
+  equivalents followed by one full run of its recommendation;
+* the oracle: the best (mean over seeds) of a full-length grid over families x peak LRs
+  (the guide's default peak times 0.1, 0.3, 1, 3, 10);
+* the AlgoPerf-style baseline: linear warmup (10%) + cosine, peak LR tuned over the 5
+  grid LRs (the grid's ``cosine-warmup`` row), and the steps the recommended schedule
+  needs to reach that baseline's final value, read off its validation curve.
+
+Compute is counted in optimizer steps (search included) as a ratio to the grid's.
+Targets are in shared BENCHMARKS.md; the figures go in the README whatever they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import statistics
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from benchmarks._common import RESULTS, machine, mean_std, table, write_csv
+
+LR_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
+GRID = {
+    "constant": ("constant", {}),
+    "step": ("step", {"step_fraction": 1 / 3, "gamma": 0.1}),
+    "linear": ("linear", {}),
+    "cosine-warmup": ("cosine", {"warmup_fraction": 0.1}),
+    "cosine": ("cosine", {}),
+    "onecycle": ("onecycle", {}),
+    "wsd": ("wsd", {"warmup_fraction": 0.05, "decay_fraction": 0.2}),
+}
+QUICK_GRID = ("constant", "step", "linear", "cosine-warmup")
+BASELINES = ("constant", "step", "linear", "cosine-warmup")  # at the default peak
+SF_SCALE = {"sgd": 10.0, "adam": 1.0, "adamw": 1.0}
+QUICK_WORKLOADS = ("tabular-mlp", "digits-finetune")
+SEARCH_BUDGET = 2.0
+
+
+def profile_of(workload: Any, steps: int) -> dict[str, Any]:
+    """The workload's profile with the run length set to ``steps``."""
+    profile = dict(workload.profile())
+    profile.pop("epochs", None)
+    profile["total_steps"] = steps
+    return profile
+
+
+# -- Schedule-Free: swap the workload's optimizer, keep its own train() ---------------------
+_ACTIVE: list[Any] = []
+
+
+@contextlib.contextmanager
+def schedule_free(warmup_steps: int) -> Iterator[None]:
+    """Inside, ``torch.optim.SGD``/``Adam``/``AdamW`` build Schedule-Free optimizers, and
+    ``model.train()``/``model.eval()`` switch them too (as schedulefree requires)."""
+    import schedulefree
+    import torch
+
+    saved = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.nn.Module.train)
+
+    def sgd(params: Any, lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
+            **_: Any) -> Any:
+        opt = schedulefree.SGDScheduleFree(params, lr=lr, momentum=momentum or 0.9,
+                                           weight_decay=weight_decay, warmup_steps=warmup_steps)
+        opt.train()
+        _ACTIVE.append(opt)
+        return opt
+
+    def adamw(params: Any, lr: float, betas: Any = (0.9, 0.999), weight_decay: float = 0.0,
+              **_: Any) -> Any:
+        opt = schedulefree.AdamWScheduleFree(params, lr=lr, betas=betas,
+                                             weight_decay=weight_decay, warmup_steps=warmup_steps)
+        opt.train()
+        _ACTIVE.append(opt)
+        return opt
+
+    def train(module: Any, mode: bool = True) -> Any:
+        out = saved[3](module, mode)
+        for opt in _ACTIVE:
+            opt.train() if mode else opt.eval()
+        return out
+
+    torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW = sgd, adamw, adamw  # type: ignore
+    torch.nn.Module.train = train  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.nn.Module.train = saved
+        _ACTIVE.clear()
+
+
+# -- one workload-seed ---------------------------------------------------------------------
+def run_seed(name: str, seed: int, steps: int, grid_names: tuple[str, ...]) -> dict[str, Any]:
+    """Every method on one workload and seed: ``{method: (value, steps, curve)}``."""
+    from lradvisor.rules import advise
+    from lradvisor.schedules import ScheduleSpec
+    from lradvisor.search import run_search
+    from lradvisor.workloads import get_workload, run
+
+    work = get_workload(name)
+    profile = profile_of(work, steps)
+    advice = advise(profile)
+    peak = advice.prior.lr_default
+    out: dict[str, Any] = {}
+    for gname in grid_names:
+        family, params = GRID[gname]
+        for factor in LR_FACTORS:
+            spec = ScheduleSpec(family, params, peak * factor)
+            value, curve = run(name, spec, steps, seed, device="cpu")
+            out[f"grid:{gname}@{factor:g}"] = (value, steps, curve)
+    value, curve = run(name, advice.best.spec, steps, seed, device="cpu")
+    out["lradvisor rules"] = (value, steps, curve)
+    with schedule_free(warmup_steps=max(1, steps // 20)):
+        spec = ScheduleSpec("constant", {}, peak * SF_SCALE.get(work.optimizer, 1.0))
+        value, curve = run(name, spec, steps, seed, device="cpu")
+    out["schedule-free"] = (value, steps, curve)
+    result = run_search(workload=name, profile=profile, budget=SEARCH_BUDGET, seed=seed,
+                        storage="sqlite://", study_name=f"{name}-{seed}", device="cpu")
+    spec = result.recommendation.spec if result.recommendation else advice.best.spec
+    value, curve = run(name, spec, steps, seed, device="cpu")
+    out["lradvisor rules+search"] = (value, result.steps_used + steps, curve)
+    out["_search"] = {"steps_used": result.steps_used, "spec": spec.describe()}
+    return out
+
+
+def steps_to(curve: list[tuple[int, float]], target: float) -> float:
+    """The first reported step whose value is at or below ``target`` (inf: never)."""
+    return next((s for s, v in curve if v <= target), math.inf)
+
+
+# -- the tables ----------------------------------------------------------------------------
+def summarise(name: str, runs: list[dict[str, Any]], steps: int,
+              grid_names: tuple[str, ...]) -> tuple[list[list[Any]], dict[str, Any]]:
+    """Per-method rows for one workload, and the figures the targets are judged on."""
+    def values(key: str) -> list[float]:
+        return [r[key][0] for r in runs]
+
+    grid_keys = [k for k in runs[0] if k.startswith("grid:")]
+    score = {k: statistics.fmean(values(k)) if all(map(math.isfinite, values(k))) else math.inf
+             for k in grid_keys}
+    oracle_key = min(score, key=score.__getitem__)
+    oracle = score[oracle_key]
+    grid_steps = len(grid_keys) * steps
+    algo_keys = [k for k in grid_keys if k.startswith("grid:cosine-warmup@")]
+    algo_key = min(algo_keys, key=score.__getitem__)
+    methods = {f"baseline {b}": f"grid:{b}@1" for b in BASELINES if b in grid_names}
+    methods |= {"baseline schedule-free": "schedule-free",
+                f"AlgoPerf warmup+cosine ({algo_key.split('@')[1]}x)": algo_key,
+                "lradvisor rules": "lradvisor rules",
+                "lradvisor rules+search": "lradvisor rules+search",
+                f"oracle {oracle_key[5:]}x": oracle_key}
+    rows = []
+    for label, key in methods.items():
+        mean, std = mean_std(values(key)) if all(map(math.isfinite, values(key))) \
+            else (math.inf, 0.0)
+        used = statistics.fmean(r[key][1] for r in runs)
+        regret = (mean - oracle) / abs(oracle)
+        rows.append([name, label, f"{mean:.4g}", f"{std:.2g}", f"{regret:+.2%}",
+                     int(used), f"{used / grid_steps:.3f}"])
+    ratios = []
+    for r in runs:
+        target = r[algo_key][0]
+        ratios.append(steps_to(r[algo_key][2], target) / steps_to(r["lradvisor rules+search"][2],
+                                                                  target))
+    rules_close = [(r["lradvisor rules"][0] - r[oracle_key][0]) / abs(r[oracle_key][0]) <= 0.03
+                   for r in runs]
+    search_mean = statistics.fmean(values("lradvisor rules+search"))
+    baselines = [k for k in methods if k.startswith("baseline")]
+    beats = all(search_mean < statistics.fmean(values(methods[b])) for b in baselines)
+    facts = {"search_regret": (search_mean - oracle) / abs(oracle),
+             "search_compute": statistics.fmean(r["lradvisor rules+search"][1] for r in runs)
+             / grid_steps,
+             "search_runs": statistics.fmean(r["_search"]["steps_used"] for r in runs) / steps,
+             "speedup": statistics.median(ratios), "rules_close": rules_close,
+             "beats_baselines": beats, "grid_size": len(grid_keys)}
+    return rows, facts
+
+
+def plot(rows: list[list[Any]], path: Any) -> None:
+    """Regret against the oracle, per method and workload (bars)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    workloads = list(dict.fromkeys(r[0] for r in rows))
+    labels = list(dict.fromkeys(r[1].split(" (")[0].split(" grid")[0] for r in rows
+                                if not r[1].startswith("oracle")))
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    width = 0.8 / len(workloads)
+    for i, name in enumerate(workloads):
+        mine = {r[1].split(" (")[0]: float(r[4].rstrip("%")) for r in rows if r[0] == name}
+        ys = [mine.get(label, math.nan) for label in labels]
+        ax.bar([j + i * width for j in range(len(labels))], ys, width, label=name)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(labels))])
+    ax.set_xticklabels(labels, rotation=25, ha="right", fontsize=8)
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_ylabel("regret vs grid oracle (%, symlog)")
+    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+    ax.legend(fontsize=8)
+    ax.set_title("benchmarks/quality: final validation value vs the grid oracle")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="2 workloads, 4x5 grid, a fifth of the run length")
+    parser.add_argument("--workloads", help="comma-separated (default: all; quick: 2)")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=1, help="processes (workload-seeds)")
+    parser.add_argument("--name", default=None, help="results file stem (default quality)")
+    args = parser.parse_args(argv)
+    from lradvisor.workloads import WORKLOAD_NAMES, get_workload
+
+    names = args.workloads.split(",") if args.workloads else (
+        QUICK_WORKLOADS if args.quick else WORKLOAD_NAMES)
+    grid_names = QUICK_GRID if args.quick else tuple(GRID)
+    lengths = {n: get_workload(n).total_steps // (5 if args.quick else 1) for n in names}
+    tasks = [(n, s, lengths[n], grid_names) for n in names for s in range(args.seeds)]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(_run_task, tasks))
+    elapsed = time.perf_counter() - start
+    rows, facts = [], {}
+    for name in names:
+        runs = [r for (n, *_), r in zip(tasks, results) if n == name]
+        more, facts[name] = summarise(name, runs, lengths[name], grid_names)
+        rows += more
+    _report(rows, facts, names, args, elapsed)
+
+
+def _run_task(task: tuple[str, int, int, tuple[str, ...]]) -> dict[str, Any]:
+    import os
+
+    os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
+    return run_seed(*task)
+
+
+def _report(rows: list[list[Any]], facts: dict[str, Any], names: Any, args: Any,
+            elapsed: float) -> None:
+    stem = args.name or ("quality_quick" if args.quick else "quality")
+    header = ["workload", "method", "final value (mean)", "std", "regret vs oracle",
+              "optimizer steps", "steps / grid"]
+    write_csv(stem, header, rows)
+    plot(rows, RESULTS / f"{stem}.png")
+    regrets = [f["search_regret"] for f in facts.values()]
+    compute = [f["search_compute"] for f in facts.values()]
+    close = [c for f in facts.values() for c in f["rules_close"]]
+    lines = [
+        f"benchmarks/quality{' --quick' if args.quick else ''}: {machine()}; {args.seeds} "
+        f"seeds; {elapsed / 60:.1f} min; grid {next(iter(facts.values()))['grid_size']} "
+        f"configs per workload (families x {len(LR_FACTORS)} LRs)", "",
+        table(header, rows), "",
+        f"- rules + search regret vs oracle: median {statistics.median(regrets):+.2%} "
+        f"(target <= 1%); compute / grid: median {statistics.median(compute):.3f}, worst "
+        f"{max(compute):.3f} (targets <= 0.10, <= 0.15)",
+        "- search cost (full runs): " + ", ".join(
+            f"{n} {facts[n]['search_runs']:.2f}" for n in names) + " (target <= 2)",
+        "- steps to the AlgoPerf baseline's final value, baseline / recommended (median over "
+        "seeds): " + ", ".join(f"{n} {facts[n]['speedup']:.2f}x" for n in names)
+        + f"; median {statistics.median(f['speedup'] for f in facts.values()):.2f}x "
+        "(target >= 1.3x)",
+        f"- rules alone within 3% of the oracle on {sum(close)}/{len(close)} workload-seeds "
+        "(target >= 80%)",
+        "- rules + search better than every baseline on "
+        f"{sum(f['beats_baselines'] for f in facts.values())}/{len(facts)} workloads "
+        "(target >= 3 of 4)",
+    ]
+    text = "\n".join(lines)
+    (RESULTS / f"{stem}.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
