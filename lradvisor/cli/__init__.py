@@ -36,6 +36,9 @@ def _register() -> None:
     from lradvisor.cli._report import report
 
     cli.add_command(report)
+    from lradvisor.cli._rules import rules
+
+    cli.add_command(rules)
     from lradvisor.cli._serve import serve
 
     cli.add_command(serve)

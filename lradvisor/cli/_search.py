@@ -81,6 +81,7 @@ def search(fmt: str, spec_file: str | None, **options: Any) -> None:
             families=settings.get("families"), direction=settings["direction"],
             fidelity=fidelity, rules_files=settings.get("rules") or (), callback=bar.update,
             lr_range=None if found is None else (found.suggestion.low, found.suggestion.high),
+            learned=_learned(),
         )
     finally:
         bar.close()
@@ -224,3 +225,10 @@ def _split(value: Any, name: str) -> list[Any] | None:
     if isinstance(value, (list, tuple)):
         return list(value)
     raise StudyError(f"{name} must be a comma-separated list, but got {value!r}.")
+
+
+def _learned() -> Any:
+    """The learned guide at its default place ($LRADVISOR_LEARNED), when there is one."""
+    from lradvisor.rules._learn import load_learned
+
+    return load_learned()

@@ -23,8 +23,12 @@ __all__ = ["suggest"]
 @click.option("--plot", "plot", type=click.Path(dir_okay=False), help="Also write the LR curve as PNG.")
 @click.option("--study", help="Answer from a stored study's best trial instead of the rules.")
 @storage_option
+@click.option("--learned", type=click.Path(dir_okay=False),
+              help="Learned guide (lradvisor rules learn); default $LRADVISOR_LEARNED or "
+              "studies/learned.json when it exists.")
+@click.option("--rules-only", is_flag=True, help="Ignore the learned guide.")
 def suggest(fmt: str, plot: str | None, study: str | None, storage: str | None,
-            **options: Any) -> None:
+            learned: str | None, rules_only: bool, **options: Any) -> None:
     """Recommend a learning-rate schedule for a task profile.
 
     \b
@@ -43,6 +47,10 @@ def suggest(fmt: str, plot: str | None, study: str | None, storage: str | None,
         from lradvisor.rules import advise
 
         advice = advise(profile_from_options(options), options.get("rules_files") or ())
+        if not rules_only:
+            from lradvisor.rules._learn import blend, load_learned
+
+            advice = blend(advice, load_learned(learned))
         recs = list(advice.recommendations)
         data = advice.to_dict()
         extra = {k: data[k] for k in ("prior", "trace", "profile") if k in data}

@@ -105,6 +105,7 @@ def run_search(
     device: str | None = None,
     callback: Callable[[Progress], None] | None = None,
     lr_range: tuple[float, float] | None = None,
+    learned: Any = None,
 ) -> SearchResult:
     """Search schedules for a training function; returns the study and the pick.
 
@@ -130,6 +131,8 @@ def run_search(
         callback: called with a :class:`Progress` after every trial.
         lr_range: ``(low, high)`` of the peak LR instead of the rules' range (e.g. from
             :func:`lradvisor.lr_find`).
+        learned: a learned guide (``LearnedGuide``, see ``lradvisor rules learn``):
+            families and settings that won on similar studies run first.
 
     Raises:
         TrainableError, StudyError, ProfileError, SpecError: before any trial runs.
@@ -139,7 +142,8 @@ def run_search(
         ...                     storage="sqlite://")  # doctest: +SKIP
         >>> result.recommendation.spec.describe()  # doctest: +SKIP
     """
-    setup = _prepare(trainable, profile, workload, families, rules_files, study_name)
+    setup = _prepare(trainable, profile, workload, families, rules_files, study_name,
+                     learned)
     if lr_range is not None:
         setup["space"] = replace(setup["space"], lr_low=float(lr_range[0]),
                                  lr_high=float(lr_range[1]))
@@ -172,7 +176,8 @@ def run_search(
 
 
 def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
-             rules_files: Sequence[str], study_name: str | None) -> dict[str, Any]:
+             rules_files: Sequence[str], study_name: str | None,
+             learned: Any = None) -> dict[str, Any]:
     """Everything checked before the database is touched (each fault is one line)."""
     from lradvisor.rules import TaskProfile, advise
 
@@ -199,6 +204,10 @@ def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
             "give --total-steps, or --epochs with --steps-per-epoch."
         )
     advice = advise(profile, rules_files)
+    if learned is not None:
+        from lradvisor.rules._learn import blend
+
+        advice = blend(advice, learned)
     space = SearchSpace.from_prior(advice.prior, families)
     name = study_name or _default_name(workload, trainable, profile)
     rules = tuple(dict.fromkeys(r for rec in advice.recommendations for r in rec.rules))

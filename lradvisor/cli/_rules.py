@@ -1,0 +1,39 @@
+"""``lradvisor rules``: the guide itself; ``rules learn`` fits its learned part."""
+
+from __future__ import annotations
+
+import click
+
+from lradvisor.cli._options import storage_option
+
+__all__ = ["rules"]
+
+
+@click.group()
+def rules() -> None:
+    """The schedule guide: learn from finished studies."""
+
+
+@rules.command("learn")
+@storage_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the learned guide (default $LRADVISOR_LEARNED or "
+              "studies/learned.json).")
+def learn_cmd(storage: str | None, output: str | None) -> None:
+    """Fit the learned guide from every finished study in the database.
+
+    `suggest` then blends it with the rules (and says so), and a new search starts
+    from what won on similar studies. Without the file the rules answer alone.
+
+    \b
+    Example:
+      lradvisor rules learn --storage sqlite:///studies/lradvisor.db
+    """
+    from lradvisor.learn import learn
+
+    guide, path, counts = learn(storage, output)
+    click.echo(f"learned from {len(guide.studies)} finished studies; wrote {path}")
+    for study, count in zip(guide.studies, counts):
+        winner = study["winner"]
+        click.echo(f"  {study['name']}: won by {winner['family']} at peak "
+                   f"{winner.get('peak_lr') or 0:.3g}; {count} other similar studies")

@@ -1,0 +1,107 @@
+"""``lradvisor rules learn``: fit the learned guide from the finished studies in a database.
+
+Every study with a stored profile and recommendation is evidence for its task profile:
+which families won (the first rung's ranking of families by their best value, the
+recommendation's family placed first) and at which peak LR, relative to the rules'
+default peak and, when ``search --lr-find`` ran, to the LR range test's peak. The
+profiles are encoded with scikit-learn (``OneHotEncoder`` for task, architecture and
+optimizer; log10 of the length) and indexed with ``NearestNeighbors`` over the radius
+:mod:`lradvisor.rules._learn` uses; the file written holds the encoding and the
+per-study evidence, so ``suggest`` evaluates the same neighbourhoods in plain Python.
+
+Example:
+    >>> guide = learn("sqlite:///studies/lradvisor.db", "studies/learned.json")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lradvisor.rules._learn import CATEGORICAL, LearnedGuide, learned_path
+
+__all__ = ["collect", "fit", "learn"]
+
+
+def collect(storage_url: str | None) -> list[dict[str, Any]]:
+    """One evidence dict per finished study: ``name``, ``label``, ``profile``,
+    ``family_scores``, ``winner``, ``lr_ratio``, ``lr_find_ratio``."""
+    from lradvisor.storage import list_studies, load_study, open_storage
+
+    storage = open_storage(storage_url)
+    out = []
+    for summary in list_studies(storage):
+        study = load_study(storage, summary.study_name)
+        found = evidence_of(study)
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def evidence_of(study: Any) -> dict[str, Any] | None:
+    """What one study says, or ``None`` when it has no profile or no recommendation."""
+    attrs = study.user_attrs
+    rec, profile = attrs.get("recommendation"), attrs.get("profile")
+    if not rec or not profile:
+        return None
+    sign = 1.0 if study.direction.name.lower() == "minimize" else -1.0
+    best: dict[str, float] = {}
+    for trial in study.get_trials(deepcopy=False):
+        spec = json.loads(trial.user_attrs.get("spec") or "{}")
+        value = trial.value if trial.state.name == "COMPLETE" else None
+        if trial.user_attrs.get("rung", 0) != 0 or value is None or not math.isfinite(value):
+            continue
+        fam = spec.get("family")
+        best[fam] = min(best.get(fam, math.inf), sign * value)
+    order = [rec["family"]] + sorted((f for f in best if f != rec["family"]), key=best.__getitem__)
+    scores = {f: 1.0 - i / (len(order) - 1) if len(order) > 1 else 1.0
+              for i, f in enumerate(order)}
+    peak = rec.get("peak_lr")
+    prior_peak = (attrs.get("prior") or {}).get("lr_default")
+    found = (attrs.get("lr_find") or {}).get("suggestion", {}).get("peak_lr")
+    return {
+        "name": study.study_name, "label": attrs.get("workload") or study.study_name,
+        "profile": profile, "family_scores": scores,
+        "winner": {k: rec[k] for k in ("family", "params", "peak_lr") if k in rec},
+        "lr_ratio": math.log10(peak / prior_peak) if peak and prior_peak else None,
+        "lr_find_ratio": math.log10(peak / found) if peak and found else None,
+    }
+
+
+def fit(evidence: Sequence[dict[str, Any]], **settings: Any) -> tuple[LearnedGuide, list[int]]:
+    """The learned guide for ``evidence``, and for each study how many *other* similar
+    studies stand beside it (scikit-learn's radius neighbours, itself left out)."""
+    import numpy as np
+    from sklearn.neighbors import NearestNeighbors
+    from sklearn.preprocessing import OneHotEncoder
+
+    guide = LearnedGuide({name: () for name in CATEGORICAL}, (), **settings)
+    if not evidence:
+        return guide, []
+    table = [[str(e["profile"].get(n) or "none") for n in CATEGORICAL] for e in evidence]
+    encoder = OneHotEncoder(handle_unknown="ignore").fit(table)
+    categories = {n: tuple(str(c) for c in cats) for n, cats in zip(CATEGORICAL,
+                                                                    encoder.categories_)}
+    guide = LearnedGuide(categories, (), **settings)
+    onehot = encoder.transform(table).toarray()
+    lengths = np.array([[guide.features(e["profile"])[-1]] for e in evidence])
+    features = np.hstack([onehot, lengths])
+    index = NearestNeighbors(radius=guide.radius).fit(features)
+    neighbours = index.radius_neighbors(features, return_distance=False)
+    studies = tuple({**{k: v for k, v in e.items() if k != "profile"},
+                     "features": [float(v) for v in row]} for e, row in zip(evidence, features))
+    guide = LearnedGuide(categories, studies, **settings)
+    return guide, [len(n) - 1 for n in neighbours]
+
+
+def learn(storage_url: str | None, path: str | Path | None = None,
+          **settings: Any) -> tuple[LearnedGuide, Path, list[int]]:
+    """Collect, fit and write the learned guide; returns it, its path, neighbour counts."""
+    guide, counts = fit(collect(storage_url), **settings)
+    file = learned_path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(json.dumps(guide.to_dict(), indent=1), encoding="utf-8")
+    return guide, file, counts

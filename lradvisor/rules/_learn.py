@@ -1,0 +1,233 @@
+"""A guide that learns: the rules' advice blended with what finished studies measured.
+
+``lradvisor rules learn`` (:mod:`lradvisor.learn`) reads every finished study and
+writes a small JSON model: for each study its profile as a feature vector, how each
+family it tried ranked (1 best .. 0 worst), the winner's spec and its peak LR relative
+to the rules' default peak (and to the LR range test, when one ran). This module reads
+that file with plain Python (``lradvisor suggest`` stays free of scikit-learn) and
+blends it into the rules' :class:`~lradvisor.rules.Advice`:
+
+* the *similar* studies are those within ``radius`` (0.9) of the profile: the same
+  task, architecture and optimizer (a mismatch alone is ``sqrt(2)`` away, a value no
+  study had 1), lengths within 1.8 decades (``0.5`` per decade); each weighs
+  ``1 - distance / radius``;
+* with fewer than ``min_studies`` of them the rules' answer is kept, and says so;
+* else each family's place is ``(1 - a) * rules + a * evidence`` with
+  ``a = n_f / (n_f + prior_strength)`` (``n_f``: similar studies that tried it);
+  untried families count as middling (0.5); a family that won on similar studies but
+  that the rules do not name is added with the winning settings;
+* the peak LR moves by the similar winners' mean ratio to the rules' peak, shrunk the
+  same way, and the search prior's LR range is widened to hold it.
+
+Every recommendation then carries ``evidence: N studies, <name>-like`` and the trace
+says whether the evidence changed the ranking.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from lradvisor.errors import RulesError
+
+__all__ = ["DEFAULT_LEARNED", "LEARNED_ENV", "LearnedGuide", "blend", "learned_path",
+           "load_learned"]
+
+LEARNED_ENV = "LRADVISOR_LEARNED"
+DEFAULT_LEARNED = "studies/learned.json"
+CATEGORICAL = ("task", "arch", "optimizer")
+FORMAT = 1
+
+
+def learned_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """Where the learned guide lives: ``path``, else ``$LRADVISOR_LEARNED``, else the default
+    (``studies/learned.json`` beside the default study database)."""
+    return Path(path or os.environ.get(LEARNED_ENV) or DEFAULT_LEARNED)
+
+
+@dataclass(frozen=True)
+class LearnedGuide:
+    """The fitted evidence model, as stored in the JSON file.
+
+    Attributes:
+        categories: per categorical field, its values in feature order.
+        studies: one dict per study: ``name``, ``label``, ``features``,
+            ``family_scores`` (family -> 0..1), ``winner`` (spec dict), ``lr_ratio``
+            (log10 of winner peak / rules' peak), ``lr_find_ratio`` (or ``None``).
+        radius, min_studies, prior_strength, length_weight: see the module doc.
+    """
+
+    categories: Mapping[str, Sequence[str]]
+    studies: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    radius: float = 0.9
+    min_studies: int = 3
+    prior_strength: float = 2.0
+    length_weight: float = 0.5
+
+    def features(self, profile: Mapping[str, Any]) -> list[float]:
+        """The profile's vector: one-hot task/arch/optimizer, then weighted log10(steps)."""
+        out: list[float] = []
+        for name in CATEGORICAL:
+            value = str(profile.get(name) or "none")
+            out += [1.0 if value == c else 0.0 for c in self.categories.get(name, ())]
+        steps = profile.get("total_steps") or profile.get("epochs")
+        out.append(self.length_weight * math.log10(steps) if steps else 0.0)
+        return out
+
+    def neighbours(self, profile: Mapping[str, Any]) -> list[tuple[float, Mapping[str, Any]]]:
+        """``(distance, study)`` of the stored studies within ``radius``, nearest first."""
+        x = self.features(profile)
+        found = []
+        for study in self.studies:
+            d = math.dist(x, study["features"])
+            if d <= self.radius:
+                found.append((d, study))
+        return sorted(found, key=lambda pair: pair[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (with a format number)."""
+        return {"format": FORMAT, "categories": {k: list(v) for k, v in self.categories.items()},
+                "studies": [dict(s) for s in self.studies], "radius": self.radius,
+                "min_studies": self.min_studies, "prior_strength": self.prior_strength,
+                "length_weight": self.length_weight}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LearnedGuide:
+        """The inverse of :meth:`to_dict`; a :class:`RulesError` names what is wrong."""
+        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+            raise RulesError(f"a learned guide must be a JSON object with format {FORMAT}.")
+        try:
+            return cls({k: tuple(v) for k, v in data["categories"].items()},
+                       tuple(data["studies"]), float(data["radius"]), int(data["min_studies"]),
+                       float(data["prior_strength"]), float(data["length_weight"]))
+        except (KeyError, TypeError, ValueError) as err:
+            raise RulesError(f"a learned guide is malformed: {err!r}.") from None
+
+
+def load_learned(path: str | os.PathLike[str] | None = None) -> LearnedGuide | None:
+    """The learned guide at :func:`learned_path`, or ``None`` when there is no such file.
+
+    Raises:
+        RulesError: the file exists but is not a learned guide.
+    """
+    file = learned_path(path)
+    if not file.is_file():
+        return None
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise RulesError(f"learned guide {str(file)!r} does not read as JSON: {err}") from None
+    return LearnedGuide.from_dict(data)
+
+
+def blend(advice: Any, guide: LearnedGuide | None) -> Any:
+    """``advice`` re-ranked by the evidence of similar studies (see the module doc)."""
+    if guide is None:
+        return advice
+    profile = advice.profile.to_dict()
+    near = guide.neighbours(profile)
+    label = _label(near)
+    if len(near) < guide.min_studies:
+        note = (f"evidence: {len(near)} similar {'study' if len(near) == 1 else 'studies'}"
+                f"{', ' + label + '-like' if label else ''}; fewer than {guide.min_studies}, "
+                "so the rules' ranking is kept.")
+        return replace(advice, trace=(*advice.trace, f"learned: {note}"))
+    weights = [max(1e-6, 1.0 - d / guide.radius) for d, _ in near]
+    studies = [s for _, s in near]
+    recs = list(advice.recommendations) + _added(advice, studies)
+    rules_rank = {r.spec.family: i for i, r in enumerate(advice.recommendations)}
+    top_score = max((r.score for r in advice.recommendations), default=1.0) or 1.0
+    blended = {}
+    for rec in recs:
+        fam = rec.spec.family
+        rules = max(rec.score, 0.0) / top_score if fam in rules_rank else 0.0
+        tried = [(w, s["family_scores"][fam]) for w, s in zip(weights, studies)
+                 if fam in s["family_scores"]]
+        a = len(tried) / (len(tried) + guide.prior_strength)
+        seen = sum(w * v for w, v in tried) / sum(w for w, _ in tried) if tried else 0.5
+        blended[fam] = (1 - a) * rules + a * seen
+    fixed_lr = advice.prior.lr_low == advice.prior.lr_high  # the profile gave the peak LR
+    ratio = 0.0 if fixed_lr else _lr_ratio(weights, studies, guide.prior_strength)
+    order = sorted(recs, key=lambda r: (-blended[r.spec.family], rules_rank.get(r.spec.family, 99)))
+    head = f"evidence: {len(near)} studies{', ' + label + '-like' if label else ''}"
+    out = []
+    for place, rec in enumerate(order):
+        was = rules_rank.get(rec.spec.family)
+        moved = "new" if was is None else ("" if was == place else f"rules: {_nth(was)}")
+        text = f"{head}; ranked {_nth(place)}" + (f" ({moved})" if moved else "")
+        spec = rec.spec.replace(peak_lr=rec.spec.peak_lr * 10**ratio) if rec.spec.peak_lr \
+            else rec.spec
+        out.append(replace(rec, spec=spec, evidence=text))
+    changed = [r.spec.family for r in order] != [r.spec.family for r in advice.recommendations]
+    trace = [f"learned: {head}; " + ("the evidence changed the ranking to "
+                                      + ", ".join(r.spec.family for r in order) if changed
+                                      else "the rules' ranking stands") + "."]
+    if ratio:
+        trace.append(f"learned: peak LR x{10**ratio:.3g} (similar studies' winners).")
+    prior = _prior(advice.prior, order, blended, 10**ratio)
+    return replace(advice, recommendations=tuple(out), prior=prior,
+                   trace=(*advice.trace, *trace))
+
+
+def _label(near: Sequence[tuple[float, Mapping[str, Any]]]) -> str:
+    labels = Counter(str(s.get("label") or s.get("name")) for _, s in near)
+    return labels.most_common(1)[0][0] if labels else ""
+
+
+def _nth(index: int) -> str:
+    n = index + 1
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _added(advice: Any, studies: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """Recommendations for families that won on similar studies but the rules do not name."""
+    from lradvisor.schedules import ScheduleSpec
+
+    have = {r.spec.family for r in advice.recommendations}
+    out, base = [], advice.best
+    for study in studies:
+        try:
+            spec = ScheduleSpec.from_dict(study["winner"])
+        except Exception:  # noqa: BLE001 - a stored winner from an older version: skip it
+            continue
+        if spec.family in have:
+            continue
+        have.add(spec.family)
+        out.append(replace(base, spec=spec.replace(peak_lr=base.spec.peak_lr), score=0.0,
+                           rules=(), rationale=f"Won on similar study {study.get('name')!r}."))
+    return out
+
+
+def _lr_ratio(weights: Sequence[float], studies: Sequence[Mapping[str, Any]],
+              strength: float) -> float:
+    pairs = [(w, s["lr_ratio"]) for w, s in zip(weights, studies) if s.get("lr_ratio") is not None]
+    if not pairs:
+        return 0.0
+    mean = sum(w * r for w, r in pairs) / sum(w for w, _ in pairs)
+    return mean * len(pairs) / (len(pairs) + strength)
+
+
+def _prior(prior: Any, order: Sequence[Any], blended: Mapping[str, float], factor: float) -> Any:
+    from lradvisor.rules._advice import FamilyPrior
+
+    by_family = {f.family: f for f in prior.families}
+    total = sum(max(blended[r.spec.family], 1e-6) for r in order)
+    fams = []
+    for rec in order:
+        fam = rec.spec.family
+        weight = round(max(blended[fam], 1e-6) / total, 6)
+        old = by_family.get(fam)
+        fams.append(replace(old, weight=weight) if old is not None
+                    else FamilyPrior(fam, weight, {}, dict(rec.spec.params)))
+    peak = prior.lr_default * factor
+    if prior.lr_low == prior.lr_high:  # the profile fixed the peak LR: keep it
+        return replace(prior, families=tuple(fams))
+    return replace(prior, families=tuple(fams), lr_default=peak,
+                   lr_low=min(prior.lr_low, peak / 3), lr_high=max(prior.lr_high, peak * 3))

@@ -1,0 +1,155 @@
+"""The learned guide: planted studies move the ranking, thin or no evidence keeps the
+rules, the plain-Python neighbours agree with scikit-learn's, suggest stays light, and
+a new search starts from what won."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from lradvisor.cli import cli
+from lradvisor.rules import TaskProfile, advise
+from lradvisor.rules._learn import LearnedGuide, blend, load_learned
+
+CNN = {"task": "scratch", "arch": "cnn", "optimizer": "sgd", "total_steps": 800}
+ONECYCLE = {"family": "onecycle", "params": {"pct_start": 0.25}, "peak_lr": 0.3}
+
+
+def plant(url: str, name: str, profile: dict, winner: dict, ranking: list[tuple[str, float]],
+          workload: str = "digits-cnn") -> None:
+    """A finished study as a search leaves it: attributes and first-rung trials."""
+    import optuna
+
+    from lradvisor.storage import get_study, open_storage
+
+    study = get_study(open_storage(url), name)
+    study.set_user_attr("profile", profile)
+    study.set_user_attr("workload", workload)
+    study.set_user_attr("prior", {"lr_default": 0.1})
+    study.set_user_attr("recommendation", {**winner, "total_steps": profile["total_steps"]})
+    for family, value in ranking:
+        spec = json.dumps({"family": family, "params": {}, "peak_lr": 0.1})
+        study.add_trial(optuna.trial.create_trial(
+            value=value, user_attrs={"spec": spec, "rung": 0, "steps_used": 80}))
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("learn")
+    url = f"sqlite:///{folder / 'studies.db'}"
+    for i in range(4):  # four digits-cnn-like studies: onecycle won, cosine came last
+        plant(url, f"cnn-{i}", {**CNN, "total_steps": 600 + 100 * i}, ONECYCLE,
+              [("onecycle", 0.10 + i / 100), ("step", 0.2), ("cosine", 0.3)])
+    plant(url, "charlm-0", {"task": "pretrain", "arch": "transformer", "optimizer": "adamw",
+                            "total_steps": 864},
+          {"family": "wsd", "params": {}, "peak_lr": 0.003}, [("wsd", 2.0), ("cosine", 2.1)],
+          workload="charlm")
+    out = CliRunner().invoke(cli, ["rules", "learn", "--storage", url, "-o",
+                                   str(folder / "learned.json")])
+    assert out.exit_code == 0, out.output
+    assert "learned from 5 finished studies" in out.output
+    return url, folder / "learned.json"
+
+
+def test_evidence_moves_the_ranking(planted):
+    _, path = planted
+    rules = advise(TaskProfile(**CNN))
+    assert [r.spec.family for r in rules.recommendations][:2] == ["cosine", "onecycle"]
+    learned = blend(rules, load_learned(path))
+    assert learned.best.spec.family == "onecycle"
+    assert learned.best.evidence == "evidence: 4 studies, digits-cnn-like; ranked 1st (rules: 2nd)"
+    assert any("changed the ranking" in line for line in learned.trace)
+    # the peak LR moves toward the winners' (3x the rules' default), shrunk by the prior
+    assert rules.best.spec.peak_lr < learned.best.spec.peak_lr < 0.3
+    assert learned.prior.families[0].family == "onecycle"
+
+
+def test_no_similar_studies_keeps_the_rules(planted):
+    _, path = planted
+    profile = TaskProfile("finetune", arch="transformer", optimizer="adamw", total_steps=1000)
+    rules = advise(profile)
+    learned = blend(rules, load_learned(path))
+    assert learned.recommendations == rules.recommendations
+    assert learned.prior == rules.prior
+    assert "evidence: 0 similar studies" in learned.trace[-1]
+
+
+def test_thin_evidence_keeps_the_rules(planted):
+    _, path = planted
+    guide = load_learned(path)
+    thin = LearnedGuide(guide.categories, tuple(s for s in guide.studies
+                                                if s["name"] in ("cnn-0", "cnn-1")))
+    rules = advise(TaskProfile(**CNN))
+    learned = blend(rules, thin)
+    assert learned.recommendations == rules.recommendations
+    assert "2 similar studies, digits-cnn-like; fewer than 3" in learned.trace[-1]
+
+
+def test_neighbours_agree_with_sklearn(planted):
+    import numpy as np
+    from sklearn.neighbors import NearestNeighbors
+
+    _, path = planted
+    guide = load_learned(path)
+    stored = np.array([s["features"] for s in guide.studies])
+    index = NearestNeighbors(radius=guide.radius).fit(stored)
+    queries = [CNN, {**CNN, "total_steps": 100}, {**CNN, "total_steps": 100_000},
+               {**CNN, "optimizer": "adam"}, {**CNN, "arch": "rnn"},
+               {"task": "pretrain", "arch": "transformer", "optimizer": "adamw",
+                "total_steps": 2000}]
+    for query in queries:
+        ours = {s["name"] for _, s in guide.neighbours(query)}
+        hits = index.radius_neighbors([guide.features(query)], return_distance=False)[0]
+        assert ours == {guide.studies[i]["name"] for i in hits}, query
+
+
+def test_stored_features_are_the_plain_python_encoding(planted):
+    from lradvisor.learn import collect
+
+    url, path = planted
+    guide = load_learned(path)
+    by_name = {e["name"]: e["profile"] for e in collect(url)}
+    for study in guide.studies:
+        assert guide.features(by_name[study["name"]]) == pytest.approx(study["features"])
+
+
+def test_suggest_blends_without_loading_sklearn(planted):
+    _, path = planted
+    code = (
+        "import sys\nfrom lradvisor.cli import main\n"
+        "try:\n    main(['suggest', '--task', 'scratch', '--arch', 'cnn', '--optimizer', 'sgd',"
+        " '--total-steps', '800', '--learned', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', sorted(m for m in ('sklearn', 'torch', 'optuna') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                         text=True, timeout=60)
+    assert "onecycle" in out.stdout.split("\n")[2]
+    assert "Evidence: evidence: 4 studies, digits-cnn-like" in out.stdout
+    assert "HEAVY []" in out.stdout
+    plain = CliRunner().invoke(cli, ["suggest", "--task", "scratch", "--arch", "cnn",
+                                     "--optimizer", "sgd", "--total-steps", "800",
+                                     "--learned", str(path), "--rules-only"])
+    assert "evidence" not in plain.output.lower()
+
+
+def tiny(ctx):
+    """A trivial trainable: the distance of the peak LR from 0.2."""
+    for step in range(1, ctx.total_steps + 1):
+        ctx.report(step, abs(ctx.peak_lr - 0.2) + 1 / step)
+    return abs(ctx.peak_lr - 0.2)
+
+
+def test_new_search_starts_from_the_winner(planted):
+    from lradvisor.search import Fidelity, run_search
+
+    _, path = planted
+    result = run_search(tiny, profile=CNN, n_trials=2, storage="sqlite://", study_name="new",
+                        fidelity=Fidelity(rungs=(0.05, 0.1)), learned=load_learned(path),
+                        device="cpu")
+    first = result.study.trials[0]
+    assert json.loads(first.user_attrs["spec"])["family"] == "onecycle"
+    assert first.user_attrs["origin"] == "rules"
