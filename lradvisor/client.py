@@ -46,6 +46,8 @@ class RemoteTrial:
         full_steps: the full run's length (the study's).
         rung: the proxy rung (0: the first, shortest).
         requeued_from: the abandoned trial this one repeats, if any.
+        origin: ``remote`` (sampled), ``rules``/``rules-alt`` (the rules' picks, handed
+            out first), ``requeued``.
     """
 
     study: str
@@ -55,6 +57,7 @@ class RemoteTrial:
     full_steps: int
     rung: int = 0
     requeued_from: int | None = None
+    origin: str = "remote"
     client: Client | None = field(default=None, repr=False)
     pruned: bool = False
 
@@ -162,7 +165,8 @@ class Client:
             study=data["study"], number=int(data["trial"]),
             spec=ScheduleSpec.from_dict(data["spec"]), total_steps=int(data["total_steps"]),
             full_steps=int(data["full_steps"]), rung=int(data["rung"]),
-            requeued_from=data.get("requeued_from"), client=self,
+            requeued_from=data.get("requeued_from"), origin=str(data.get("origin", "remote")),
+            client=self,
         )
 
     def report(self, study: str, trial: int, step: int, value: float) -> bool:

@@ -149,6 +149,8 @@ class AskOut(BaseModel):
     full_steps: int
     rung: int
     requeued_from: int | None = Field(None, description="The abandoned trial this repeats.")
+    origin: str = Field("remote", description="remote (sampled), rules / rules-alt (the "
+                        "rules' picks, run first), requeued (an abandoned one, again).")
 
 
 class PruneOut(BaseModel):

@@ -20,7 +20,7 @@ import asyncio
 import logging
 from typing import Any
 
-from lradvisor.service._trials import LAST_REPORT, REMOTE, REQUEUED
+from lradvisor.service._trials import LAST_REPORT, REMOTE, QUEUED
 
 __all__ = ["reap_all", "reap_study", "reaper_loop"]
 
@@ -73,7 +73,7 @@ def _requeue(study: Any, trial: Any, max_requeues: int) -> None:
         _log.warning("trial %d of %s abandoned %d time(s): not queued again", trial.number,
                      study.study_name, count + 1)
         return
-    attrs.update({REQUEUED: True, "requeues": count + 1, "requeued_from": trial.number,
+    attrs.update({QUEUED: True, "requeues": count + 1, "requeued_from": trial.number,
                   "origin": "requeued"})
     study.enqueue_trial(dict(trial.params), user_attrs=attrs, skip_if_exists=False)
     _log.info("trial %d of %s abandoned: its configuration is queued again", trial.number,

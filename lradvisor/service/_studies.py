@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from lradvisor.service._trials import Conflict, NotFound, RemoteTrials
+from lradvisor.service._trials import QUEUED, Conflict, NotFound, RemoteTrials
 
 __all__ = ["create_study", "list_view", "study_view"]
 
@@ -114,8 +114,43 @@ def create_study(trials: RemoteTrials, name: str, profile: Any, *, direction: st
     }
     for key, value in attrs.items():
         study.set_user_attr(key, value)
+    _queue_rules_picks(study, advice, space, fidelity, full)
     trials.forget(name)
     return study_view(trials, name), True
+
+
+def _queue_rules_picks(study: Any, advice: Any, space: Any, fidelity: Any, full: int,
+                       count: int = 3) -> None:
+    """The rules' top picks go first, as in ``lradvisor search``: a remote search then
+    never ends worse than the rules alone."""
+    from lradvisor.search import rung_steps
+
+    recs = [r for r in advice.recommendations if r.spec.family in space.names][:count]
+    for index, rec in enumerate(recs):
+        spec = _relative(rec.spec, full)
+        if spec is None:
+            continue
+        attrs = {"spec": spec.to_json(), "rung": 0, "fidelity": fidelity.rungs[0],
+                 "total_steps": rung_steps(fidelity.rungs[0], full), "full_steps": full,
+                 "seed": 0, "origin": "rules" if index == 0 else "rules-alt", "parent": None,
+                 QUEUED: True}
+        study.enqueue_trial(space.params_of(spec), user_attrs=attrs, skip_if_exists=False)
+
+
+def _relative(spec: Any, full_steps: int) -> Any:
+    """``spec`` with lengths in steps restated as fractions of the full run (as the
+    search does), so it keeps its shape at the proxy length; ``None`` if it cannot."""
+    from lradvisor.errors import SpecError
+
+    changes = {}
+    for param in spec.definition.all_params:
+        steps = spec.params.get(param.steps_name) if param.length else None
+        if steps is not None:
+            changes[param.name] = steps / full_steps
+    try:
+        return spec.replace(**changes) if changes else spec
+    except SpecError:
+        return None
 
 
 def _existing(trials: RemoteTrials, name: str, full: int, direction: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from lradvisor.errors import LRAdvisorError, SpecError, StudyError
 __all__ = [
     "LAST_REPORT",
     "REMOTE",
-    "REQUEUED",
+    "QUEUED",
     "Conflict",
     "NotFound",
     "RemoteTrials",
@@ -39,7 +39,7 @@ __all__ = [
 
 REMOTE = "remote"  # user attr: this trial was asked for over HTTP
 LAST_REPORT = "last_report_at"  # user attr: Unix seconds of its last sign of life
-REQUEUED = "requeued"  # user attr of a WAITING trial: an abandoned configuration, again
+QUEUED = "remote_queued"  # user attr of a WAITING trial kept for remote asks
 # Sampling tries before giving up when sampled specs do not fit the proxy length.
 _SAMPLE_TRIES = 5
 
@@ -150,7 +150,8 @@ class RemoteTrials:
 
     # -- ask -----------------------------------------------------------------------------
     def ask(self, name: str) -> dict[str, Any]:
-        """A trial to run: a queued abandoned configuration first, else a new sample.
+        """A trial to run: a queued configuration first (an abandoned one, or the rules'
+        picks of a study made here), else a new sample.
 
         Returns the JSON of :class:`~lradvisor.service._models.AskOut`.
         """
@@ -175,6 +176,7 @@ class RemoteTrials:
                     "peak_lr": spec.peak_lr, "total_steps": attrs["total_steps"],
                     "full_steps": full, "rung": attrs.get("rung", 0),
                     "requeued_from": attrs.get("requeued_from"),
+                    "origin": attrs.get("origin", "remote"),
                 }
         raise Conflict(f"study {name!r}: {_SAMPLE_TRIES} sampled schedules in a row did not "
                        "fit the proxy length; check the study's search space.")
@@ -199,10 +201,13 @@ class RemoteTrials:
         import optuna
 
         states = (optuna.trial.TrialState.WAITING,)
-        for waiting in self._storage.get_all_trials(handle.study._study_id, deepcopy=False,
-                                                    states=states):
-            if not waiting.user_attrs.get(REQUEUED):
-                continue
+        queued = [t for t in self._storage.get_all_trials(handle.study._study_id,
+                                                          deepcopy=False, states=states)
+                  if t.user_attrs.get(QUEUED)]
+        # Abandoned configurations first (they were started before anything still
+        # queued), then in queue order.
+        queued.sort(key=lambda t: (t.user_attrs.get("requeued_from") is None, t.number))
+        for waiting in queued:
             try:  # atomic: only one asker moves it from WAITING to RUNNING
                 claimed = self._storage.set_trial_state_values(
                     waiting._trial_id, state=optuna.trial.TrialState.RUNNING)

@@ -33,12 +33,12 @@ def test_abandoned_trial_is_failed_by_the_server_and_requeued(tmp_path):
         first = client.ask("gone")
         assert first.report(0, 1.0) is False
         # The job dies here. With no ask, the server's background sweep must notice.
-        _wait_for(lambda: client.study("gone")["trials"] == {"FAIL": 1, "WAITING": 1})
+        _wait_for(lambda: client.study("gone")["trials"].get("FAIL") == 1)
         with pytest.raises(ServiceError) as late:
             first.report(10, 0.9)
         assert late.value.status == 409 and "abandoned" in str(late.value)
-        again = client.ask("gone")
-        assert again.requeued_from == first.number
+        again = client.ask("gone")  # before the rules' picks still queued
+        assert again.requeued_from == first.number and again.origin == "requeued"
         assert again.spec == first.spec and again.total_steps == first.total_steps
         assert again.complete(0.5) == "COMPLETE"
     study = optuna.load_study(study_name="gone", storage=server.storage)
@@ -78,7 +78,8 @@ def test_an_ask_reaps_first_and_gets_the_abandoned_configuration(tmp_path):
     assert third["requeued_from"] == first["trial"]
     assert third["spec"] == first["spec"]
     states = [t.state.name for t in trials.handle("lazy").study.get_trials()]
-    assert states == ["FAIL", "RUNNING", "RUNNING"]  # the queued copy is the third
+    # 0, 1: the rules' first picks; 2: the third, still queued; 3: 0 again, asked first
+    assert states == ["FAIL", "RUNNING", "WAITING", "RUNNING"]
 
 
 def test_a_configuration_is_requeued_at_most_max_requeues_times(tmp_path):
@@ -91,7 +92,19 @@ def test_a_configuration_is_requeued_at_most_max_requeues_times(tmp_path):
     fresh = trials.ask("lazy")  # abandoned twice: not handed out a third time
     assert fresh["requeued_from"] is None
     states = [t.state.name for t in trials.handle("lazy").study.get_trials()]
-    assert states == ["FAIL", "FAIL", "RUNNING"]
+    # 3 was 0 again and was abandoned too; fresh is the rules' second pick, 1
+    assert states == ["FAIL", "RUNNING", "WAITING", "FAIL"]
+    assert fresh["trial"] == 1
+
+
+def test_a_study_made_here_hands_out_the_rules_picks_first(tmp_path):
+    from lradvisor.rules import advise
+
+    trials, _ = _remote(tmp_path)
+    expected = [r.spec.to_dict() for r in advise(TaskProfile(**PROFILE)).recommendations[:3]]
+    asked = [trials.ask("lazy") for _ in range(4)]
+    assert [a["spec"] for a in asked[:3]] == expected
+    assert [a["origin"] for a in asked] == ["rules", "rules-alt", "rules-alt", "remote"]
 
 
 def test_two_reapers_requeue_an_abandoned_trial_once(tmp_path):
@@ -105,4 +118,4 @@ def test_two_reapers_requeue_an_abandoned_trial_once(tmp_path):
     second = reap_study(study, timeout=60, max_requeues=2, now=clock.now)
     assert (first, second) == ([0], [])
     waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
-    assert len(waiting) == 1
+    assert [t.user_attrs.get("requeued_from") for t in waiting].count(0) == 1
