@@ -2,8 +2,8 @@
 
 The page holds, in reading order: the task profile and the rules that fired; the LR
 range test when the search ran one; the LR and validation curves of the top trials;
-the pruned trials and where each was cut; parameter importances (Optuna's fANOVA, or
-the reason they cannot be computed); and the recommendation with its PyTorch code.
+the pruned trials and where each was cut; parameter importances (Optuna's default
+evaluator, or the reason they cannot be computed); and the recommendation with its PyTorch code.
 Plots are PNGs embedded as ``data:`` URIs and the style sheet is inline, so the file
 can be mailed or attached to a pull request alone.
 
@@ -118,14 +118,21 @@ def importances(study: Any) -> tuple[dict[str, float] | None, str]:
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if len(complete) < 2:
         return None, f"only {len(complete)} completed trial(s); importances need at least 2."
-    try:
-        found = optuna.importance.get_param_importances(study)
-    except Exception as err:  # optuna raises ValueError/RuntimeError on such spaces
-        return None, f"{type(err).__name__}: {err}"
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            found = optuna.importance.get_param_importances(study)
+        except Exception as err:  # optuna raises ValueError/RuntimeError on such spaces
+            return None, f"{type(err).__name__}: {err}"
     if not found:
         return None, "no parameter was sampled in every completed trial."
-    return dict(found), (f"fANOVA over {len(complete)} completed trials (all rungs); "
-                         "only parameters present in every trial are ranked.")
+    note = (f"Optuna's default importance evaluator over {len(complete)} completed trials "
+            "(all rungs); family parameters are conditional, so read these as rough.")
+    if caught:
+        note += f" Optuna warned {len(caught)} time(s), e.g.: {caught[0].message}"
+    return dict(found), note
 
 
 # -- HTML pieces ---------------------------------------------------------------------------

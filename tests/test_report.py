@@ -55,6 +55,22 @@ def study_db(tmp_path_factory):
     return url, folder
 
 
+def test_report_shows_the_lr_range_test(study_db, tmp_path):
+    from lradvisor.lrfind import lr_find
+    from lradvisor.report import build_report
+    from lradvisor.search import run_search
+
+    url, _ = study_db
+    found = lr_find(quadratic, lr_min=1e-4, lr_max=1.0, steps=100, device="cpu")
+    result = run_search(quadratic, profile={"task": "quick", "total_steps": 20}, n_trials=3,
+                        storage=url, study_name="with-lr-find", device="cpu",
+                        lr_range=(found.suggestion.low, found.suggestion.high))
+    result.study.set_user_attr("lr_find", found.to_dict())
+    text = build_report(result.study)
+    assert "No LR range test was run" not in text
+    assert f"Suggested peak LR {found.suggestion.peak_lr:.3g}" in text
+
+
 def test_report_has_every_section_and_is_self_contained(study_db):
     from lradvisor.report import build_report
     from lradvisor.storage import load_study, open_storage
