@@ -135,7 +135,7 @@ def _uncached(conn: Connection, index: int) -> Callable:
 
 def _report(study: str) -> Callable:
     async def make(conn: Connection, _index: int) -> Callable:
-        state = {"trial": None, "step": 0}
+        state: dict[str, int] = {"trial": -1, "step": 0}
 
         async def ask() -> None:
             status, body = await conn.request("POST", f"/v1/studies/{study}/trials")

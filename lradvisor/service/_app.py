@@ -132,7 +132,7 @@ def _suggest_json(rules_files: tuple[str, ...]) -> Any:
 
         advice = advise(profile, rules_files)
         data = advice.to_dict()
-        extra = {k: data[k] for k in ("prior", "trace", "profile") if k in data}
+        extra: dict[str, Any] = {k: data[k] for k in ("prior", "trace", "profile") if k in data}
         return render(list(advice.recommendations), "json", extra=extra).encode()
 
     return answer

@@ -20,7 +20,7 @@ import asyncio
 import logging
 from typing import Any
 
-from lradvisor.service._trials import LAST_REPORT, REMOTE, QUEUED
+from lradvisor.service._trials import LAST_REPORT, QUEUED, REMOTE
 
 __all__ = ["reap_all", "reap_study", "reaper_loop"]
 

@@ -101,7 +101,7 @@ def create_study(trials: RemoteTrials, name: str, profile: Any, *, direction: st
     fidelity = Fidelity()
     try:
         study = optuna.create_study(study_name=name, storage=trials.storage,
-                                    direction=direction)
+                                    direction=direction)  # type: ignore[arg-type]
     except optuna.exceptions.DuplicatedStudyError:  # created meanwhile by another request
         return _existing(trials, name, full, direction), False
     rules = list(dict.fromkeys(r for rec in advice.recommendations for r in rec.rules))

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from lradvisor.errors import LRAdvisorError, SpecError, StudyError
 
@@ -377,7 +377,7 @@ class _finished_is_conflict:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, err: Any, _tb: Any) -> bool:
+    def __exit__(self, kind: Any, err: Any, _tb: Any) -> Literal[False]:
         import optuna
 
         if kind is not None and issubclass(kind, optuna.exceptions.UpdateFinishedTrialError):

@@ -149,7 +149,8 @@ def test_a_diverged_report_prunes_at_once(server):
 
 def test_write_endpoints_refuse_a_missing_or_wrong_token(server):
     with server.client(token=TOKEN) as http:
-        assert http.post("/v1/studies", json={"name": "tok", "profile": PROFILE}).status_code == 201
+        created = http.post("/v1/studies", json={"name": "tok", "profile": PROFILE})
+        assert created.status_code == 201
     for token in (None, "wrong-token-0123456789"):
         with server.client(token=token) as http:
             response = http.post("/v1/studies/tok/trials")

@@ -60,7 +60,8 @@ MALFORMED = [
 def bad_study(server):
     """A study with one running remote trial (number 0) for the trial endpoints."""
     with server.client() as http:
-        assert http.post("/v1/studies", json={"name": "bad", "profile": PROFILE}).status_code == 201
+        created = http.post("/v1/studies", json={"name": "bad", "profile": PROFILE})
+        assert created.status_code == 201
         assert http.post("/v1/studies/bad/trials").json()["trial"] == 0
     return "bad"
 
