@@ -92,6 +92,7 @@ def _first_rung_in_memory(trials: int, pruner: str, sampler: str,
 
     from benchmarks._trials import search_space
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     work = get_workload("digits-cnn")
     study = optuna.create_study(sampler=make_sampler(sampler, 0, startup=10),
                                 pruner=make_pruner(pruner))
