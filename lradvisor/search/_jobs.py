@@ -76,7 +76,8 @@ def create_search_study(
         "rules_files": [str(f) for f in rules_files], "rules_first": rules_first,
     }
     with StorageLock(url, f"study:{setup['name']}"):
-        study = _open(setup, url, direction, pruner, sampler, seed, n_trials, fid)
+        study, _ = _open(setup, url, direction, pruner, sampler, seed, n_trials, fid,
+                         explicit=fidelity is not None)
         if study.user_attrs.get(SETTINGS_ATTR) is None:
             study.set_user_attr(SETTINGS_ATTR, settings)
     return load_study(study._storage, study.study_name)

@@ -12,8 +12,8 @@ Two things must happen once, however many workers start at the same moment:
 :class:`StorageLock` is that lock, chosen by the database: a PostgreSQL transaction
 advisory lock (``pg_advisory_xact_lock``; the server frees it when the holder's
 connection drops, so a worker killed with ``kill -9`` never leaves it held), or an
-``flock`` on ``<database file>.lock`` next to an SQLite file (the kernel frees it when
-the process dies). Other databases get no lock; opening retries instead.
+``flock`` on a ``<database file>.<hash>.lock`` file next to an SQLite database (the
+kernel frees it when the process dies). Other databases get no lock; opening retries instead.
 
 Example:
     >>> with StorageLock("sqlite://", "schema"):  # in-memory SQLite: nothing to lock
@@ -153,7 +153,7 @@ class StorageLock:
     def _acquire_file(self) -> None:
         import fcntl
 
-        handle = open(_lock_path(self.url), "a+b")  # noqa: SIM115 - held until release
+        handle = open(_lock_path(self.url, self.name), "a+b")  # noqa: SIM115 - held until release
         try:
             fcntl.flock(handle, fcntl.LOCK_EX)
         except BaseException:
@@ -185,7 +185,8 @@ def _sqlite_file(url: str) -> str | None:
     return database
 
 
-def _lock_path(url: str) -> Path:
+def _lock_path(url: str, name: str) -> Path:
+    """``<database>.<hash of name>.lock``: one file per lock (flock is per file)."""
     database = Path(_sqlite_file(url) or "").expanduser()
     database.parent.mkdir(parents=True, exist_ok=True)
-    return database.with_name(database.name + ".lock")
+    return database.with_name(f"{database.name}.{lock_key(name) & 0xFFFFFFFF:08x}.lock")

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lradvisor.errors import StudyError
-from lradvisor.search._claim import DONE, WAIT, Goal, decide
+from lradvisor.search._claim import DONE, WAIT, decide
 from lradvisor.search._lock import StorageLock
 from lradvisor.search._rungs import Planned, Record
 from lradvisor.search._shared import DEFAULT_GRACE, DEFAULT_HEARTBEAT, open_shared_storage
@@ -93,6 +93,15 @@ class _Heartbeat:
             self._thread = None
 
 
+class _DatabaseLost(BaseException):
+    """The database went away during a trial (a BaseException: no ``except Exception``
+    in the trainable or the runner records it as the trial's own failure)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 @dataclass
 class _ClaimingRunner(TrialRunner):
     """A :class:`TrialRunner` whose new trial is claimed under the study lock.
@@ -105,6 +114,22 @@ class _ClaimingRunner(TrialRunner):
     heartbeat: Any = None
     worker: str = ""
     queued: int | None = None  # the number of the waiting trial to take, if any
+
+    def _reporter(self, trial: Any, last: list[int], *,
+                  prune: bool) -> Callable[[int, float], None]:
+        """The base reporter, but a lost database is not the trainable's fault: it leaves
+        the trial running (the heartbeat check re-queues it) instead of failing it."""
+        report = super()._reporter(trial, last, prune=prune)
+
+        def on_report(step: int, value: float) -> None:
+            try:
+                report(step, value)
+            except Exception as err:
+                if _is_database_error(err):
+                    raise _DatabaseLost(err) from err
+                raise
+
+        return on_report
 
     def _ask(self, plan: Planned, attrs: dict[str, Any]) -> Any:
         try:
@@ -220,8 +245,10 @@ class _Worker:
                 self.emit("a trial of this worker was failed as stale meanwhile; "
                           "its configuration is queued again.")
                 continue
-            except Exception as err:
-                if not _is_database_error(err):
+            except (Exception, _DatabaseLost) as err:
+                if isinstance(err, _DatabaseLost):
+                    err = err.cause
+                elif not _is_database_error(err):
                     raise
                 away_since = away_since or time.monotonic()
                 away = time.monotonic() - away_since

@@ -25,7 +25,8 @@ def rec(number: int, state: str, *, rung: int = 0, lr: float = 0.1, value: float
 
 def test_empty_study_starts_with_a_sampled_first_rung_trial():
     plan = decide([], GOAL)
-    assert isinstance(plan, Planned) and (plan.rung, plan.spec, plan.origin) == (0, None, "sampled")
+    assert isinstance(plan, Planned)
+    assert (plan.rung, plan.spec, plan.origin) == (0, None, "sampled")
 
 
 def test_rules_picks_come_before_sampled_trials():
