@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     args.trials = args.trials or (QUICK_TRIALS if args.quick else 500)
     results: dict[str, dict[str, Any]] = {}
     for warm in (None, "sqlite://"):  # imports and first-use caches, untimed
-        measure(warm, 3, "plateau", "tpe")
+        measure(warm, 1, "plateau", "tpe")
     with tempfile.TemporaryDirectory() as tmp:
         storages = {"Optuna in-memory, first rung": None, "in memory (sqlite://)": "sqlite://",
                     "SQLite file": f"sqlite:///{Path(tmp) / 'overhead.db'}"}

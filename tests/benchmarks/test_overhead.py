@@ -24,7 +24,7 @@ def test_in_memory_first_rung_counts_every_trial() -> None:
 
 
 def test_quick_path_runs_on_a_tiny_setting(tmp_path) -> None:
-    main(["--quick", "--trials", "2", "--out", str(tmp_path), "--name", "tiny"])
+    main(["--quick", "--trials", "1", "--out", str(tmp_path), "--name", "tiny"])
     with open(tmp_path / "tiny.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["storage, pruner, sampler"] for r in rows] == [

@@ -15,7 +15,7 @@ def test_simulated_search_spends_the_planned_steps_and_picks_a_finalist() -> Non
     from lradvisor.search import Fidelity
 
     full, rungs = 40, (0.25, 1.0)
-    specs = spec_sequence("digits-cnn", 4, 0, 10)
+    specs = spec_sequence("digits-cnn", 3, 0, 10)
     pick, steps, records = simulate_search("digits-cnn", specs, rungs, 0, Recorder(), full)
     planned = Fidelity(rungs=rungs).cost(len(specs)) * full  # upper bound: nothing diverged
     diverged = [r for r in records if r.diverged]
@@ -28,7 +28,7 @@ def test_simulated_search_spends_the_planned_steps_and_picks_a_finalist() -> Non
 
 def test_quick_path_runs_on_a_tiny_setting(tmp_path) -> None:
     fid_rows, pick_rows = main([
-        "--workloads", "digits-cnn", "--seeds", "1", "--specs", "4", "--fractions", "0.25",
+        "--workloads", "digits-cnn", "--seeds", "1", "--specs", "3", "--fractions", "0.25",
         "--settings", "0.25/1", "--full-steps", "40", "--out", str(tmp_path), "--name", "tiny",
     ])
     assert [r["fraction"] for r in fid_rows] == [0.25]

@@ -61,6 +61,7 @@ def test_replayed_curves_prune_as_real_training_does(pruner: str, recorded) -> N
     runner = TrialRunner(study, search_space("digits-cnn")[0], work.train,
                          Fidelity(rungs=(fraction, 1.0)), full, work.steps_per_epoch, "cpu")
     real = [runner.run(Planned(s, 0, seed, "sampled")) for s in specs]
+    assert "PRUNED" in replayed.states  # the comparison covers pruned trials
     assert replayed.states == tuple(r.state for r in real)
     assert replayed.steps == tuple(r.steps_used for r in real)
     assert replayed.values == tuple(r.value for r in real)
