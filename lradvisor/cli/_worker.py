@@ -68,20 +68,34 @@ def worker(study_name: str | None, storage: str | None, spec_file: str | None,
         sys.exit(130)
 
 
-def _create_from_spec(spec_file: str, study_name: str | None,
-                      storage: str | None) -> tuple[str, str | None]:
-    """Create the spec file's study when missing (once, however many workers start).
+def parallel_search(settings: dict[str, Any], fidelity: Any, fmt: str, *, jobs: int,
+                    create_only: bool, finish: Any) -> None:
+    """``search --create-only`` / ``search --jobs N``: create the study for workers; then
+    (``--jobs``) run N ``lradvisor worker`` processes here and print the result."""
+    from lradvisor.search._jobs import result_of, run_jobs
+    from lradvisor.storage import resolve_url
 
-    Returns the study's name and storage URL (the command line's, else the file's).
-    """
-    from lradvisor.cli._search import _merge, read_spec_file
-    from lradvisor.search import Fidelity
+    if settings.get("lr_find"):
+        raise click.UsageError("--lr-find runs with --jobs 1 only; run it first, alone.")
+    study = _create(settings, fidelity)
+    name, url = study.study_name, resolve_url(settings.get("storage"))
+    if create_only:
+        click.echo(f"created study {name!r}; start workers with:\n  lradvisor worker "
+                   f"--study {name} --storage {url}")
+        return
+    codes = run_jobs(name, url, jobs)
+    failed = [c for c in codes if c not in (0, 130)]
+    finish(result_of(study, interrupted=130 in codes), fmt)
+    if failed:
+        click.echo(f"{len(failed)} of {jobs} worker(s) stopped with an error (exit codes "
+                   f"{failed}); finished trials are stored.", err=True)
+        sys.exit(1)
+
+
+def _create(settings: dict[str, Any], fidelity: Any) -> Any:
     from lradvisor.search._jobs import create_search_study
 
-    settings: dict[str, Any] = _merge(read_spec_file(spec_file), {"study": study_name,
-                                                                  "storage": storage})
-    fidelity = Fidelity(rungs=settings["rungs"]) if settings.get("rungs") else None
-    study = create_search_study(
+    return create_search_study(
         settings.get("trainable"), profile=settings.get("profile"),
         workload=settings.get("workload"), n_trials=settings["trials"],
         budget=settings.get("budget"), timeout=settings.get("timeout"),
@@ -90,4 +104,19 @@ def _create_from_spec(spec_file: str, study_name: str | None,
         families=settings.get("families"), direction=settings["direction"],
         fidelity=fidelity, rules_files=settings.get("rules") or (),
     )
+
+
+def _create_from_spec(spec_file: str, study_name: str | None,
+                      storage: str | None) -> tuple[str, str | None]:
+    """Create the spec file's study when missing (once, however many workers start).
+
+    Returns the study's name and storage URL (the command line's, else the file's).
+    """
+    from lradvisor.cli._search import _merge, read_spec_file
+    from lradvisor.search import Fidelity
+
+    settings: dict[str, Any] = _merge(read_spec_file(spec_file), {"study": study_name,
+                                                                  "storage": storage})
+    fidelity = Fidelity(rungs=settings["rungs"]) if settings.get("rungs") else None
+    study = _create(settings, fidelity)
     return str(study.study_name), settings.get("storage")
