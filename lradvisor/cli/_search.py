@@ -51,6 +51,10 @@ DEFAULTS = {"trials": 40, "seed": 0, "pruner": "plateau", "sampler": "tpe",
 @click.option("--rungs", help="Proxy lengths as fractions of the run, e.g. 0.1,0.33,1.")
 @click.option("--lr-find", "lr_find", is_flag=True, default=None,
               help="Set the peak-LR range from an LR range test first (lradvisor lr-find).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes on this machine (lradvisor worker), sharing the study.")
+@click.option("--create-only", is_flag=True,
+              help="Create the study for `lradvisor worker` processes; run no trial.")
 @format_option
 def search(fmt: str, spec_file: str | None, **options: Any) -> None:
     """Search schedule families with short proxy runs; print the pick for the full run.
@@ -60,11 +64,18 @@ def search(fmt: str, spec_file: str | None, **options: Any) -> None:
       lradvisor search --workload digits-cnn --trials 12
       lradvisor search --spec studies/digits-cnn.toml --budget 3
       lradvisor search --task finetune --total-steps 2000 --trainable train.py:train
+      lradvisor search --spec studies/digits-cnn.toml --jobs 2
     """
     from lradvisor.search import Fidelity, run_search
 
     settings = _merge(read_spec_file(spec_file) if spec_file else {}, options)
     fidelity = Fidelity(rungs=settings["rungs"]) if settings.get("rungs") else None
+    if options.get("create_only") or options.get("jobs", 1) > 1:
+        from lradvisor.cli._worker import parallel_search
+
+        parallel_search(settings, fidelity, fmt, jobs=options.get("jobs", 1),
+                        create_only=bool(options.get("create_only")), finish=_finish)
+        return
     found = None
     if settings.get("lr_find"):
         from lradvisor.cli._lrfind import sweep_for_search
