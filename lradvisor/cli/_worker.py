@@ -120,3 +120,27 @@ def _create_from_spec(spec_file: str, study_name: str | None,
     fidelity = Fidelity(rungs=settings["rungs"]) if settings.get("rungs") else None
     study = _create(settings, fidelity)
     return str(study.study_name), settings.get("storage")
+
+
+def show_workers(study: Any) -> None:
+    """``studies show``'s worker section: progress per worker, stale and retried trials.
+
+    Prints nothing for a study no worker ran.
+    """
+    from lradvisor.search._fleet import retry_rows, worker_rows
+
+    trials = study.get_trials(deepcopy=False)
+    rows = worker_rows(trials)
+    if not rows:
+        return
+    click.echo("")
+    click.echo(f"{'worker':<32} {'running':>7} {'complete':>8} {'pruned':>6} {'failed':>6}  last")
+    for row in rows:
+        last = "-" if row["last"] is None else row["last"].strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{row['worker']:<32} {row['RUNNING']:>7} {row['COMPLETE']:>8} "
+                   f"{row['PRUNED']:>6} {row['FAIL']:>6}  {last}")
+    for row in retry_rows(trials):
+        then = ("not re-queued (retries used up)" if row["rerun"] is None
+                else f"re-run as trial {row['rerun']} ({row['rerun_state']})")
+        click.echo(f"stale: trial {row['number']} (worker {row['worker'] or '?'} stopped "
+                   f"beating): {then}")

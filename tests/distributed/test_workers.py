@@ -15,6 +15,7 @@ import pytest
 from lradvisor.search._fidelity import Fidelity
 from lradvisor.search._rungs import next_runs
 from lradvisor.search._trial import record_of
+from tests.conftest import run_cli
 from tests.distributed.conftest import (
     create,
     free_port,
@@ -101,6 +102,11 @@ def test_a_worker_killed_mid_trial_has_its_trial_failed_and_rerun(pg_url):
     assert len(retries) == 1 and retries[0].state.name in FINISHED
     assert retries[0].params == killed.params
     assert retries[0].user_attrs["worker"].endswith(f":{survivor.pid}")
+    shown = run_cli("studies", "show", "kill", "--storage", pg_url)
+    assert shown.returncode == 0, shown.stderr
+    assert (f"stale: trial {number} (worker {killed.user_attrs['worker']} stopped beating): "
+            f"re-run as trial {retries[0].number} ({retries[0].state.name})") in shown.stdout
+    assert f":{survivor.pid}" in shown.stdout and f":{victim.pid}" in shown.stdout
 
 
 def test_workers_ride_out_a_database_outage(pg_url):
