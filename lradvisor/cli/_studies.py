@@ -80,6 +80,9 @@ def show(name: str, storage: str | None, plot_dir: str | None) -> None:
         click.echo(f"{row['number']:>4} {row['rung'] if row['rung'] is not None else '-':>4} "
                    f"{row['state']:<8} {value:>10} {row['steps_used']:>6} {parent:>4} "
                    f"{(row['origin'] or '-'):<9} {what}")
+    from lradvisor.cli._worker import show_workers
+
+    show_workers(study)  # per-worker progress, stale and retried trials
     rec = attrs.get("recommendation")
     if rec:
         click.echo("")
