@@ -11,7 +11,7 @@ WORKDIR /app
 RUN pip install --index-url "${TORCH_INDEX}" "torch>=2.1"
 COPY pyproject.toml README.md ./
 COPY lradvisor ./lradvisor
-RUN pip install ".[postgres]"
+RUN pip install ".[postgres,service]"
 COPY studies ./studies
 
 # Workers run as an unprivileged user; study files they write go to /app/studies.

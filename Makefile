@@ -9,4 +9,5 @@ demo: setup
 	.venv/bin/lradvisor search --spec studies/digits-cnn.toml --trials 12
 test: setup-test
 	scripts/services.sh
+	scripts/test-deps.sh
 	.venv/bin/python -m pytest -q

@@ -45,6 +45,9 @@ def _register() -> None:
     from lradvisor.cli._worker import worker
 
     cli.add_command(worker)
+    from lradvisor.cli._policy import check
+
+    cli.add_command(check)
 
 
 _register()

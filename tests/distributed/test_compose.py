@@ -63,3 +63,17 @@ def test_the_dockerfile_has_lradvisor_as_entrypoint_and_copies_what_exists():
             assert (ROOT / source).exists(), source
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert "lradvisor" not in ignored and "studies" not in ignored
+
+
+def test_the_service_is_a_real_serve_command_on_postgres_with_a_token():
+    service = SERVICES["service"]
+    args = service["command"]
+    command = cli.get_command(None, args[0])  # type: ignore[arg-type]
+    assert command is not None and command.name == "serve"
+    ctx = command.make_context("serve", list(args[1:]))  # parses, runs nothing
+    assert ctx.params["host"] == "0.0.0.0"  # non-loopback: the token file is required
+    assert service["environment"]["LRADVISOR_TOKEN_FILE"].startswith("/run/secrets/")
+    url = make_url(service["environment"]["LRADVISOR_STORAGE"])
+    assert (url.drivername, url.host) == ("postgresql+psycopg", "postgres")
+    assert set(service["secrets"]) <= set(COMPOSE["secrets"])
+    assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
