@@ -12,14 +12,16 @@ from pathlib import Path
 RESULTS = Path(__file__).parent / "results"
 
 
-def time_process(cmd: Sequence[str], runs: int, *, warmup: int = 1) -> list[float]:
+def time_process(
+    cmd: Sequence[str], runs: int, *, warmup: int = 1, env: dict[str, str] | None = None
+) -> list[float]:
     """Wall seconds of ``runs`` runs of ``cmd`` (after ``warmup`` untimed runs)."""
     for _ in range(warmup):
-        subprocess.run(cmd, check=True, capture_output=True)
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
         times.append(time.perf_counter() - start)
     return times
 
