@@ -121,6 +121,9 @@ class _Ref:
         return median(self.values[max(0, k - window + 1) : k + 1])
 
 
+# How many reports a trial's reference set is reused before the study is read again.
+_REFRESH_REPORTS = 5
+
 class PlateauPruner(BasePruner):
     """Prunes a trial that diverged, is hopeless, or plateaued worse than the best.
 
@@ -215,6 +218,12 @@ class PlateauPruner(BasePruner):
         self._high_lr = float(high_lr)
         self._decay_ratio = float(decay_ratio)
         self._refs: dict[tuple[str, int, float], _Ref | None] = {}
+        # The reference set of the trial being judged, read from the study on its first
+        # report and every _REFRESH_REPORTS reports after: in a sequential search no
+        # trial completes while another runs, so this is exact there and saves a storage
+        # read per report; across workers the references are at most that many reports
+        # stale.
+        self._current: tuple[tuple[str, int, float], int, list[_Ref]] | None = None
 
     def prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
         """Whether to stop ``trial`` now; see the class docstring for the rule."""
@@ -225,7 +234,7 @@ class PlateauPruner(BasePruner):
         values = [sign * trial.intermediate_values[s] for s in steps]
         if self._detector.diverged(values):
             return True
-        refs = self._reference(study, trial, sign)
+        refs = self._current_reference(study, trial, sign, len(steps))
         if not refs or len(refs) < self._n_startup_trials:
             return False
         total = _total_steps(trial) or max(ref.total for ref in refs)
@@ -281,6 +290,19 @@ class PlateauPruner(BasePruner):
         noise = _HOPELESS_SIGMAS * _MEDIAN_SE * sigma * math.sqrt(2.0 / window)
         level = median(values[-window:])
         return level - granted - noise > min(ref.final for ref in refs)
+
+    def _current_reference(
+        self, study: optuna.study.Study, trial: FrozenTrial, sign: float, reports: int
+    ) -> list[_Ref]:
+        """:meth:`_reference` for ``trial``, re-read every ``_REFRESH_REPORTS`` reports."""
+        key = (study.study_name, trial.number, sign)
+        if self._current is not None:
+            cached_key, read_at, refs = self._current
+            if cached_key == key and reports - read_at < _REFRESH_REPORTS:
+                return refs
+        refs = self._reference(study, trial, sign)
+        self._current = (key, reports, refs)
+        return refs
 
     def _reference(
         self, study: optuna.study.Study, trial: FrozenTrial, sign: float
