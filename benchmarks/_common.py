@@ -101,7 +101,7 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
         )
     rx, ry = ranks(x), ranks(y)
     mx, my = statistics.fmean(rx), statistics.fmean(ry)
-    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=False))
     sxx = sum((a - mx) ** 2 for a in rx)
     syy = sum((b - my) ** 2 for b in ry)
     return sxy / (sxx * syy) ** 0.5 if sxx and syy else float("nan")

@@ -72,7 +72,7 @@ def measure(storage: str | None, trials: int, pruner: str, sampler: str) -> dict
             study_name=f"overhead-{pruner}-{sampler}", pruner=pruner, sampler=sampler,
             seed=0, callback=lambda _p: ends.append(time.perf_counter())).records
     total, cpu = time.perf_counter() - start, time.process_time() - cpu
-    per = [1000 * (b - a) for a, b in zip([start, *ends], ends)]
+    per = [1000 * (b - a) for a, b in zip([start, *ends], ends, strict=False)]
     tail = per[-max(1, len(per) // 10):]
     pruned = sum(r.state == "PRUNED" for r in records)
     return {"trials": len(records), "pruned": pruned, "total_s": total,
@@ -84,13 +84,12 @@ def _first_rung_in_memory(trials: int, pruner: str, sampler: str,
                           ends: list[float]) -> list[Any]:
     import optuna
 
+    from benchmarks._trials import search_space
     from lradvisor.search import Fidelity, make_sampler
     from lradvisor.search._pruner import make_pruner
     from lradvisor.search._rungs import Planned
     from lradvisor.search._trial import TrialRunner
     from lradvisor.workloads import get_workload
-
-    from benchmarks._trials import search_space
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     work = get_workload("digits-cnn")

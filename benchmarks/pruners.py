@@ -64,7 +64,7 @@ class Outcome:
 
     @property
     def best(self) -> float:
-        done = [v for s, v in zip(self.states, self.values)
+        done = [v for s, v in zip(self.states, self.values, strict=False)
                 if s == "COMPLETE" and v is not None and math.isfinite(v)]
         return min(done, default=math.inf)
 
@@ -93,13 +93,12 @@ def replay(pruner: str, workload: str, specs: Sequence[object], curves: dict[str
     """
     import optuna
 
+    from benchmarks._trials import search_space
     from lradvisor.search import Fidelity
     from lradvisor.search._pruner import make_pruner
     from lradvisor.search._rungs import Planned
     from lradvisor.search._trial import TrialRunner
     from lradvisor.workloads import get_workload
-
-    from benchmarks._trials import search_space
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     work = get_workload(workload)
@@ -119,18 +118,19 @@ def area_under_curve(outcome: Outcome,
 
     Returns the area and the curve's corners ``(x, y)`` (y holds from each x on).
     """
-    finals = sorted(v for s, v in zip(reference.states, reference.values)
+    finals = sorted(v for s, v in zip(reference.states, reference.values, strict=False)
                     if s == "COMPLETE" and v is not None and math.isfinite(v))
     v_star, v_med = finals[0], statistics.median(finals)
     scale = max(v_med - v_star, 1e-12)
     corners, spent, best = [(0.0, 1.0)], 0, math.inf
-    for state, value, steps in zip(outcome.states, outcome.values, outcome.steps):
+    for state, value, steps in zip(outcome.states, outcome.values, outcome.steps, strict=False):
         spent += steps
         if state == "COMPLETE" and value is not None and math.isfinite(value) and value < best:
             best = value
             y = min(1.0, max(0.0, (best - v_star) / scale))
             corners.append((min(spent / reference.total, 1.0), y))
-    area = sum((x1 - x0) * y0 for (x0, y0), (x1, _) in zip(corners, [*corners[1:], (1.0, 0)]))
+    ends = [*corners[1:], (1.0, 0)]
+    area = sum((x1 - x0) * y0 for (x0, y0), (x1, _) in zip(corners, ends, strict=False))
     return area, corners
 
 
@@ -147,7 +147,7 @@ def _seed_rows(workload: str, seed: int, args: argparse.Namespace,
                 for p in args.pruners}
     none = outcomes["none"]
     finals = [v if s == "COMPLETE" and v is not None else math.inf
-              for s, v in zip(none.states, none.values)]
+              for s, v in zip(none.states, none.values, strict=False)]
     winner = min(range(len(finals)), key=finals.__getitem__)
     rows = []
     for name, out in outcomes.items():
@@ -181,7 +181,8 @@ def _aggregate(rows: list[dict[str, Any]]) -> list[list[object]]:
             steps, steps_sd = mean_std([r["steps"] for r in rs])
             best, best_sd = mean_std([r["best"] for r in rs])
             auc, auc_sd = mean_std([r["auc"] for r in rs])
-            gaps = [(r["best"] - n["best"]) / abs(n["best"]) for r, n in zip(rs, none)]
+            gaps = [(r["best"] - n["best"]) / abs(n["best"])
+                    for r, n in zip(rs, none, strict=False)]
             out.append([
                 workload, pruner, f"{steps:.0f} ± {steps_sd:.0f}",
                 f"{100 * (1 - steps / none_steps):.1f}",
@@ -228,7 +229,7 @@ def _plot(rows: list[dict[str, Any]], path: object) -> None:
     workloads = list(dict.fromkeys(r["workload"] for r in rows))
     fig, axes = plt.subplots(1, len(workloads), figsize=(5 * len(workloads), 4), squeeze=False)
     grid = [i / 400 for i in range(401)]
-    for ax, workload in zip(axes[0], workloads):
+    for ax, workload in zip(axes[0], workloads, strict=False):
         for pruner in dict.fromkeys(r["pruner"] for r in rows):
             curves = [r["corners"] for r in rows
                       if r["workload"] == workload and r["pruner"] == pruner]

@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     elapsed = time.perf_counter() - start
     rows, facts = [], {}
     for name in names:
-        runs = [r for (n, *_), r in zip(tasks, results) if n == name]
+        runs = [r for (n, *_), r in zip(tasks, results, strict=False) if n == name]
         more, facts[name] = summarise(name, runs, lengths[name], grid_names)
         rows += more
     _report(rows, facts, names, args, elapsed)

@@ -83,8 +83,8 @@ def fit(evidence: Sequence[dict[str, Any]], **settings: Any) -> tuple[LearnedGui
         return guide, []
     table = [[str(e["profile"].get(n) or "none") for n in CATEGORICAL] for e in evidence]
     encoder = OneHotEncoder(handle_unknown="ignore").fit(table)
-    categories = {n: tuple(str(c) for c in cats) for n, cats in zip(CATEGORICAL,
-                                                                    encoder.categories_)}
+    categories = {n: tuple(str(c) for c in cats)
+                  for n, cats in zip(CATEGORICAL, encoder.categories_, strict=False)}
     guide = LearnedGuide(categories, (), **settings)
     onehot = encoder.transform(table).toarray()
     lengths = np.array([[guide.features(e["profile"])[-1]] for e in evidence])
@@ -92,7 +92,8 @@ def fit(evidence: Sequence[dict[str, Any]], **settings: Any) -> tuple[LearnedGui
     index = NearestNeighbors(radius=guide.radius).fit(features)
     neighbours = index.radius_neighbors(features, return_distance=False)
     studies = tuple({**{k: v for k, v in e.items() if k != "profile"},
-                     "features": [float(v) for v in row]} for e, row in zip(evidence, features))
+                     "features": [float(v) for v in row]}
+                    for e, row in zip(evidence, features, strict=False))
     guide = LearnedGuide(categories, studies, **settings)
     return guide, [len(n) - 1 for n in neighbours]
 

@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -97,7 +98,7 @@ def smooth(steps: Sequence[int], values: Sequence[float], beta: float = 0.98) ->
     step reported this is fastai's ``AvgSmoothLoss``.
     """
     out, avg, weight, last = [], 0.0, 0.0, 0
-    for step, value in zip(steps, values):
+    for step, value in zip(steps, values, strict=False):
         b = beta ** max(1, step - last)
         avg = b * avg + (1 - b) * value
         weight = b * weight + (1 - b)
@@ -386,10 +387,8 @@ def lr_find(
     ctx = SweepContext(spec=ScheduleSpec.create("constant", peak_lr=lr_min), total_steps=steps,
                        seed=seed, device=device or default_device(), lr_min=lr_min,
                        lr_max=lr_max, diverge=diverge, beta=beta, reports=steps)
-    try:
+    with contextlib.suppress(_StopSweep):
         function(ctx)
-    except _StopSweep:
-        pass
     points = [(s, v) for s, v in ctx.curve if 1 <= s <= steps]
     got_steps = [s for s, _ in points]
     losses = [v for _, v in points]

@@ -192,7 +192,7 @@ class PlateauDetector:
 
 def _noise(values: list[float]) -> float:
     """``1.4826 * MAD(first differences) / sqrt(2)``: the noise of one value."""
-    diffs = [b - a for a, b in zip(values, values[1:])]
+    diffs = [b - a for a, b in zip(values, values[1:], strict=False)]
     if len(diffs) < 2:
         return 0.0
     center = median(diffs)

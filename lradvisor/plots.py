@@ -16,7 +16,8 @@ def ascii_plot(values: Sequence[float], *, width: int = 60, height: int = 10) ->
     """A small terminal chart of ``values`` (an LR curve), y labelled, x in steps.
 
     Example:
-        >>> print(ascii_plot([1.0, 0.5, 0.25], width=3, height=2))  # doctest: +NORMALIZE_WHITESPACE
+        >>> chart = ascii_plot([1.0, 0.5, 0.25], width=3, height=2)
+        >>> print(chart)  # doctest: +NORMALIZE_WHITESPACE
            1 |*
              | **
              +---

@@ -134,7 +134,8 @@ def fastai_smooth(values, beta=0.98):
 def test_methods_match_fastai(seed):
     gen = torch.Generator().manual_seed(seed)
     lrs = torch.logspace(-6, 1, 60, dtype=torch.float64)
-    bowl = (torch.log10(lrs) + 2) ** 2 / 10 + 0.2 * torch.rand(60, generator=gen, dtype=torch.float64)
+    noise = 0.2 * torch.rand(60, generator=gen, dtype=torch.float64)
+    bowl = (torch.log10(lrs) + 2) ** 2 / 10 + noise
     ls, xs = bowl.tolist(), lrs.tolist()
     assert valley(xs, ls) == fastai_valley(lrs, bowl, 60)[0]
     assert math.isclose(steep(xs, ls), fastai_steep(lrs, bowl, 60)[0], rel_tol=1e-12)
@@ -164,7 +165,7 @@ def test_ramp_is_torchs_exponential_lr():
         expected.append(opt.param_groups[0]["lr"])
         opt.step()
         ref.step()
-    assert SEEN_LRS == pytest.approx(expected, rel=1e-9)
+    assert pytest.approx(expected, rel=1e-9) == SEEN_LRS
     assert result.lrs == pytest.approx(expected, rel=1e-9)  # each loss paired with its LR
     assert result.stopped_at is None and result.steps_used == steps
 
@@ -185,7 +186,8 @@ def test_seeds_agree_within_stated_factor():
     for r in results:
         sug = r.suggestion
         assert sug.low <= sug.peak_lr <= sug.high < r.lrs[-1]
-        assert sug.disagreement == pytest.approx(max(sug.methods.values()) / min(sug.methods.values()))
+        methods = sug.methods.values()
+        assert sug.disagreement == pytest.approx(max(methods) / min(methods))
 
 
 def test_suggested_peak_trains_better_than_far_below_and_at_divergence():

@@ -11,11 +11,15 @@ __all__ = ["lr_find_command"]
 
 
 @click.command("lr-find")
-@click.option("--trainable", help="Training function: package.module:function or file.py:function.")
+@click.option("--trainable",
+              help="Training function: package.module:function or file.py:function.")
 @click.option("--workload", help="A built-in workload, e.g. digits-cnn.")
-@click.option("--lr-min", type=float, default=1e-7, show_default=True, help="First LR of the sweep.")
-@click.option("--lr-max", type=float, default=10.0, show_default=True, help="Last LR of the sweep.")
-@click.option("--steps", type=int, default=100, show_default=True, help="Optimizer steps of the sweep.")
+@click.option("--lr-min", type=float, default=1e-7, show_default=True,
+              help="First LR of the sweep.")
+@click.option("--lr-max", type=float, default=10.0, show_default=True,
+              help="Last LR of the sweep.")
+@click.option("--steps", type=int, default=100, show_default=True,
+              help="Optimizer steps of the sweep.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the (first) sweep.")
 @click.option("--seeds", type=int, default=1, show_default=True,
               help="Sweeps with seeds seed, seed+1, ...; their suggestions are combined.")

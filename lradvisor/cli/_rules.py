@@ -33,7 +33,7 @@ def learn_cmd(storage: str | None, output: str | None) -> None:
 
     guide, path, counts = learn(storage, output)
     click.echo(f"learned from {len(guide.studies)} finished studies; wrote {path}")
-    for study, count in zip(guide.studies, counts):
+    for study, count in zip(guide.studies, counts, strict=False):
         winner = study["winner"]
         click.echo(f"  {study['name']}: won by {winner['family']} at peak "
                    f"{winner.get('peak_lr') or 0:.3g}; {count} other similar studies")

@@ -20,7 +20,8 @@ __all__ = ["suggest"]
 @click.command()
 @profile_options
 @format_option
-@click.option("--plot", "plot", type=click.Path(dir_okay=False), help="Also write the LR curve as PNG.")
+@click.option("--plot", "plot", type=click.Path(dir_okay=False),
+              help="Also write the LR curve as PNG.")
 @click.option("--study", help="Answer from a stored study's best trial instead of the rules.")
 @storage_option
 @click.option("--learned", type=click.Path(dir_okay=False),

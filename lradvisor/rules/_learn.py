@@ -147,14 +147,16 @@ def blend(advice: Any, guide: LearnedGuide | None) -> Any:
     for rec in recs:
         fam = rec.spec.family
         rules = max(rec.score, 0.0) / top_score if fam in rules_rank else 0.0
-        tried = [(w, s["family_scores"][fam]) for w, s in zip(weights, studies)
+        tried = [(w, s["family_scores"][fam]) for w, s in zip(weights, studies, strict=False)
                  if fam in s["family_scores"]]
         a = len(tried) / (len(tried) + guide.prior_strength)
         seen = sum(w * v for w, v in tried) / sum(w for w, _ in tried) if tried else 0.5
         blended[fam] = (1 - a) * rules + a * seen
     fixed_lr = advice.prior.lr_low == advice.prior.lr_high  # the profile gave the peak LR
     ratio = 0.0 if fixed_lr else _lr_ratio(weights, studies, guide.prior_strength)
-    order = sorted(recs, key=lambda r: (-blended[r.spec.family], rules_rank.get(r.spec.family, 99)))
+    order = sorted(
+        recs, key=lambda r: (-blended[r.spec.family], rules_rank.get(r.spec.family, 99))
+    )
     head = f"evidence: {len(near)} studies{', ' + label + '-like' if label else ''}"
     out = []
     for place, rec in enumerate(order):
@@ -207,7 +209,8 @@ def _added(advice: Any, studies: Sequence[Mapping[str, Any]]) -> list[Any]:
 
 def _lr_ratio(weights: Sequence[float], studies: Sequence[Mapping[str, Any]],
               strength: float) -> float:
-    pairs = [(w, s["lr_ratio"]) for w, s in zip(weights, studies) if s.get("lr_ratio") is not None]
+    pairs = [(w, s["lr_ratio"]) for w, s in zip(weights, studies, strict=False)
+             if s.get("lr_ratio") is not None]
     if not pairs:
         return 0.0
     mean = sum(w * r for w, r in pairs) / sum(w for w, _ in pairs)

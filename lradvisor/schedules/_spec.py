@@ -109,7 +109,9 @@ class ScheduleSpec:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
-            raise SpecError(f"schedule spec is not valid JSON ({err.msg}): {text[:80]!r}") from None
+            raise SpecError(
+                f"schedule spec is not valid JSON ({err.msg}): {text[:80]!r}"
+            ) from None
         return cls.from_dict(data)
 
     def replace(self, *, peak_lr: float | None = None, **params: Any) -> ScheduleSpec:

@@ -69,7 +69,7 @@ class Fidelity:
                 "rungs must be at least two fractions of the run in (0, 1], "
                 f"but got {self.rungs!r}."
             )
-        if any(b <= a for a, b in zip(rungs, rungs[1:])):
+        if any(b <= a for a, b in zip(rungs, rungs[1:], strict=False)):
             raise StudyError(f"rungs must be strictly increasing, but got {self.rungs!r}.")
         object.__setattr__(self, "rungs", rungs)
         object.__setattr__(self, "lr_factors", tuple(float(f) for f in self.lr_factors))

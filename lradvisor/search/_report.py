@@ -90,11 +90,11 @@ def write_plots(study: Any, folder: str | Path, *, top: int = 5) -> list[Path]:
             break
     chosen = board[:top]
     names = [f"#{e.best.number} {e.spec.describe()[:48]}" for e in chosen]
-    lrs = {n: e.spec.curve(full) for n, e in zip(names, chosen)}
+    lrs = {n: e.spec.curve(full) for n, e in zip(names, chosen, strict=False)}
     out = [save_png(lrs or {"(no completed trial)": [0.0]}, folder / "lr_curves.png",
                     title="LR schedules of the top trials (full run)")]
     vals, xs = {}, {}
-    for name, entry in zip(names, chosen):
+    for name, entry in zip(names, chosen, strict=False):
         trial = trials[entry.best.number]
         total = trial.user_attrs.get("total_steps") or 1
         points = sorted(trial.intermediate_values.items())

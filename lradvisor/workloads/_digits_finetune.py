@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from lradvisor.workloads._workload import Workload
 
 if TYPE_CHECKING:
-    import torch
 
     from lradvisor.search._context import TrialContext
 

@@ -40,7 +40,7 @@ class MLP(nn.Module):
     def __init__(self, sizes: tuple[int, ...]) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=False):
             layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
         self.net = nn.Sequential(*layers[:-1])
 

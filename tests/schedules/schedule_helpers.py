@@ -45,7 +45,7 @@ def drive(
 def assert_close(ours: Sequence[float], theirs: Sequence[float], rel: float = REL) -> None:
     """Equal length and every value within ``rel`` relative (exactly equal at 0)."""
     assert len(ours) == len(theirs)
-    for i, (a, b) in enumerate(zip(ours, theirs)):
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=False)):
         assert math.isclose(a, b, rel_tol=rel, abs_tol=0.0), f"step {i}: ours {a!r}, ref {b!r}"
 
 

@@ -37,7 +37,7 @@ def test_samples_are_valid_specs_within_their_ranges():
     space = SearchSpace.from_prior(PRIOR)
     study, specs = sample_many(space)
     assert {s.family for s in specs} <= set(space.names)
-    for spec, trial in zip(specs, study.trials):
+    for spec, trial in zip(specs, study.trials, strict=False):
         assert PRIOR.lr_low <= spec.peak_lr <= PRIOR.lr_high
         # define-by-run: only the chosen family's parameters are in the trial
         assert all(k in ("family", "peak_lr") or k.startswith(spec.family + ".")

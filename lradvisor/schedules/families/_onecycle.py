@@ -68,7 +68,7 @@ def native(optimizer: Any, kwargs: dict[str, Any], total_steps: int, peak_lr: fl
     """torch's ``OneCycleLR`` (``cycle_momentum=False``); ``None`` where a phase is empty."""
     plan = phases(total_steps, kwargs["pct_start"], kwargs["three_phase"])
     ends = [0.0] + [end for end, _, _ in plan]
-    if any(a == b for a, b in zip(ends, ends[1:])):
+    if any(a == b for a, b in zip(ends, ends[1:], strict=False)):
         return None  # torch divides by zero there
     from torch.optim.lr_scheduler import OneCycleLR
 
