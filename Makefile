@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`.
-.PHONY: demo test setup setup-test
+.PHONY: demo test lint setup setup-test
 setup:
 	scripts/setup.sh
 setup-test:
@@ -11,3 +11,7 @@ test: setup-test
 	scripts/services.sh
 	scripts/test-deps.sh
 	.venv/bin/python -m pytest -q
+lint:
+	scripts/setup.sh lint
+	.venv/bin/ruff check lradvisor benchmarks tests
+	.venv/bin/mypy lradvisor

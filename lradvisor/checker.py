@@ -172,7 +172,7 @@ class _Module:
 
     def loops(self, node: ast.AST) -> list[ast.AST]:
         """The loops around ``node``, innermost first, up to the enclosing function."""
-        out = []
+        out: list[ast.AST] = []
         while node in self.parents:
             node = self.parents[node]
             if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):

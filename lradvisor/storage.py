@@ -161,7 +161,8 @@ def get_study(
             )
         return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
     return optuna.create_study(
-        study_name=name, storage=storage, direction=direction, sampler=sampler, pruner=pruner
+        study_name=name, storage=storage, direction=direction,  # type: ignore[arg-type]
+        sampler=sampler, pruner=pruner,
     )
 
 

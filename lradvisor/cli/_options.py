@@ -56,7 +56,7 @@ def profile_from_options(options: dict[str, Any], *, default_task: str | None = 
     fields.setdefault("task", default_task)
     if fields["task"] is None:
         raise click.UsageError("Missing option '--task' (one of " + ", ".join(TASKS) + ").")
-    return TaskProfile(**fields)
+    return TaskProfile(**fields)  # type: ignore[arg-type]  # checked by TaskProfile
 
 
 format_option = click.option(

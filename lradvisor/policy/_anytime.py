@@ -104,6 +104,7 @@ class AnytimeWSD(MetricScheduler):
             return warmup_factor(step, self.warmup_steps, self.warmup_start_factor)
         if self.decay_start is None or step < self.decay_start:
             return 1.0
+        assert self.decay_steps is not None  # set together with decay_start
         return wsd_decay(
             step - self.decay_start,
             self.decay_steps,

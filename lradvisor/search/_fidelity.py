@@ -162,7 +162,7 @@ class Fidelity:
                 f"unknown fidelity setting {unknown[0]!r}; allowed: {', '.join(sorted(known))}."
             )
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**values)
+        return cls(**values)  # type: ignore[arg-type]  # each value checked on creation
 
 
 def rung_steps(fraction: float, full_steps: int) -> int:

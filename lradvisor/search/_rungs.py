@@ -109,7 +109,7 @@ def leaderboard(records: Iterable[Record], rung: int, direction: str) -> list[En
     for key, recs in groups.items():
         if key in diverged:
             continue
-        values = tuple(r.value for r in recs)  # type: ignore[misc]
+        values = tuple(float(r.value) for r in recs if r.value is not None)
         worst = max(values, key=lambda v: sign * v)
         entries.append(Entry(recs[0].spec, worst, values, tuple(recs)))  # type: ignore[arg-type]
     entries.sort(key=lambda e: (sign * e.score, e.best.number))
@@ -169,8 +169,9 @@ def _lr_variants(records: Sequence[Record], rung: int, fidelity: Fidelity, direc
     if not board or board[0].spec.peak_lr is None:
         return []
     leader = board[0]
+    peak = board[0].spec.peak_lr
     wanted = [
-        Planned(leader.spec.replace(peak_lr=leader.spec.peak_lr * factor), rung, seed,
+        Planned(leader.spec.replace(peak_lr=peak * factor), rung, seed,
                 f"lr x{factor:g}", leader.best.parent)
         for factor in fidelity.lr_factors
         if factor != 1.0

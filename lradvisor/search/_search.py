@@ -344,7 +344,7 @@ class _Loop:
 
     def rung(self, rung: int) -> None:
         """Run what ``rung`` needs, in waves (promoted first, then the LR re-search)."""
-        tried: set[tuple[str | None, int]] = set()
+        tried: set[tuple[Any, int]] = set()
         while True:
             plans = next_runs(self.records, rung, self.fid, self.direction, seed=self.seed)
             plans = [p for p in plans if (p.spec and p.spec.to_json(), p.seed) not in tried]

@@ -37,6 +37,7 @@ class Dimension:
         """Ask ``trial`` for this parameter under the Optuna name ``key``."""
         if self.choices is not None:
             return trial.suggest_categorical(key, list(self.choices))
+        assert self.low is not None and self.high is not None  # numbers have a range
         if self.kind == "int":
             return trial.suggest_int(key, int(self.low), int(self.high), log=self.log)
         return trial.suggest_float(key, float(self.low), float(self.high), log=self.log)

@@ -247,7 +247,7 @@ class _Worker:
                 continue
             except (Exception, _DatabaseLost) as err:
                 if isinstance(err, _DatabaseLost):
-                    err = err.cause
+                    err = err.cause  # type: ignore[assignment]  # a database error
                 elif not _is_database_error(err):
                     raise
                 away_since = away_since or time.monotonic()
