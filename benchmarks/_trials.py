@@ -11,8 +11,10 @@ report, and every method is judged on the same numbers.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lradvisor.errors import LRAdvisorError
@@ -102,6 +104,30 @@ class Recorder:
             self.steps += points[-1][0] if points else steps
             self._cache[key] = Curve(float(final), tuple(points))
         return self._cache[key]
+
+    def save(self, path: Path) -> None:
+        """Write every recorded curve to ``path`` as JSON (``inf`` and NaN as strings).
+
+        Replaying saved curves (:meth:`load`) makes a sweep over pruner settings take
+        seconds instead of re-training for minutes.
+        """
+        runs = [{"workload": w, "spec": s, "steps": n, "seed": seed,
+                 "final": repr(c.final), "points": [[k, repr(v)] for k, v in c.points]}
+                for (w, s, n, seed), c in self._cache.items()]
+        Path(path).write_text(json.dumps({"runs": runs}))
+
+    @classmethod
+    def load(cls, path: Path, device: str = "cpu") -> Recorder:
+        """A recorder holding the curves :meth:`save` wrote to ``path``.
+
+        A curve asked for that is not in the file is trained as usual.
+        """
+        recorder = cls(device=device)
+        for run in json.loads(Path(path).read_text())["runs"]:
+            key = (run["workload"], run["spec"], int(run["steps"]), int(run["seed"]))
+            points = tuple((int(k), float(v)) for k, v in run["points"])
+            recorder._cache[key] = Curve(float(run["final"]), points)
+        return recorder
 
 
 def check_deterministic(workload: str, spec: ScheduleSpec, steps: int, seed: int = 0) -> bool:

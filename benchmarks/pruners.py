@@ -1,6 +1,8 @@
 """How much does the plateau pruner save? Every pruner on the same trials, per workload.
 
-Run: ``python -m benchmarks.pruners [--quick]``. For each workload and seed, one fixed
+Run: ``python -m benchmarks.pruners [--quick]``. ``--save-curves FILE.json`` keeps the
+recorded curves and ``--curves FILE.json`` replays them without training (seconds, not
+minutes: for sweeps over pruner settings); ``--first-seed`` picks other seeds. For each workload and seed, one fixed
 sequence of specs (the rules' top 3 picks, then draws of a seeded random sampler over
 the rules' search space) is trained once at the first rung's proxy length
 (``Fidelity().rungs[0]`` of the full run) and its curves recorded. The sequence is
@@ -33,7 +35,7 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,11 +87,13 @@ class _Replay:
 
 
 def replay(pruner: str, workload: str, specs: Sequence[object], curves: dict[str, Curve],
-           fraction: float, seed: int, full_steps: int | None = None) -> Outcome:
+           fraction: float, seed: int, full_steps: int | None = None,
+           settings: Mapping[str, Any] | None = None) -> Outcome:
     """Run ``specs`` in order through the search's ``TrialRunner`` under ``pruner``.
 
     ``curves`` maps each spec's JSON to its recorded run at ``fraction`` of
-    ``full_steps`` (default: the workload's full run).
+    ``full_steps`` (default: the workload's full run). ``settings``: arguments for
+    ``make_pruner`` (default: the pruner's defaults), for sweeps over them.
     """
     import optuna
 
@@ -102,7 +106,7 @@ def replay(pruner: str, workload: str, specs: Sequence[object], curves: dict[str
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     work = get_workload(workload)
-    study = optuna.create_study(direction="minimize", pruner=make_pruner(pruner),
+    study = optuna.create_study(direction="minimize", pruner=make_pruner(pruner, **(settings or {})),
                                 sampler=optuna.samplers.RandomSampler(seed=seed))
     runner = TrialRunner(study, search_space(workload)[0], _Replay(curves),
                          Fidelity(rungs=(fraction, 1.0)), full_steps or work.total_steps,
@@ -260,12 +264,19 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                              f"{', '.join(QUICK['workloads'])}")
     parser.add_argument("--workloads", nargs="+", help="override the workloads")
     parser.add_argument("--seeds", type=int, help="override the number of seeds")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds are first-seed, first-seed + 1, ... (default 0)")
     parser.add_argument("--trials", type=int, help="override the trials per seed")
     parser.add_argument("--fraction", type=float, help="proxy length (default: first rung)")
     parser.add_argument("--pruners", nargs="+", default=list(PRUNERS), choices=PRUNERS)
     parser.add_argument("--full-steps", type=int,
                         help="treat the full run as this many steps (smoke tests)")
     parser.add_argument("--name", default="pruners", help="results file stem")
+    parser.add_argument("--save-curves", type=Path, metavar="FILE.json",
+                        help="write the recorded training curves to this file")
+    parser.add_argument("--curves", type=Path, metavar="FILE.json",
+                        help="replay curves saved by --save-curves (no determinism "
+                             "check; a curve not in the file is trained)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
     mode = QUICK if args.quick else FULL
@@ -286,14 +297,17 @@ def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from lradvisor.search import rung_steps
     from lradvisor.workloads import get_workload
 
-    recorder = Recorder()
-    for workload in args.workloads:
+    recorder = Recorder() if args.curves is None else Recorder.load(args.curves)
+    for workload in args.workloads if args.curves is None else ():
         spec = ScheduleSpec.create("cosine", peak_lr=get_workload(workload).default_lr)
         steps = min(20, rung_steps(args.fraction, _full_steps(workload, args)))
         if not check_deterministic(workload, spec, steps):
             raise SystemExit(f"{workload}: two identical runs differ; replaying is unsound.")
-    rows = [row for workload in args.workloads for seed in range(args.seeds)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    rows = [row for workload in args.workloads for seed in seeds
             for row in _seed_rows(workload, seed, args, recorder)]
+    if args.save_curves is not None:
+        recorder.save(args.save_curves)
     summary = _aggregate(rows)
     targets = _targets(rows, summary)
     print(f"pruners: {args.seeds} seeds x {args.trials} trials at {args.fraction:g} of the "

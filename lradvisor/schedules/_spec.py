@@ -124,6 +124,23 @@ class ScheduleSpec:
                 merged.pop(name[: -len("_fraction")] + "_steps", None)
         return ScheduleSpec(self.family, merged, self.peak_lr if peak_lr is None else peak_lr)
 
+    def relative_to(self, total_steps: int) -> ScheduleSpec:
+        """This spec with every length given in steps restated as a fraction of a run of
+        ``total_steps`` steps, so it keeps its shape in a run of any other length (a
+        proxy run, say). Raises :class:`SpecError` if a fraction falls out of range.
+
+        Example:
+            >>> ScheduleSpec.create("cosine", warmup_steps=100).relative_to(1000).describe()
+            'cosine(min_lr_ratio=0, warmup_fraction=0.1, warmup_start_factor=0)'
+        """
+        total = check_total_steps(total_steps)
+        changes = {}
+        for param in self.definition.all_params:
+            steps = self.params.get(param.steps_name) if param.steps_name else None
+            if steps is not None:
+                changes[param.name] = steps / total
+        return self.replace(**changes) if changes else self
+
     # -- the schedule for one run ----------------------------------------------------------
     @property
     def definition(self) -> Family:

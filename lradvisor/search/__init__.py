@@ -12,7 +12,7 @@ from lradvisor.search._context import TrialContext, default_device
 from lradvisor.search._fidelity import Fidelity, rung_steps
 from lradvisor.search._recommend import best_recommendation
 from lradvisor.search._sampler import SAMPLERS, make_sampler
-from lradvisor.search._search import Progress, SearchResult, run_search
+from lradvisor.search._search import Progress, SearchResult, relative_spec, run_search
 from lradvisor.search._space import SearchSpace
 from lradvisor.search._trainable import load_trainable
 
@@ -27,6 +27,7 @@ __all__ = [
     "default_device",
     "load_trainable",
     "make_sampler",
+    "relative_spec",
     "rung_steps",
     "run_search",
 ]

@@ -279,23 +279,19 @@ def _rules_plans(setup: dict[str, Any], records: list[Record], count: int,
     plans = []
     recs = [r for r in setup["advice"].recommendations if r.spec.family in space.names]
     for index, rec in enumerate(recs[:count]):
-        spec = _relative(rec.spec, setup["full_steps"])
+        spec = relative_spec(rec.spec, setup["full_steps"])
         if spec is not None and spec.to_json() not in have:
             plans.append(Planned(spec, 0, seed, "rules" if index == 0 else "rules-alt"))
     return plans
 
 
-def _relative(spec: Any, full_steps: int) -> Any:
-    """``spec`` with lengths in steps restated as fractions of the full run."""
+def relative_spec(spec: Any, full_steps: int) -> Any:
+    """``spec`` with lengths in steps restated as fractions of the full run, so it keeps
+    its shape at a proxy length; ``None`` when it cannot be (a fraction out of range)."""
     from lradvisor.errors import SpecError
 
-    changes = {}
-    for param in spec.definition.all_params:
-        steps = spec.params.get(param.steps_name) if param.length else None
-        if steps is not None:
-            changes[param.name] = steps / full_steps
     try:
-        return spec.replace(**changes) if changes else spec
+        return spec.relative_to(full_steps)
     except SpecError:
         return None
 

@@ -123,11 +123,11 @@ def _queue_rules_picks(study: Any, advice: Any, space: Any, fidelity: Any, full:
                        count: int = 3) -> None:
     """The rules' top picks go first, as in ``lradvisor search``: a remote search then
     never ends worse than the rules alone."""
-    from lradvisor.search import rung_steps
+    from lradvisor.search import relative_spec, rung_steps
 
     recs = [r for r in advice.recommendations if r.spec.family in space.names][:count]
     for index, rec in enumerate(recs):
-        spec = _relative(rec.spec, full)
+        spec = relative_spec(rec.spec, full)
         if spec is None:
             continue
         attrs = {"spec": spec.to_json(), "rung": 0, "fidelity": fidelity.rungs[0],
@@ -135,22 +135,6 @@ def _queue_rules_picks(study: Any, advice: Any, space: Any, fidelity: Any, full:
                  "seed": 0, "origin": "rules" if index == 0 else "rules-alt", "parent": None,
                  QUEUED: True}
         study.enqueue_trial(space.params_of(spec), user_attrs=attrs, skip_if_exists=False)
-
-
-def _relative(spec: Any, full_steps: int) -> Any:
-    """``spec`` with lengths in steps restated as fractions of the full run (as the
-    search does), so it keeps its shape at the proxy length; ``None`` if it cannot."""
-    from lradvisor.errors import SpecError
-
-    changes = {}
-    for param in spec.definition.all_params:
-        steps = spec.params.get(param.steps_name) if param.length else None
-        if steps is not None:
-            changes[param.name] = steps / full_steps
-    try:
-        return spec.replace(**changes) if changes else spec
-    except SpecError:
-        return None
 
 
 def _existing(trials: RemoteTrials, name: str, full: int, direction: str) -> dict[str, Any]:
