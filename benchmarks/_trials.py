@@ -35,13 +35,13 @@ def search_space(workload: str) -> tuple[Any, list[ScheduleSpec]]:
     """``(SearchSpace, rules' picks)`` that ``run_search`` would use for ``workload``."""
     from lradvisor.rules import TaskProfile, advise
     from lradvisor.search import SearchSpace
-    from lradvisor.search._search import _relative
+    from lradvisor.search._search import relative_spec
     from lradvisor.workloads import get_workload
 
     work = get_workload(workload)
     advice = advise(TaskProfile.from_dict(work.profile()))
     space = SearchSpace.from_prior(advice.prior)
-    picks = [_relative(r.spec, work.total_steps) for r in advice.recommendations]
+    picks = [relative_spec(r.spec, work.total_steps) for r in advice.recommendations]
     return space, [p for p in picks if p is not None and p.family in space.names]
 
 

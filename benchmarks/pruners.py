@@ -2,10 +2,12 @@
 
 Run: ``python -m benchmarks.pruners [--quick]``. ``--save-curves FILE.json`` keeps the
 recorded curves and ``--curves FILE.json`` replays them without training (seconds, not
-minutes: for sweeps over pruner settings); ``--first-seed`` picks other seeds. For each workload and seed, one fixed
-sequence of specs (the rules' top 3 picks, then draws of a seeded random sampler over
-the rules' search space) is trained once at the first rung's proxy length
-(``Fidelity().rungs[0]`` of the full run) and its curves recorded. The sequence is
+minutes: for sweeps over pruner settings); ``--first-seed`` picks other seeds.
+
+For each workload and seed, one fixed sequence of specs (the rules' top 3 picks, then
+draws of a seeded random sampler over the rules' search space) is trained once at the
+first rung's proxy length (``Fidelity().rungs[0]`` of the full run) and its curves
+recorded. The sequence is
 then replayed, trial after trial, through the search's own ``TrialRunner`` into a
 fresh in-memory Optuna study for each pruner of ``make_pruner`` (default settings):
 the pruner sees exactly the reports a real run makes, in the same order, and a pruned
@@ -106,7 +108,9 @@ def replay(pruner: str, workload: str, specs: Sequence[object], curves: dict[str
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     work = get_workload(workload)
-    study = optuna.create_study(direction="minimize", pruner=make_pruner(pruner, **(settings or {})),
+    # A fixed name: Hyperband assigns brackets by a hash of the study name.
+    study = optuna.create_study(direction="minimize", study_name=f"{workload}-{seed}",
+                                pruner=make_pruner(pruner, **(settings or {})),
                                 sampler=optuna.samplers.RandomSampler(seed=seed))
     runner = TrialRunner(study, search_space(workload)[0], _Replay(curves),
                          Fidelity(rungs=(fraction, 1.0)), full_steps or work.total_steps,

@@ -80,3 +80,14 @@ def test_quick_path_runs_on_a_tiny_setting(tmp_path) -> None:
     none = next(r for r in rows if r["pruner"] == "none")
     assert none["steps"] <= 7 * 10
     assert all(r["steps"] <= none["steps"] and 0 <= r["auc"] <= 1 for r in rows)
+
+
+def test_saved_curves_replay_to_the_same_rows_without_training(tmp_path) -> None:
+    tiny = ["--workloads", "digits-cnn", "--seeds", "1", "--first-seed", "2", "--trials", "5",
+            "--fraction", "0.25", "--full-steps", "40", "--out", str(tmp_path)]
+    saved = tmp_path / "curves.json"
+    trained = main([*tiny, "--save-curves", str(saved), "--name", "a"])
+    assert Recorder.load(saved).runs == 0 and saved.stat().st_size > 0
+    replayed = main([*tiny, "--curves", str(saved), "--name", "b"])
+    assert {r["seed"] for r in trained} == {2}
+    assert replayed == trained

@@ -108,7 +108,8 @@ def test_startup_trials_are_never_pruned_for_being_worse() -> None:
 def test_a_diverging_trial_is_pruned_at_once(n_done: int) -> None:
     """NaN or a blow-up prunes at the report that shows it, even in startup and warmup."""
     study = make_study(PlateauPruner(), FLOORS[:n_done])
-    nan_run = {5: 1.0, 10: 0.9, 15: math.nan, 20: 0.8}
+    # in line with the best completed trial until the NaN: nothing else would prune it
+    nan_run = {5: loss(0.05, 0.3), 10: loss(0.1, 0.3), 15: math.nan, 20: 0.8}
     assert first_pruned(study, nan_run, total_steps=TOTAL) == 15
     blow_up = {1: 1.0, 3: 0.9, 5: 1.5, 7: 3.5, 9: 9.0}  # within the pruner's warmup
     assert first_pruned(study, blow_up, total_steps=TOTAL) == 7
@@ -143,7 +144,9 @@ def flat_from_mid(progress: float) -> float:
 def test_a_flat_wsd_trial_in_its_stable_phase_is_kept_a_cosine_one_is_not(margin: float) -> None:
     """Same curve, same progress: wsd's LR is still at its peak with the decay to come."""
     values = curve(flat_from_mid, until=0.75)
-    pruner = PlateauPruner(hopeless_margin=margin)
+    # with margin inf, the comparison at equal LR is off too: the plateau rule alone
+    pruner = PlateauPruner(hopeless_margin=margin,
+                           behind_percentile=None if math.isinf(margin) else 50.0)
     assert first_pruned(make_study(pruner), values, total_steps=TOTAL,
                         spec=WSD.to_json()) is None
     step = first_pruned(make_study(pruner), values, total_steps=TOTAL, spec=COSINE.to_json())
@@ -153,9 +156,10 @@ def test_a_flat_wsd_trial_in_its_stable_phase_is_kept_a_cosine_one_is_not(margin
 
 
 def test_the_plateau_clause_waits_for_the_high_lr_phase_to_end() -> None:
-    """With the hopeless check off, a flat cosine trial is pruned only once past mid-run."""
+    """With the hopeless and behind checks off, a flat cosine trial is pruned only once
+    past mid-run."""
     values = curve(flat_from_mid, every=2)
-    pruner = PlateauPruner(hopeless_margin=math.inf)
+    pruner = PlateauPruner(hopeless_margin=math.inf, behind_percentile=None)
     cosine_step = first_pruned(make_study(pruner), values, total_steps=TOTAL,
                                spec=COSINE.to_json())
     plain_step = first_pruned(make_study(pruner), values, total_steps=TOTAL)
@@ -163,6 +167,29 @@ def test_the_plateau_clause_waits_for_the_high_lr_phase_to_end() -> None:
     assert plain_step < cosine_step
     assert schedule_phase(COSINE, plain_step, TOTAL) == "high"
     assert schedule_phase(COSINE, cosine_step, TOTAL) == "final"
+
+
+def test_a_trial_behind_at_equal_lr_is_pruned_in_its_high_phase_wsd_at_its_peak_is_not() -> None:
+    """The behind check alone (hopeless off): a cosine trial worse than most completed
+    cosine trials at the same LR goes while its LR is still high; the same curve under
+    wsd, still at its peak LR, is compared with their levels at the peak: kept."""
+    values = curve(lambda p: max(0.6, loss(p, 0.3)), until=0.75)
+    pruner = PlateauPruner(hopeless_margin=math.inf)
+    step = first_pruned(make_study(pruner), values, total_steps=TOTAL, spec=COSINE.to_json())
+    assert step is not None and schedule_phase(COSINE, step, TOTAL) == "high"
+    assert first_pruned(make_study(pruner), values, total_steps=TOTAL,
+                        spec=WSD.to_json()) is None
+    # and it is a real rule: off, the cosine trial is kept in its high phase
+    off = PlateauPruner(hopeless_margin=math.inf, behind_percentile=None)
+    late = first_pruned(make_study(off), values, total_steps=TOTAL, spec=COSINE.to_json())
+    assert late is None or schedule_phase(COSINE, late, TOTAL) == "final"
+
+
+def test_a_rising_lr_counts_as_warmup() -> None:
+    """onecycle's ramp to its peak is judged as a warmup (no comparison at equal LR)."""
+    onecycle = ScheduleSpec.create("onecycle")
+    assert schedule_phase(onecycle, 10, TOTAL) == "warmup"
+    assert schedule_phase(onecycle, 40, TOTAL) == "high"
 
 
 def test_a_hopeless_trial_is_pruned_even_in_a_protected_phase() -> None:
@@ -215,10 +242,10 @@ def test_warmup_progress_delays_every_check_but_divergence() -> None:
 
 def test_interval_steps_checks_only_at_interval_starts() -> None:
     """Optuna's rule: checks at warmup + k * interval (warmup 10% of 100 = step 10)."""
-    step = first_pruned(make_study(PlateauPruner(interval_steps=20)), curve(stuck),
-                        total_steps=TOTAL)
+    values = curve(flat_from_mid)
+    step = first_pruned(make_study(PlateauPruner(interval_steps=20)), values, total_steps=TOTAL)
     assert step is not None and (step - 10) % 20 == 0
-    assert first_pruned(make_study(PlateauPruner()), curve(stuck), total_steps=TOTAL) != step
+    assert first_pruned(make_study(PlateauPruner()), values, total_steps=TOTAL) != step
 
 
 def test_should_prune_inside_optimize_with_the_search_attrs() -> None:
@@ -303,6 +330,7 @@ BAD = [
     ("warmup_progress", -0.1),
     ("interval_steps", 0),
     ("percentile", 101.0),
+    ("behind_percentile", -1.0),
     ("hopeless_margin", -1.0),
     ("high_lr", 0.0),
     ("decay_ratio", 1.0),
