@@ -143,10 +143,11 @@ class PlateauPruner(BasePruner):
        where its LR was still as high as this trial's LR now: a ``wsd`` trial at its
        peak is granted what a ``cosine`` trial gained from its own peak LR, since the
        gain of the final decay is missing from a same-progress comparison. Every phase.
-    4. **Behind**: outside an LR warmup (a rising LR counts, as ``onecycle``'s ramp)
-       and adaptive schedules, prune when its level, less two standard errors of its
-       noise, is worse than the ``behind_percentile``-th of completed trials' levels
-       at its LR multiplier (their last point, no later, where their LR was as high).
+    4. **Behind**: outside an LR warmup (a rising LR counts, as ``onecycle``'s ramp),
+       prune when its level, less two standard errors of its noise, is worse than the
+       ``behind_percentile``-th of completed trials' levels at its LR multiplier
+       (their last point, no later, where their LR was as high); at the same
+       progress for an adaptive schedule, whose LR the pruner cannot know.
        Comparing at equal LR is phase-aware by itself: a ``wsd`` trial in its stable
        phase is compared with the others' levels at their peak LR, not with decayed
        ones.
@@ -277,7 +278,7 @@ class PlateauPruner(BasePruner):
         phase: str,
         lr_now: float | None,
     ) -> bool:
-        """Steps 3 to 5 of the rule, past every guard."""
+        """Steps 3 to 6 of the rule, past every guard."""
         window = self._detector.window
         level = median(values[-window:])
         lo, now = progress[-min(window, len(progress))], progress[-1]
@@ -286,7 +287,9 @@ class PlateauPruner(BasePruner):
             return False
         if self._hopeless(values, now, seen, lr_now):
             return True
-        if phase not in ("warmup", "adaptive") and self._behind(values, lo, now, seen, lr_now):
+        # an adaptive schedule's LR depends on the metric, unknown here: same progress
+        at_lr = None if phase == "adaptive" else lr_now
+        if phase != "warmup" and self._behind(values, lo, now, seen, at_lr):
             return True  # comparing at equal LR is phase-aware: no "high" protection
         if phase in PROTECTED_PHASES:
             return False

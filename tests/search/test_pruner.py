@@ -185,6 +185,18 @@ def test_a_trial_behind_at_equal_lr_is_pruned_in_its_high_phase_wsd_at_its_peak_
     assert late is None or schedule_phase(COSINE, late, TOTAL) == "final"
 
 
+def test_an_adaptive_trial_behind_at_the_same_progress_is_pruned() -> None:
+    """A ``plateau``-schedule trial's LR depends on its metric, unknown to the pruner:
+    the behind check compares it at the same progress; the plateau rule never judges
+    it (a flat curve is what makes it decay)."""
+    values = curve(lambda p: max(0.6, loss(p, 0.3)))
+    adaptive = ScheduleSpec.create("plateau").to_json()
+    behind = PlateauPruner(hopeless_margin=math.inf)
+    assert first_pruned(make_study(behind), values, total_steps=TOTAL, spec=adaptive) is not None
+    off = PlateauPruner(hopeless_margin=math.inf, behind_percentile=None)
+    assert first_pruned(make_study(off), values, total_steps=TOTAL, spec=adaptive) is None
+
+
 def test_a_rising_lr_counts_as_warmup() -> None:
     """onecycle's ramp to its peak is judged as a warmup (no comparison at equal LR)."""
     onecycle = ScheduleSpec.create("onecycle")
