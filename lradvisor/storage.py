@@ -78,7 +78,10 @@ def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
         _make_sqlite_folder(url)
         engine_kwargs["connect_args"] = {"timeout": 30}
     elif url.startswith("postgresql"):
-        engine_kwargs["connect_args"] = {"connect_timeout": 10}
+        # TCP keepalives, so a connection whose server vanished fails instead of hanging.
+        engine_kwargs["connect_args"] = {"connect_timeout": 10, "keepalives": 1,
+                                         "keepalives_idle": 10, "keepalives_interval": 5,
+                                         "keepalives_count": 3}
         engine_kwargs["pool_pre_ping"] = True
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:

@@ -33,6 +33,9 @@ T = TypeVar("T")
 
 __all__ = ["StorageLock", "lock_key", "open_schema_once"]
 
+# Seconds a lock holder may stay silent inside its transaction before PostgreSQL ends it.
+_LOCK_IDLE_TIMEOUT_S = 60
+
 
 def lock_key(name: str) -> int:
     """A stable signed 64-bit key for ``name`` (the same in every process and machine)."""
@@ -139,10 +142,17 @@ class StorageLock:
         if self._engine is None:
             self._engine = sqlalchemy.create_engine(
                 self.url, pool_size=1, pool_pre_ping=True,
-                connect_args={"connect_timeout": 10},
+                # TCP keepalives: a holder or waiter whose peer vanished finds out.
+                connect_args={"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 10,
+                              "keepalives_interval": 5, "keepalives_count": 3},
             )
         conn = self._engine.connect()
         try:
+            # A holder that stops talking (a connection cut mid-claim, a frozen process)
+            # loses its transaction, and the lock with it, after 60 s: no worker waits
+            # for ever on a lock nobody will release. A claim holds it for well under that.
+            conn.execute(sqlalchemy.text("SET LOCAL idle_in_transaction_session_timeout = "
+                                         f"'{_LOCK_IDLE_TIMEOUT_S}s'"))
             conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"),
                          {"key": lock_key(self.name)})
         except BaseException:

@@ -277,6 +277,8 @@ class _Worker:
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
                 optuna.storages.fail_stale_trials(self.study)
+                grace = self.rdb.grace_period or 2 * self.rdb.heartbeat_interval
+                fail_beatless_trials(self.study, grace)
             records = [record_of(t) for t in self.study.get_trials(deepcopy=False)]
             waiting = sorted((r for r in records if r.state == "WAITING"),
                              key=lambda r: r.number)
@@ -320,6 +322,53 @@ class _Worker:
             rec, evidence = found
             self.study.set_user_attr("recommendation", {**rec.to_dict(),
                                                         "evidence_data": evidence})
+
+
+def fail_beatless_trials(study: Any, grace_period: float) -> list[int]:
+    """Fail, and re-queue like stale ones, running trials that never got a heartbeat.
+
+    A worker whose connection dies between creating its trial and its first heartbeat
+    leaves a RUNNING trial with no heartbeat at all, which Optuna's
+    ``fail_stale_trials`` never calls stale (it skips trials without beats): the study
+    would wait for it for ever. Such a trial older than ``2 * grace_period + 10`` s (by
+    the trial's own start time, so clocks should roughly agree) is failed here and handed
+    to the storage's stale-trial callback, which queues its configuration again.
+    Returns the trial ids it failed.
+    """
+    import copy
+    import datetime
+
+    import optuna
+    from optuna.storages._rdb import models
+    from optuna.trial import TrialState
+    from sqlalchemy.orm import selectinload
+
+    storage = study._storage
+    rdb = getattr(storage, "_backend", storage)
+    if not hasattr(rdb, "scoped_session"):
+        return []
+    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=2 * grace_period + 10)
+    session = rdb.scoped_session()
+    try:
+        running = (session.query(models.TrialModel)
+                   .options(selectinload(models.TrialModel.heartbeats))
+                   .filter(models.TrialModel.state == TrialState.RUNNING)
+                   .filter(models.TrialModel.study_id == study._study_id).all())
+        orphans = [t.trial_id for t in running if not t.heartbeats
+                   and t.datetime_start is not None and t.datetime_start < cutoff]
+    finally:
+        rdb.scoped_session.remove()
+    failed = []
+    for trial_id in orphans:
+        try:
+            if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
+                failed.append(trial_id)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # another worker got there first
+    callback = storage.get_heartbeat_stale_trial_callback()
+    for trial_id in failed if callback is not None else ():
+        callback(study, copy.deepcopy(storage.get_trial(trial_id)))
+    return failed
 
 
 def _is_database_error(err: BaseException) -> bool:
