@@ -145,9 +145,11 @@ class PlateauPruner(BasePruner):
        gain of the final decay is missing from a same-progress comparison. Every phase.
     4. **Behind**: outside an LR warmup (a rising LR counts, as ``onecycle``'s ramp),
        prune when its level, less two standard errors of its noise, is worse than the
-       ``behind_percentile``-th of completed trials' levels at its LR multiplier
-       (their last point, no later, where their LR was as high); at the same
-       progress for an adaptive schedule, whose LR the pruner cannot know.
+       ``behind_percentile``-th of completed trials' levels: at its LR multiplier
+       (their last point, no later, where their LR was as high) while its LR is high
+       with a decay to come; at the same progress otherwise (no decay ahead, so its
+       level is near what it will reach; or an adaptive schedule, whose LR depends on
+       the metric).
        Comparing at equal LR is phase-aware by itself: a ``wsd`` trial in its stable
        phase is compared with the others' levels at their peak LR, not with decayed
        ones.
@@ -287,8 +289,9 @@ class PlateauPruner(BasePruner):
             return False
         if self._hopeless(values, now, seen, lr_now):
             return True
-        # an adaptive schedule's LR depends on the metric, unknown here: same progress
-        at_lr = None if phase == "adaptive" else lr_now
+        # at equal LR while a decay is to come; otherwise (no decay ahead, or an adaptive
+        # schedule whose LR depends on the metric) at the same progress
+        at_lr = lr_now if phase == "high" else None
         if phase != "warmup" and self._behind(values, lo, now, seen, at_lr):
             return True  # comparing at equal LR is phase-aware: no "high" protection
         if phase in PROTECTED_PHASES:

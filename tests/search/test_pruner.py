@@ -197,6 +197,18 @@ def test_an_adaptive_trial_behind_at_the_same_progress_is_pruned() -> None:
     assert first_pruned(make_study(off), values, total_steps=TOTAL, spec=adaptive) is None
 
 
+def test_a_constant_lr_trial_behind_at_the_same_progress_is_pruned() -> None:
+    """No decay ahead: its level is near what it will reach, so it is compared at the same
+    progress (at equal LR, LR 1, it would meet only the cosine trials' first values)."""
+    values = curve(lambda p: max(0.6, loss(p, 0.3)))
+    constant = ScheduleSpec.create("constant").to_json()
+    behind = first_pruned(make_study(PlateauPruner(hopeless_margin=math.inf)), values,
+                          total_steps=TOTAL, spec=constant)
+    off = PlateauPruner(hopeless_margin=math.inf, behind_percentile=None)
+    plateau_only = first_pruned(make_study(off), values, total_steps=TOTAL, spec=constant)
+    assert behind is not None and plateau_only is not None and behind < plateau_only
+
+
 def test_a_rising_lr_counts_as_warmup() -> None:
     """onecycle's ramp to its peak is judged as a warmup (no comparison at equal LR)."""
     onecycle = ScheduleSpec.create("onecycle")
