@@ -48,7 +48,9 @@ def _value(family: str, p: Param) -> st.SearchStrategy[Any]:
     if p.name == "warmup_fraction":
         return st.floats(0.0, 0.5)
     if p.name == "warmup_start_factor":
-        return st.sampled_from([0.0, 1.0]) | st.floats(0.0, 1.0)
+        # 0 (HF), 1, or a normal float: a subnormal start (5e-324) times a peak below 1
+        # underflows to an LR of exactly 0, which says nothing about the schedule.
+        return st.sampled_from([0.0, 1.0]) | st.floats(1e-6, 1.0)
     if p.search is None:
         return st.just(p.default)
     if p.kind in ("str", "bool"):
