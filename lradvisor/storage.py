@@ -42,6 +42,7 @@ __all__ = [
     "load_study",
     "open_storage",
     "resolve_url",
+    "write_trial_batch",
 ]
 
 DEFAULT_STORAGE = "sqlite:///studies/lradvisor.db"
@@ -193,6 +194,68 @@ def delete_study(storage: optuna.storages.BaseStorage, name: str) -> None:
 
     load_study(storage, name)  # raises a clear error when missing
     optuna.delete_study(study_name=name, storage=storage)
+
+
+def write_trial_batch(
+    storage: optuna.storages.BaseStorage,
+    trial_id: int,
+    reports: list[tuple[int, float]],
+    user_attrs: dict[str, Any] | None = None,
+) -> None:
+    """Write a running trial's ``reports`` (step, value) and ``user_attrs`` at once.
+
+    Optuna's storage API writes one value per call, each its own transaction (about
+    2 ms on SQLite). On Optuna's RDB storage this writes them all in one transaction,
+    through the storage's own models (same rows, same check: a finished trial refuses
+    the write; a step written before is overwritten, as Optuna's RDB storage does); on
+    any other storage, or an Optuna without those internals, it makes the calls one
+    by one.
+
+    Example:
+        >>> import optuna
+        >>> study = optuna.create_study(storage=open_storage("sqlite://"))
+        >>> trial = study.ask()
+        >>> write_trial_batch(study._storage, trial._trial_id, [(0, 1.0), (5, 0.5)],
+        ...                   {"rung": 0})
+        >>> frozen = study._storage.get_trial(trial._trial_id)
+        >>> frozen.intermediate_values, frozen.user_attrs
+        ({0: 1.0, 5: 0.5}, {'rung': 0})
+    """
+    import optuna
+
+    user_attrs = user_attrs or {}
+    if not reports and not user_attrs:
+        return
+    backend: Any = getattr(storage, "_backend", storage)  # Optuna wraps RDB in a cache
+    batched = isinstance(backend, optuna.storages.RDBStorage) and hasattr(
+        backend, "_set_trial_attr_without_commit")
+    if not batched:
+        for step, value in reports:
+            storage.set_trial_intermediate_value(trial_id, step, value)
+        for key, value in user_attrs.items():
+            storage.set_trial_user_attr(trial_id, key, value)
+        return
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    row: Any = models.TrialIntermediateValueModel
+    with _create_scoped_session(backend.scoped_session, True) as session:
+        trial: Any = models.TrialModel.find_or_raise_by_id(trial_id, session)
+        backend.check_trial_is_updatable(trial_id, trial.state)
+        rows = session.query(row).filter(row.trial_id == trial_id)
+        stored: dict[int, Any] = {r.step: r for r in rows}
+        for step, value in reports:
+            number, kind = row.intermediate_value_to_stored_repr(value)
+            if step in stored:
+                stored[step].intermediate_value = number
+                stored[step].intermediate_value_type = kind
+            else:
+                stored[step] = row(trial_id=trial_id, step=step, intermediate_value=number,
+                                   intermediate_value_type=kind)
+                session.add(stored[step])
+        for key, value in user_attrs.items():
+            backend._set_trial_attr_without_commit(
+                session, models.TrialUserAttributeModel, trial_id, key, value)
 
 
 def _summaries(storage: optuna.storages.BaseStorage) -> list[Any]:

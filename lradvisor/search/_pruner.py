@@ -23,6 +23,7 @@ the search, the CLI and the benchmarks.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
@@ -121,8 +122,8 @@ class _Ref:
         return median(self.values[max(0, k - window + 1) : k + 1])
 
 
-# How many reports a trial's reference set is reused before the study is read again.
-_REFRESH_REPORTS = 5
+# How many seconds a trial's reference set is reused before the study is read again.
+_REFRESH_SECONDS = 1.0
 
 class PlateauPruner(BasePruner):
     """Prunes a trial that diverged, is hopeless, or plateaued worse than the best.
@@ -241,11 +242,11 @@ class PlateauPruner(BasePruner):
         self._decay_ratio = float(decay_ratio)
         self._refs: dict[tuple[str, int, float], _Ref | None] = {}
         # The reference set of the trial being judged, read from the study on its first
-        # report and every _REFRESH_REPORTS reports after: in a sequential search no
+        # report and again once _REFRESH_SECONDS have passed: in a sequential search no
         # trial completes while another runs, so this is exact there and saves a storage
-        # read per report; across workers the references are at most that many reports
-        # stale.
-        self._current: tuple[tuple[str, int, float], int, list[_Ref]] | None = None
+        # read per report; across workers the references are at most a second (and
+        # one report) stale.
+        self._current: tuple[tuple[str, int, float], float, list[_Ref]] | None = None
 
     def prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
         """Whether to stop ``trial`` now; see the class docstring for the rule."""
@@ -256,7 +257,7 @@ class PlateauPruner(BasePruner):
         values = [sign * trial.intermediate_values[s] for s in steps]
         if self._detector.diverged(values):
             return True
-        refs = self._current_reference(study, trial, sign, len(steps))
+        refs = self._current_reference(study, trial, sign)
         if not refs or len(refs) < self._n_startup_trials:
             return False
         total = _total_steps(trial) or max(ref.total for ref in refs)
@@ -338,16 +339,17 @@ class PlateauPruner(BasePruner):
         return median(values[-window:]) - noise > bar
 
     def _current_reference(
-        self, study: optuna.study.Study, trial: FrozenTrial, sign: float, reports: int
+        self, study: optuna.study.Study, trial: FrozenTrial, sign: float
     ) -> list[_Ref]:
-        """:meth:`_reference` for ``trial``, re-read every ``_REFRESH_REPORTS`` reports."""
+        """:meth:`_reference` for ``trial``, re-read every ``_REFRESH_SECONDS``."""
         key = (study.study_name, trial.number, sign)
+        now = time.monotonic()
         if self._current is not None:
             cached_key, read_at, refs = self._current
-            if cached_key == key and reports - read_at < _REFRESH_REPORTS:
+            if cached_key == key and now - read_at < _REFRESH_SECONDS:
                 return refs
         refs = self._reference(study, trial, sign)
-        self._current = (key, reports, refs)
+        self._current = (key, now, refs)
         return refs
 
     def _reference(

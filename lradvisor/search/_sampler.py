@@ -5,10 +5,16 @@ A longer run reaches a lower loss than a short one of the same schedule, so if t
 sampler saw promoted trials next to first-rung ones it would learn "long is good",
 not "this schedule is good". :class:`FirstRungSampler` hands the real sampler (TPE by
 default, any of Optuna's by name) a view of the study holding first-rung trials only.
+
+The view reads the study once per sampled trial: Optuna's TPE (constant liar on, as
+Optuna 5 defaults, so parallel workers see each other's running trials) otherwise
+reads every trial from storage again for each parameter group, a few milliseconds
+each on SQLite.
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any
 
@@ -64,18 +70,22 @@ def _wrap(base: Any) -> Any:
 
         def __init__(self, inner: Any) -> None:
             self.base = inner
+            self._snapshot = _Snapshot()
 
         def __str__(self) -> str:
             return f"FirstRung({self.base})"
 
+        def _view(self, study: Any, trial: Any) -> _FirstRungView:
+            return _FirstRungView(study, self._snapshot.trials(study, trial))
+
         def infer_relative_search_space(self, study: Any, trial: Any) -> Any:
-            return self.base.infer_relative_search_space(_FirstRungView(study), trial)
+            return self.base.infer_relative_search_space(self._view(study, trial), trial)
 
         def sample_relative(self, study: Any, trial: Any, search_space: Any) -> Any:
-            return self.base.sample_relative(_FirstRungView(study), trial, search_space)
+            return self.base.sample_relative(self._view(study, trial), trial, search_space)
 
         def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
-            return self.base.sample_independent(_FirstRungView(study), trial, name, dist)
+            return self.base.sample_independent(self._view(study, trial), trial, name, dist)
 
         def before_trial(self, study: Any, trial: Any) -> None:
             self.base.before_trial(_FirstRungView(study), trial)
@@ -89,19 +99,44 @@ def _wrap(base: Any) -> Any:
     return FirstRungSampler(base)
 
 
-class _FirstRungView:
-    """A study that answers trial queries with first-rung trials only; else the study."""
+class _Snapshot:
+    """The study's first-rung trials as read for the trial being sampled."""
 
-    def __init__(self, study: Any) -> None:
+    def __init__(self) -> None:
+        self._key: tuple[Any, int] | None = None
+        self._trials: list[Any] = []
+
+    def trials(self, study: Any, trial: Any) -> list[Any]:
+        key = (study._study_id, trial.number)
+        if key != self._key:  # a new trial: read the study once
+            every = study._get_trials(deepcopy=False, states=None, use_cache=False)
+            trials = [t for t in every if t.user_attrs.get("rung", 0) == 0]
+            self._key, self._trials = key, trials
+            return trials
+        return self._trials
+
+
+class _FirstRungView:
+    """A study that answers trial queries with first-rung trials only; else the study.
+
+    ``trials``: the first-rung trials to answer with (None: read the study each time).
+    """
+
+    def __init__(self, study: Any, trials: list[Any] | None = None) -> None:
         self._study = study
+        self._trials = trials
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._study, name)
 
     def _get_trials(self, deepcopy: bool = True, states: Any = None,
                     use_cache: bool = False) -> list[Any]:
-        trials = self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache)
-        return [t for t in trials if t.user_attrs.get("rung", 0) == 0]
+        if self._trials is None:
+            every = self._study._get_trials(deepcopy=deepcopy, states=states,
+                                            use_cache=use_cache)
+            return [t for t in every if t.user_attrs.get("rung", 0) == 0]
+        trials = [t for t in self._trials if states is None or t.state in states]
+        return copy.deepcopy(trials) if deepcopy else trials
 
     def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[Any]:
         return self._get_trials(deepcopy=deepcopy, states=states)

@@ -5,12 +5,19 @@ Faults are the trial's, never the study's: a training function that raises is to
 (reported or returned) is ``PRUNED`` with ``user_attrs["diverged"] = True``; a spec
 that does not fit the proxy length fails with the reason. Ctrl-C fails the running
 trial as ``interrupted`` (a resumed search runs it again) and is re-raised.
+
+Reports are judged in memory and written in batches (:class:`TrialCurve`): Optuna
+writes each ``trial.report`` in its own transaction, which on SQLite cost more than
+the rest of a trial's bookkeeping together.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +28,10 @@ from lradvisor.search._fidelity import Fidelity, rung_steps
 from lradvisor.search._rungs import INTERRUPTED, Planned, Record
 from lradvisor.search._space import SearchSpace
 
-__all__ = ["TrialRunner", "record_of"]
+__all__ = ["TrialCurve", "TrialRunner", "buffers_reports", "record_of"]
+
+#: seconds between writes of a running trial's reports (and at its end)
+FLUSH_EVERY = 2.0
 
 
 @dataclass
@@ -36,6 +46,8 @@ class TrialRunner:
         full_steps: optimizer steps of the full run.
         steps_per_epoch: the run's epoch length, where known.
         device: passed to the context (``None``: a GPU when torch sees one).
+        flush_every: seconds between writes of a running trial's reports to the
+            study; all are written when the trial ends.
     """
 
     study: Any
@@ -45,6 +57,7 @@ class TrialRunner:
     full_steps: int
     steps_per_epoch: int | None = None
     device: str | None = None
+    flush_every: float = FLUSH_EVERY
 
     def run(self, plan: Planned) -> Record:
         """Make the run ``plan`` describes; returns its stored record."""
@@ -67,31 +80,33 @@ class TrialRunner:
         except LRAdvisorError as err:
             return self._fail(trial, f"spec does not fit the search: {err}")
         last = [0]
+        curve = TrialCurve(self.study, trial, self.flush_every)
         ctx = TrialContext(
             spec=spec, total_steps=steps, seed=plan.seed, device=self._device(),
             steps_per_epoch=self.steps_per_epoch, epochs=self._epochs(steps),
             fidelity=self.fidelity.rungs[plan.rung],
-            on_report=self._reporter(trial, last, prune=plan.rung < self.fidelity.last),
+            on_report=self._reporter(curve, last, prune=plan.rung < self.fidelity.last),
         )
         try:
             value = self.trainable(ctx)
         except optuna.TrialPruned:
-            return self._tell(trial, "PRUNED", None, last[0])
+            return self._tell(trial, "PRUNED", None, last[0], curve)
         except KeyboardInterrupt:
-            self._fail(trial, INTERRUPTED, last[0])
+            self._fail(trial, INTERRUPTED, last[0], curve)
             raise
         except Exception as err:  # the user's code: recorded, the study goes on
-            return self._fail(trial, f"{type(err).__name__}: {err}", last[0])
+            return self._fail(trial, f"{type(err).__name__}: {err}", last[0], curve)
         if value is None and ctx.curve:
             value = ctx.curve[-1][1]
         try:
             value = float(value)
         except (TypeError, ValueError):
-            return self._fail(trial, f"trainable returned {value!r}, not a number", steps)
+            return self._fail(trial, f"trainable returned {value!r}, not a number", steps,
+                              curve)
         if not math.isfinite(value):
-            trial.set_user_attr("diverged", True)
-            return self._tell(trial, "PRUNED", None, steps)
-        return self._tell(trial, "COMPLETE", value, steps)
+            curve.set_attr("diverged", True)
+            return self._tell(trial, "PRUNED", None, steps, curve)
+        return self._tell(trial, "COMPLETE", value, steps, curve)
 
     def _ask(self, plan: Planned, attrs: dict[str, Any]) -> Any:
         """A new trial with ``attrs`` set, carrying ``plan.spec``'s values when it has one.
@@ -110,31 +125,36 @@ class TrialRunner:
             self._fail(trial, "stale queued trial from an earlier run")
 
     def _reporter(
-        self, trial: Any, last: list[int], *, prune: bool
+        self, curve: TrialCurve, last: list[int], *, prune: bool
     ) -> Callable[[int, float], None]:
         import optuna
 
         def on_report(step: int, value: float) -> None:
             last[0] = max(last[0], step)
-            trial.report(value, step)
+            curve.report(step, value)
             if not math.isfinite(value):
-                trial.set_user_attr("diverged", True)
+                curve.set_attr("diverged", True)
                 raise optuna.TrialPruned(f"diverged at step {step} (value {value})")
-            if prune and trial.should_prune():
+            if prune and curve.should_prune():
                 raise optuna.TrialPruned(f"pruned at step {step}")
 
         return on_report
 
-    def _tell(self, trial: Any, state: str, value: float | None, steps_used: int) -> Record:
+    def _tell(self, trial: Any, state: str, value: float | None, steps_used: int,
+              curve: TrialCurve | None = None) -> Record:
         import optuna
 
-        trial.set_user_attr("steps_used", int(steps_used))
+        curve = curve or TrialCurve(self.study, trial)
+        curve.set_attr("steps_used", int(steps_used))
+        curve.flush()  # its reports and attributes in one write, then its state
         self.study.tell(trial, value, state=getattr(optuna.trial.TrialState, state))
         return record_of(self.study._storage.get_trial(trial._trial_id))
 
-    def _fail(self, trial: Any, error: str, steps_used: int = 0) -> Record:
-        trial.set_user_attr("error", error[:2000])
-        return self._tell(trial, "FAIL", None, steps_used)
+    def _fail(self, trial: Any, error: str, steps_used: int = 0,
+              curve: TrialCurve | None = None) -> Record:
+        curve = curve or TrialCurve(self.study, trial)
+        curve.set_attr("error", error[:2000])
+        return self._tell(trial, "FAIL", None, steps_used, curve)
 
     def _device(self) -> str:
         if self.device is None:
@@ -147,6 +167,97 @@ class TrialRunner:
         if not self.steps_per_epoch:
             return None
         return max(1, math.ceil(steps / self.steps_per_epoch))
+
+
+class TrialCurve:
+    """A running trial's reports and attributes, judged in memory, written in batches.
+
+    Optuna's ``trial.report`` writes each value in its own transaction; its
+    ``should_prune`` already judges the trial's in-memory copy. Here the values (and
+    the attributes set with :meth:`set_attr`) go to the study at most every
+    ``flush_every`` seconds and when :meth:`flush` is called at the trial's end, in
+    one transaction on an RDB storage (:func:`~lradvisor.storage.write_trial_batch`).
+    Other workers and ``studies show`` therefore see a running trial's curve up to
+    ``flush_every`` seconds late; a killed worker loses at most that much of the curve
+    of the trial it was running (which is failed and run again anyway). Pruners that
+    keep state in the trial's storage (successive halving, Hyperband: see
+    :func:`buffers_reports`) get every report written first, as plain Optuna does.
+    """
+
+    def __init__(self, study: Any, trial: Any, flush_every: float = FLUSH_EVERY) -> None:
+        self.study = study
+        self.trial = trial
+        self.flush_every = float(flush_every)
+        self.write_through = not buffers_reports(study.pruner)
+        self._reports: list[tuple[int, float]] = []
+        self._attrs: dict[str, Any] = {}
+        self._view: Any = None  # the trial as its pruner sees it
+        self._flushed_at = time.monotonic()
+
+    def report(self, step: int, value: float) -> None:
+        """``trial.report(value, step)``: a repeated step is ignored with a warning."""
+        if self.write_through:
+            self.trial.report(value, step)
+            return
+        if step < 0:
+            raise ValueError(f"The `step` argument is {step} but cannot be negative.")
+        view = self.view()
+        if step in view.intermediate_values:
+            warnings.warn(f"The reported value is ignored because this `step` {step} "
+                          "is already reported.", UserWarning, stacklevel=3)
+            return
+        view.intermediate_values[step] = value
+        self._reports.append((step, value))
+        if time.monotonic() - self._flushed_at >= self.flush_every:
+            self.flush()
+
+    def should_prune(self) -> bool:
+        """``trial.should_prune()``, judged on the in-memory view."""
+        if self.write_through:
+            return bool(self.trial.should_prune())
+        return bool(self.study.pruner.prune(self.study, self.view()))
+
+    def set_attr(self, key: str, value: Any) -> None:
+        """``trial.set_user_attr(key, value)``, written with the next batch."""
+        self._attrs[key] = value
+        if self._view is not None:
+            self._view.user_attrs[key] = value
+
+    def view(self) -> Any:
+        """The trial as a ``FrozenTrial``: read once, then kept up to date here."""
+        if self._view is None:
+            frozen = copy.copy(self.study._storage.get_trial(self.trial._trial_id))
+            frozen.intermediate_values = dict(frozen.intermediate_values)
+            frozen.user_attrs = {**frozen.user_attrs, **self._attrs}
+            self._view = frozen
+        return self._view
+
+    def flush(self) -> None:
+        """Write what is pending, in one transaction."""
+        from lradvisor.storage import write_trial_batch
+
+        reports, attrs = self._reports, self._attrs
+        self._reports, self._attrs = [], {}
+        self._flushed_at = time.monotonic()
+        write_trial_batch(self.study._storage, self.trial._trial_id, reports, attrs)
+
+
+def buffers_reports(pruner: Any) -> bool:
+    """Whether ``pruner`` only reads the study, so a trial's reports may be buffered.
+
+    Optuna's successive-halving and Hyperband pruners write their rung decisions into
+    the trial's system attributes and read them back; a pruner this function does not
+    know is treated the same way (every report written before it is asked).
+    """
+    import optuna.pruners as p
+
+    from lradvisor.search._pruner import PlateauPruner
+
+    if isinstance(pruner, p.PatientPruner):
+        inner = getattr(pruner, "_wrapped_pruner", None)
+        return inner is None or buffers_reports(inner)
+    return isinstance(pruner, (PlateauPruner, p.NopPruner, p.PercentilePruner,
+                               p.ThresholdPruner, p.WilcoxonPruner))
 
 
 def record_of(trial: Any) -> Record:

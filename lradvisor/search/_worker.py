@@ -115,11 +115,11 @@ class _ClaimingRunner(TrialRunner):
     worker: str = ""
     queued: int | None = None  # the number of the waiting trial to take, if any
 
-    def _reporter(self, trial: Any, last: list[int], *,
+    def _reporter(self, curve: Any, last: list[int], *,
                   prune: bool) -> Callable[[int, float], None]:
         """The base reporter, but a lost database is not the trainable's fault: it leaves
         the trial running (the heartbeat check re-queues it) instead of failing it."""
-        report = super()._reporter(trial, last, prune=prune)
+        report = super()._reporter(curve, last, prune=prune)
 
         def on_report(step: int, value: float) -> None:
             try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import optuna
 import pytest
 
@@ -79,3 +82,38 @@ def test_values_outside_the_space_are_not_recorded():
 def test_bad_lr_range_is_refused():
     with pytest.raises(StudyError, match="peak LR range"):
         SearchSpace.build(["cosine"], lr_low=0.1, lr_high=0.01)
+
+
+class _CountingStorage(optuna.storages.RDBStorage):
+    """Optuna's RDB storage on SQLite, counting its reads of a study's trials."""
+
+    reads = 0
+
+    def _get_trials(self, *args, **kwargs):
+        type(self).reads += 1
+        return super()._get_trials(*args, **kwargs)
+
+
+def test_tpe_sees_first_rung_trials_only_and_reads_the_study_once_per_trial(tmp_path):
+    space = SearchSpace.from_prior(PRIOR)
+    ours = optuna.create_study(storage=_CountingStorage(f"sqlite:///{tmp_path}/a.db"),
+                               sampler=make_sampler("tpe", seed=1, startup=4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        plain = optuna.create_study(sampler=optuna.samplers.TPESampler(
+            seed=1, multivariate=True, group=True, n_startup_trials=4))
+    reads = []
+    for i in range(16):
+        a, b = ours.ask(), plain.ask()
+        before = _CountingStorage.reads
+        spec = space.sample(a)
+        reads.append(_CountingStorage.reads - before)
+        assert space.sample(b) == spec  # the same draws as a study without longer rungs
+        value = abs(math.log10(spec.peak_lr) + 2) + 0.1 * len(spec.family)
+        ours.tell(a, value)
+        plain.tell(b, value)
+        if i % 3 == 0:  # a promoted run: far better (it ran longer), but not first-rung
+            ours.add_trial(optuna.trial.create_trial(
+                params=a.params, distributions=a.distributions, value=value - 10,
+                user_attrs={"rung": 1}))
+    assert max(reads[4:]) == 1  # TPE's several groups read the study once, not per group
