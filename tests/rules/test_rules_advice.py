@@ -167,7 +167,7 @@ def test_quick_is_steplr_gamma_0_1_at_each_third_like_torch():
          "lr-adam-pretrain"),
         (TaskProfile("finetune", arch="transformer", optimizer="adamw"), 3e-5, 1e-5, 1e-4,
          "lr-adam-finetune-transformer"),
-        (TaskProfile("finetune", arch="cnn", optimizer="sgd"), 3e-3, 1e-3, 1e-2,
+        (TaskProfile("finetune", arch="cnn", optimizer="sgd"), 1e-2, 1e-3, 1e-1,
          "lr-sgd-finetune"),
         (TaskProfile("finetune"), 1e-4, 1e-5, 1e-3, "lr-finetune"),
         (TaskProfile("quick"), 1e-3, 1e-5, 1e-1, "lr-default"),
