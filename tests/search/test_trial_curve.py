@@ -22,15 +22,21 @@ from tests.distributed.conftest import fresh_pg_url, pg, pg_database  # noqa: F4
 REPORTS = [(0, 2.0), (10, 1.5), (20, math.nan), (30, math.inf), (40, -math.inf), (50, 0.25)]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "memory"])
 def storage_url(request, tmp_path):
+    if request.param == "memory":  # not RDB: one call per value
+        return optuna.storages.InMemoryStorage()
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/s.db"
     return fresh_pg_url(request.getfixturevalue("pg"), request.getfixturevalue("pg_database"))
 
 
+def _open(url):
+    return url if isinstance(url, optuna.storages.BaseStorage) else open_storage(url)
+
+
 def test_a_batch_writes_what_one_call_per_value_writes(storage_url):
-    study = optuna.create_study(storage=open_storage(storage_url), study_name="b")
+    study = optuna.create_study(storage=_open(storage_url), study_name="b")
     batched, single = study.ask(), study.ask()
     batched.report(9.0, 10)  # a step written before the batch is overwritten, as Optuna does
     single.report(9.0, 10)
@@ -40,7 +46,7 @@ def test_a_batch_writes_what_one_call_per_value_writes(storage_url):
         study._storage.set_trial_intermediate_value(single._trial_id, step, value)
     for key, value in attrs.items():
         single.set_user_attr(key, value)
-    fresh = optuna.load_study(study_name="b", storage=open_storage(storage_url))
+    fresh = optuna.load_study(study_name="b", storage=_open(storage_url))
     a, b = (fresh.trials[t.number] for t in (batched, single))
     assert str(a.intermediate_values) == str(b.intermediate_values)  # nan == nan as text
     assert a.intermediate_values[10] == 1.5 and math.isnan(a.intermediate_values[20])
