@@ -7,11 +7,13 @@ opposite to full runs), so the search climbs rungs as successive halving does:
 1. rung 0: ``n`` trials at ``rungs[0]`` of the run, the rules' top recommendations
    first, the sampler's after them; the plateau pruner stops hopeless ones early;
 2. each middle rung: the top ``promote`` share of the rung below (at least
-   ``finalists``, at most ``max_promoted``, the rules' top pick always among them) is
-   re-run at the longer length, plus the rung leader's peak LR times each of
-   ``lr_factors`` (peak LR does not transfer unchanged between lengths);
-3. the last rung: the top ``finalists`` of the rung below, each on ``seeds`` seeds, at
-   ``rungs[-1]`` (full length by default).
+   ``finalists``, at most ``max_promoted``, the rules' best configuration always among
+   them, and never pruned) is re-run at the longer length, plus the rung leader's peak
+   LR times each of ``lr_factors`` (peak LR does not transfer unchanged between
+   lengths);
+3. the last rung: the top ``finalists`` of the rung below (the rules' configuration
+   always among them), each on ``seeds`` seeds, at ``rungs[-1]`` (full length by
+   default).
 
 Compute is counted in optimizer steps; a budget is stated in full-run equivalents
 (total steps / full-run steps). The budget is spent in order, each stage keeping back

@@ -131,29 +131,39 @@ def next_runs(
 ) -> list[Planned]:
     """The runs rung ``rung`` (>= 1) still needs, promoted from rung ``rung - 1``.
 
+    The rules' best configuration on the rung below (a run of origin ``rules``) is the
+    search's safety net: it climbs every rung, as a run of origin ``rules`` (which the
+    runner never prunes), and is one of the finalists, so the final comparison always
+    includes what the rules alone would have given.
+
     Middle rung: first the top :meth:`Fidelity.promoted` configurations and the rules'
-    top pick (origin ``rules``) when it completed; once they have run, this rung's
-    leader at its peak LR times each ``lr_factors`` (peak LR does not transfer unchanged
-    from the shorter run), once. Last rung: the top ``finalists``, each on ``seeds``
-    seeds. Runs already at ``rung`` (in any state but interrupted) are not repeated;
-    every run names as parent the trial of rung ``rung - 1`` it comes from.
+    configuration; once they have run, this rung's leader at its peak LR times each
+    ``lr_factors`` (peak LR does not transfer unchanged from the shorter run), once.
+    Last rung: the top ``finalists`` (the last place going to the rules' configuration
+    when it is not among them), each on ``seeds`` seeds. Runs already at ``rung`` (in
+    any state but interrupted) are not repeated; every run names as parent the trial of
+    rung ``rung - 1`` it comes from.
     """
     board = leaderboard(records, rung - 1, direction)
     if not board:
         return []
+    rules = next((e for e in board if any(r.origin == "rules" for r in e.records)), None)
     wanted: list[Planned] = []
     if rung == fidelity.last:
-        for entry in board[: fidelity.finalists]:
+        finalists = board[: fidelity.finalists]
+        if rules is not None and rules not in finalists:
+            finalists = [*finalists[: fidelity.finalists - 1], rules]
+        for entry in finalists:
             wanted += [
                 Planned(entry.spec, rung, seed + i, "finalist", entry.best.number)
                 for i in range(fidelity.seeds)
             ]
     else:
         chosen = board[: fidelity.promoted(finished_count(records, rung - 1))]
-        rules = [e for e in board if any(r.origin == "rules" for r in e.records)]
-        if rules and rules[0] not in chosen:
-            chosen.append(rules[0])
-        wanted += [Planned(e.spec, rung, seed, "promoted", e.best.number) for e in chosen]
+        if rules is not None and rules not in chosen:
+            chosen.append(rules)
+        wanted += [Planned(e.spec, rung, seed, "rules" if e is rules else "promoted",
+                           e.best.number) for e in chosen]
         missing = _not_done(records, rung, wanted)
         return missing or _lr_variants(records, rung, fidelity, direction, seed)
     return _not_done(records, rung, wanted)

@@ -85,7 +85,9 @@ class TrialRunner:
             spec=spec, total_steps=steps, seed=plan.seed, device=self._device(),
             steps_per_epoch=self.steps_per_epoch, epochs=self._epochs(steps),
             fidelity=self.fidelity.rungs[plan.rung],
-            on_report=self._reporter(curve, last, prune=plan.rung < self.fidelity.last),
+            # the rules' configuration is the search's safety net: never pruned
+            on_report=self._reporter(curve, last, prune=plan.rung < self.fidelity.last
+                                     and plan.origin != "rules"),
         )
         try:
             value = self.trainable(ctx)

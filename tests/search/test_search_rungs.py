@@ -44,14 +44,15 @@ def test_a_diverged_configuration_is_off_the_board():
 
 def test_middle_rung_promotes_top_third_and_rules_pick_then_searches_the_leaders_lr():
     runs = next_runs(FIRST, 1, Fidelity(), "minimize", seed=7)
-    # 6 finished -> ceil(6/3) = 2 promoted; the rules' pick (5.0 at rung 0) joins them
+    # 6 finished -> ceil(6/3) = 2 promoted; the rules' pick (5.0 at rung 0) joins them,
+    # climbing as origin "rules" (never pruned)
     assert [(r.spec.peak_lr, r.origin, r.parent) for r in runs] == [
-        (0.02, "promoted", 1), (0.03, "promoted", 2), (0.011, "promoted", 0),
+        (0.02, "promoted", 1), (0.03, "promoted", 2), (0.011, "rules", 0),
     ]
     assert {r.rung for r in runs} == {1} and {r.seed for r in runs} == {7}
     # once they ran, the rung-1 leader (the rules' pick here) gets its LR x0.5 and x2
     ran = [*FIRST, rec(6, 1, 0.02, 0.9, parent=1, seed=7), rec(7, 1, 0.03, 0.8, parent=2, seed=7),
-           rec(8, 1, 0.011, 0.7, parent=0, seed=7)]
+           rec(8, 1, 0.011, 0.7, parent=0, seed=7, origin="rules")]
     variants = next_runs(ran, 1, Fidelity(), "minimize", seed=7)
     assert [(r.spec.peak_lr, r.origin, r.parent) for r in variants] == [
         (0.0055, "lr x0.5", 0), (0.022, "lr x2", 0),
@@ -71,12 +72,22 @@ def test_runs_already_made_are_not_repeated_unless_interrupted():
 
 def test_last_rung_runs_finalists_on_seeds():
     middle = [*FIRST, rec(6, 1, 0.02, 0.9, parent=1), rec(7, 1, 0.03, 0.8, parent=2),
-              rec(8, 1, 0.011, 0.7, parent=0)]
+              rec(8, 1, 0.011, 0.7, parent=0, origin="rules")]
     runs = next_runs(middle, 2, Fidelity(), "minimize", seed=3)
     assert [(r.spec.peak_lr, r.seed, r.parent, r.origin) for r in runs] == [
         (0.011, 3, 8, "finalist"), (0.011, 4, 8, "finalist"),
         (0.03, 3, 7, "finalist"), (0.03, 4, 7, "finalist"),
     ]
+
+
+def test_the_rules_configuration_takes_the_last_finalist_place_when_not_in_the_top():
+    middle = [*FIRST, rec(6, 1, 0.02, 0.9, parent=1), rec(7, 1, 0.03, 0.8, parent=2),
+              rec(8, 1, 0.011, 1.5, parent=0, origin="rules")]  # third on the board
+    runs = next_runs(middle, 2, Fidelity(), "minimize", seed=3)
+    assert [(r.spec.peak_lr, r.seed, r.parent) for r in runs] == [
+        (0.03, 3, 7), (0.03, 4, 7), (0.011, 3, 8), (0.011, 4, 8)]
+    three = next_runs(middle, 2, Fidelity(finalists=3), "minimize", seed=3)
+    assert [r.spec.peak_lr for r in three[::2]] == [0.03, 0.02, 0.011]  # already in the top
 
 
 def test_choose_prefers_lower_peak_among_tied_and_reports_evidence():

@@ -156,3 +156,13 @@ def test_hyperband_keeps_its_rung_decisions_with_reports_written_through(tmp_pat
         rungs = sorted(int(k.rsplit("_", 1)[1]) for k in trial.system_attrs
                        if k.startswith("completed_rung_"))
         assert rungs == list(range(len(rungs)))
+
+
+def test_the_rules_configuration_is_never_pruned_on_its_way_up(tmp_path):
+    # A pruner that stops every trial at its first check: the rules' run still completes.
+    runner = _runner(f"sqlite:///{tmp_path}/s.db", 3600.0,
+                     optuna.pruners.ThresholdPruner(upper=0.0))
+    pick = ScheduleSpec.create("cosine", peak_lr=0.03)
+    states = [runner.run(Planned(pick, rung, 0, origin)).state
+              for rung, origin in [(0, "rules"), (0, "sampled"), (1, "rules"), (1, "promoted")]]
+    assert states == ["COMPLETE", "PRUNED", "COMPLETE", "PRUNED"]
