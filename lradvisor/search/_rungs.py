@@ -136,8 +136,8 @@ def next_runs(
     runner never prunes), and is one of the finalists, so the final comparison always
     includes what the rules alone would have given.
 
-    Middle rung: first the top :meth:`Fidelity.promoted` configurations and the rules'
-    configuration; once they have run, this rung's leader at its peak LR times each
+    Middle rung: first the rules' configuration and the top :meth:`Fidelity.promoted`
+    configurations; once they have run, this rung's leader at its peak LR times each
     ``lr_factors`` (peak LR does not transfer unchanged from the shorter run), once.
     Last rung: the top ``finalists`` (the last place going to the rules' configuration
     when it is not among them), each on ``seeds`` seeds. Runs already at ``rung`` (in
@@ -160,8 +160,8 @@ def next_runs(
             ]
     else:
         chosen = board[: fidelity.promoted(finished_count(records, rung - 1))]
-        if rules is not None and rules not in chosen:
-            chosen.append(rules)
+        if rules is not None:  # first, so a budget that runs short cuts a sampled one
+            chosen = [rules, *(e for e in chosen if e is not rules)]
         wanted += [Planned(e.spec, rung, seed, "rules" if e is rules else "promoted",
                            e.best.number) for e in chosen]
         missing = _not_done(records, rung, wanted)

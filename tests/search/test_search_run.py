@@ -155,3 +155,15 @@ def test_smallest_builtin_workload_end_to_end(tmp_path):
     assert res.full_steps == 800
     assert res.evidence["length_steps"] == 80
     assert math.isfinite(res.recommendation.score) and res.recommendation.score < 2.4
+
+
+def test_the_rules_configuration_reaches_the_finals_within_a_budget(tmp_path):
+    # A budget that cannot run every promoted configuration still runs the rules' one,
+    # unpruned, and makes it a finalist: the final comparison includes the rules' answer.
+    result = search(tmp_path, n_trials=12, budget=3, seed=1)
+    records = result.records
+    last = max(r.rung for r in records)
+    rules_key = next(r.key for r in records if r.rung == 0 and r.origin == "rules")
+    up = [r for r in records if r.rung == 1 and r.origin == "rules"]
+    assert len(up) == 1 and up[0].state == "COMPLETE" and up[0].key == rules_key
+    assert last == 2 and rules_key in {r.key for r in records if r.rung == last}

@@ -45,9 +45,10 @@ def test_a_diverged_configuration_is_off_the_board():
 def test_middle_rung_promotes_top_third_and_rules_pick_then_searches_the_leaders_lr():
     runs = next_runs(FIRST, 1, Fidelity(), "minimize", seed=7)
     # 6 finished -> ceil(6/3) = 2 promoted; the rules' pick (5.0 at rung 0) joins them,
-    # climbing as origin "rules" (never pruned)
+    # first (a budget that runs short cuts a sampled one) and as origin "rules" (never
+    # pruned)
     assert [(r.spec.peak_lr, r.origin, r.parent) for r in runs] == [
-        (0.02, "promoted", 1), (0.03, "promoted", 2), (0.011, "rules", 0),
+        (0.011, "rules", 0), (0.02, "promoted", 1), (0.03, "promoted", 2),
     ]
     assert {r.rung for r in runs} == {1} and {r.seed for r in runs} == {7}
     # once they ran, the rung-1 leader (the rules' pick here) gets its LR x0.5 and x2
