@@ -17,6 +17,14 @@ def test_trivial_train_reports_evenly_and_ends_at_the_last_step() -> None:
     assert value == ctx.curve[-1][1] == 1.0 + 1.0 / REPORTS
 
 
+def test_plain_optuna_floor_runs_the_same_space_and_reports(tmp_path) -> None:
+    from benchmarks.overhead import measure_plain
+
+    res = measure_plain(f"sqlite:///{tmp_path}/floor.db", 4)
+    assert res["trials"] == 4 and len(res["per_ms"]) == 4
+    assert res["mean_ms"] > 0 and 0 <= res["pruned"] <= 4
+
+
 def test_in_memory_first_rung_counts_every_trial() -> None:
     res = measure(None, 6, "plateau", "random")
     assert res["trials"] == 6 and len(res["per_ms"]) == 6
@@ -27,8 +35,12 @@ def test_quick_path_runs_on_a_tiny_setting(tmp_path) -> None:
     main(["--quick", "--trials", "1", "--out", str(tmp_path), "--name", "tiny"])
     with open(tmp_path / "tiny.csv") as fh:
         rows = list(csv.DictReader(fh))
+    floor = "plain Optuna floor (median pruner, tpe)"
     assert [r["storage, pruner, sampler"] for r in rows] == [
-        "Optuna in-memory, first rung, plateau, tpe", "in memory (sqlite://), plateau, tpe",
-        "SQLite file, plateau, tpe"]
-    assert [r["target"] for r in rows] == ["≤ 5 ms", "≤ 5 ms", "≤ 30 ms"]
+        "Optuna in-memory, first rung, plateau, tpe", f"Optuna in-memory, first rung, {floor}",
+        "in memory (sqlite://), plateau, tpe", f"in memory (sqlite://), {floor}",
+        "SQLite file, plateau, tpe", f"SQLite file, {floor}"]
+    assert [r["target"] for r in rows] == ["≤ 5 ms", "(reference)", "≤ 5 ms", "(reference)",
+                                           "≤ 30 ms", "(reference)"]
+    assert all(int(r["trials"]) >= 1 for r in rows)
     assert (tmp_path / "tiny.png").stat().st_size > 0
