@@ -103,17 +103,18 @@ class _Snapshot:
     """The study's first-rung trials as read for the trial being sampled."""
 
     def __init__(self) -> None:
-        self._key: tuple[Any, int] | None = None
-        self._trials: list[Any] = []
+        # (study id, trial number) -> its trials, as one tuple: no torn read across threads
+        self._cache: tuple[tuple[Any, int], list[Any]] | None = None
 
     def trials(self, study: Any, trial: Any) -> list[Any]:
         key = (study._study_id, trial.number)
-        if key != self._key:  # a new trial: read the study once
-            every = study._get_trials(deepcopy=False, states=None, use_cache=False)
-            trials = [t for t in every if t.user_attrs.get("rung", 0) == 0]
-            self._key, self._trials = key, trials
-            return trials
-        return self._trials
+        cache = self._cache
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        every = study._get_trials(deepcopy=False, states=None, use_cache=False)
+        trials = [t for t in every if t.user_attrs.get("rung", 0) == 0]
+        self._cache = (key, trials)  # a new trial: the study is read once
+        return trials
 
 
 class _FirstRungView:
