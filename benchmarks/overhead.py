@@ -75,13 +75,19 @@ def measure(storage: str | None, trials: int, pruner: str, sampler: str) -> dict
             trivial_train, workload="digits-cnn", n_trials=trials, storage=storage,
             study_name=f"overhead-{pruner}-{sampler}", pruner=pruner, sampler=sampler,
             seed=0, callback=lambda _p: ends.append(time.perf_counter())).records
+    return _timings(start, cpu, ends, len(records),
+                    sum(r.state == "PRUNED" for r in records))
+
+
+def _timings(start: float, cpu: float, ends: list[float], trials: int,
+             pruned: int) -> dict[str, Any]:
+    """The measures of one timed run: started at ``start`` (and process time ``cpu``),
+    with a trial ending at each of ``ends``."""
     total, cpu = time.perf_counter() - start, time.process_time() - cpu
     per = [1000 * (b - a) for a, b in zip([start, *ends], ends, strict=False)]
-    tail = per[-max(1, len(per) // 10):]
-    pruned = sum(r.state == "PRUNED" for r in records)
-    return {"trials": len(records), "pruned": pruned, "total_s": total,
-            "mean_ms": 1000 * total / len(records), "cpu_ms": 1000 * cpu / len(records),
-            "per_ms": per, "tail_ms": statistics.fmean(tail)}
+    return {"trials": trials, "pruned": pruned, "total_s": total,
+            "mean_ms": 1000 * total / trials, "cpu_ms": 1000 * cpu / trials, "per_ms": per,
+            "tail_ms": statistics.fmean(per[-max(1, len(per) // 10):])}
 
 
 def measure_plain(storage: str | None, trials: int) -> dict[str, Any]:
@@ -114,12 +120,8 @@ def measure_plain(storage: str | None, trials: int) -> dict[str, Any]:
     start, cpu = time.perf_counter(), time.process_time()
     study.optimize(objective, n_trials=trials,
                    callbacks=[lambda *_: ends.append(time.perf_counter())])
-    total, cpu = time.perf_counter() - start, time.process_time() - cpu
-    per = [1000 * (b - a) for a, b in zip([start, *ends], ends, strict=False)]
-    pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
-    return {"trials": trials, "pruned": pruned, "total_s": total,
-            "mean_ms": 1000 * total / trials, "cpu_ms": 1000 * cpu / trials, "per_ms": per,
-            "tail_ms": statistics.fmean(per[-max(1, trials // 10):])}
+    return _timings(start, cpu, ends, trials,
+                    sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials))
 
 
 def _first_rung_in_memory(trials: int, pruner: str, sampler: str,
@@ -199,14 +201,17 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
         measure(warm, 1, "plateau", "tpe")
     measure_plain(None, 1)
     with tempfile.TemporaryDirectory() as tmp:
-        storages = {"Optuna in-memory, first rung": None, "in memory (sqlite://)": "sqlite://",
-                    "SQLite file": f"sqlite:///{Path(tmp) / 'overhead.db'}"}
-        for label, url in storages.items():
+        folder = Path(tmp)
+        storages = {  # label: (lradvisor's storage, the plain-Optuna floor's)
+            "Optuna in-memory, first rung": (None, None),
+            "in memory (sqlite://)": ("sqlite://", "sqlite://"),
+            "SQLite file": (f"sqlite:///{folder / 'overhead.db'}",
+                            f"sqlite:///{folder / 'plain.db'}"),
+        }
+        for label, (url, plain) in storages.items():
             for pruner, sampler in cases:
                 results[f"{label}, {pruner}, {sampler}"] = measure(url, args.trials, pruner,
                                                                    sampler)
-            plain = None if url is None else f"{url[:-3]}-plain.db" if url.endswith(
-                ".db") else url
             results[f"{label}, plain Optuna floor (median pruner, tpe)"] = measure_plain(
                 plain, args.trials)
     rules = _rules_ms(30)
