@@ -13,7 +13,8 @@ opposite to full runs), so the search climbs rungs as successive halving does:
    lengths);
 3. the last rung: the top ``finalists`` of the rung below (the rules' configuration
    always among them), each on ``seeds`` seeds, at ``rungs[-1]`` (full length by
-   default).
+   default). When it is shorter than the full run, the rules' configuration stays the
+   pick unless beaten by more than ``trust`` (short runs favour higher peak LRs).
 
 Compute is counted in optimizer steps; a budget is stated in full-run equivalents
 (total steps / full-run steps). The budget is spent in order, each stage keeping back
@@ -47,6 +48,11 @@ class Fidelity:
         final_share: at most this share of a budget goes to the last rung.
         tie: relative gap within which finalists count as tied; the lower peak LR
             (more margin from divergence) is then preferred.
+        trust: when the last rung is shorter than the full run, the rules'
+            configuration stays the pick unless a finalist beats its score by more
+            than this share: short runs favour higher peak LRs than full ones
+            (short-horizon bias), so a small lead at a fraction of the run is not
+            evidence enough. ``0`` turns this off; it never applies at full length.
 
     Example:
         >>> Fidelity().rungs
@@ -63,6 +69,7 @@ class Fidelity:
     seeds: int = 2
     final_share: float = 0.5
     tie: float = 0.005
+    trust: float = 0.05
 
     def __post_init__(self) -> None:
         rungs = tuple(float(r) for r in self.rungs)
@@ -86,6 +93,8 @@ class Fidelity:
             raise StudyError(f"final_share must be in (0, 1], but got {self.final_share!r}.")
         if not (0 <= self.tie < 1):
             raise StudyError(f"tie must be in [0, 1), but got {self.tie!r}.")
+        if not (0 <= self.trust < 1):
+            raise StudyError(f"trust must be in [0, 1), but got {self.trust!r}.")
 
     @property
     def last(self) -> int:

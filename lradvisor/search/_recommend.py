@@ -78,7 +78,15 @@ def _rationale(choice: Choice, fidelity: Fidelity, direction: str) -> str:
         f"({fidelity.rungs[choice.rung]:.0%} of the run), judged by its worst seed "
         f"({entry.score:.4g}; seeds: {shown}), so it is good across seeds, not lucky on one."
     ]
-    if len(choice.tied) > 1:
+    if choice.kept_rules is not None:
+        parts = [
+            f"The rules' configuration, kept: at {fidelity.rungs[choice.rung]:.0%} of the "
+            f"run the best of {len(choice.finalists)} finalist(s) led it by only "
+            f"{choice.kept_rules:.1%} (worst seed {entry.score:.4g}; seeds: {shown}), within "
+            f"the {fidelity.trust:.0%} a lead short of full length must exceed: short runs "
+            "favour higher peak LRs than full ones."
+        ]
+    elif len(choice.tied) > 1:
         parts.append(
             f"{len(choice.tied)} configurations were within {fidelity.tie:.1%} of the "
             f"{words} value; the one with the lowest peak LR was preferred for its margin "

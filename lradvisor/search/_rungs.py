@@ -8,7 +8,8 @@ Nothing here touches Optuna or torch: a :class:`Record` is what a stored trial s
 * :func:`next_runs`: what the next rung should run that it has not run yet (so a
   resumed search picks up where it stopped);
 * :func:`choose`: the winner at the longest rung reached, preferring, among the tied,
-  the lower peak LR (margin from divergence).
+  the lower peak LR (margin from divergence), and keeping the rules' configuration
+  when a final short of full length beats it only narrowly.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class Choice:
     tied: tuple[Entry, ...]
     reached: int  # trials that ran at this rung (completed or pruned)
     diverged_lr: float | None  # lowest peak LR seen diverging in the winner's family
+    kept_rules: float | None = None  # the best finalist's lead over the rules' pick, kept
 
 
 def _sign(direction: str) -> float:
@@ -147,7 +149,7 @@ def next_runs(
     board = leaderboard(records, rung - 1, direction)
     if not board:
         return []
-    rules = next((e for e in board if any(r.origin == "rules" for r in e.records)), None)
+    rules = _rules_entry(board)
     wanted: list[Planned] = []
     if rung == fidelity.last:
         finalists = board[: fidelity.finalists]
@@ -206,11 +208,19 @@ def _not_done(records: Sequence[Record], rung: int, wanted: list[Planned]) -> li
     return out
 
 
+def _rules_entry(board: Sequence[Entry]) -> Entry | None:
+    """The best configuration of a rung that ran as the rules' pick (origin ``rules``)."""
+    return next((e for e in board if any(r.origin == "rules" for r in e.records)), None)
+
+
 def choose(records: Sequence[Record], fidelity: Fidelity, direction: str) -> Choice | None:
     """The winner at the longest rung with a completed configuration; ``None``: none yet.
 
     Finalists are judged by their worst seed; those within ``fidelity.tie`` of the best
     count as tied, and among them the lowest peak LR wins (margin from divergence).
+    When the last rung is shorter than the full run, the rules' configuration (the
+    finalist promoted from a run of origin ``rules``) wins unless the best beats it by
+    more than ``fidelity.trust``.
     """
     sign = _sign(direction)
     for rung in range(fidelity.last, -1, -1):
@@ -224,6 +234,9 @@ def choose(records: Sequence[Record], fidelity: Fidelity, direction: str) -> Cho
         margin = fidelity.tie * max(abs(best), 1e-12)
         tied = tuple(e for e in board if sign * (e.score - best) <= margin)
         winner = min(tied, key=lambda e: (e.spec.peak_lr or math.inf, sign * e.score))
+        kept = _kept_rules(records, board, rung, fidelity, direction)
+        if kept is not None:
+            winner = kept[0]
         return Choice(
             entry=winner,
             rung=rung,
@@ -231,8 +244,24 @@ def choose(records: Sequence[Record], fidelity: Fidelity, direction: str) -> Cho
             tied=tied,
             reached=finished_count(records, rung),
             diverged_lr=_diverged_lr(records, winner.spec.family),
+            kept_rules=None if kept is None else kept[1],
         )
     return None
+
+
+def _kept_rules(records: Sequence[Record], board: Sequence[Entry], rung: int,
+                fidelity: Fidelity, direction: str) -> tuple[Entry, float] | None:
+    """``(rules' entry, the best's relative lead)`` when the trust margin keeps it."""
+    if rung != fidelity.last or rung == 0 or fidelity.rungs[rung] >= 1.0 or not fidelity.trust:
+        return None
+    below = _rules_entry(leaderboard(records, rung - 1, direction))
+    key = None if below is None else below.spec.to_json()
+    rules = next((e for e in board if e.spec.to_json() == key), None)
+    if rules is None or rules is board[0]:
+        return None
+    best = board[0].score
+    lead = _sign(direction) * (rules.score - best) / max(abs(best), 1e-12)
+    return (rules, lead) if lead <= fidelity.trust else None
 
 
 def _diverged_lr(records: Iterable[Record], family: str) -> float | None:

@@ -22,6 +22,8 @@ from lradvisor.search import Fidelity, rung_steps
         {"seeds": 1},
         {"final_share": 0.0},
         {"tie": 1.0},
+        {"trust": -0.1},
+        {"trust": 1.0},
     ],
 )
 def test_bad_settings_raise_naming_the_value(kwargs):

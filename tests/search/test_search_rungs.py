@@ -107,6 +107,44 @@ def test_choose_prefers_lower_peak_among_tied_and_reports_evidence():
     assert strict.entry.spec.peak_lr == 0.03
 
 
+def _short_final(rules_worst: float, best_worst: float, direction: str = "minimize"):
+    """Finals at rung 1 of two: the rules' configuration (0.011) against one at 0.02."""
+    return [*FIRST,
+            rec(10, 1, 0.02, best_worst, seed=0, parent=1, origin="finalist"),
+            rec(11, 1, 0.02, best_worst, seed=1, parent=1, origin="finalist"),
+            rec(12, 1, 0.011, rules_worst, seed=0, parent=0, origin="finalist"),
+            rec(13, 1, 0.011, rules_worst, seed=1, parent=0, origin="finalist")]
+
+
+def test_a_short_final_keeps_the_rules_configuration_unless_beaten_by_the_trust_margin():
+    short = Fidelity(rungs=(0.1, 0.25))
+    narrow = choose(_short_final(1.03, 1.0), short, "minimize")  # a 3% lead
+    assert narrow.entry.spec.peak_lr == 0.011
+    assert abs(narrow.kept_rules - 0.03) < 1e-9
+    wide = choose(_short_final(1.10, 1.0), short, "minimize")  # a 10% lead wins
+    assert wide.entry.spec.peak_lr == 0.02 and wide.kept_rules is None
+    off = choose(_short_final(1.03, 1.0), Fidelity(rungs=(0.1, 0.25), trust=0.0), "minimize")
+    assert off.entry.spec.peak_lr == 0.02
+    higher = choose(_short_final(0.97, 1.0), short, "maximize")  # 3% below when maximising
+    assert higher.entry.spec.peak_lr == 0.011
+
+
+def test_a_full_length_final_needs_no_trust_margin():
+    full = Fidelity(rungs=(0.1, 1.0))
+    choice = choose(_short_final(1.03, 1.0), full, "minimize")
+    assert choice.entry.spec.peak_lr == 0.02 and choice.kept_rules is None
+
+
+def test_a_rationale_says_when_the_rules_configuration_was_kept():
+    from lradvisor.search._recommend import recommend
+
+    rec_, _ = recommend(_short_final(1.03, 1.0), Fidelity(rungs=(0.1, 0.25)),
+                        direction="minimize", full_steps=100, study_name="s")
+    assert rec_.spec.peak_lr == 0.011
+    assert "rules' configuration, kept" in rec_.rationale
+    assert "3.0%" in rec_.rationale and "25% of the run" in rec_.rationale
+
+
 def test_choose_falls_back_to_the_longest_rung_reached():
     choice = choose(FIRST, Fidelity(), "minimize")
     assert choice.rung == 0 and choice.entry.spec.peak_lr == 0.02
