@@ -9,7 +9,9 @@ seeds (>= 3), at the run length (the workload's full length; ``--quick``: a fift
   (SGD: 10x the scheduled peak, AdamW: 1x, the low ends of the README's "10x-50x" and
   "1x-10x"; warmup 5% of the run) as the "no schedule at all" peer;
 * lradvisor: the rules alone (``suggest``), and rules + search at a budget of 2 full-run
-  equivalents followed by one full run of its recommendation;
+  equivalents followed by one full run of its recommendation; and the same with the
+  LR range test first (``search --lr-find``: its suggested range replaces the rules'
+  peak-LR range; its sweep's steps are counted in the search's compute);
 * the oracle: the best (mean over seeds) of a full-length grid over families x peak LRs
   (the guide's default peak times 0.1, 0.3, 1, 3, 10);
 * the AlgoPerf-style baseline: linear warmup (10%) + cosine, peak LR tuned over the 5
@@ -48,6 +50,8 @@ BASELINES = ("constant", "step", "linear", "cosine-warmup")  # at the default pe
 SF_SCALE = {"sgd": 10.0, "adam": 1.0, "adamw": 1.0}
 QUICK_WORKLOADS = ("tabular-mlp", "digits-finetune")
 SEARCH_BUDGET = 2.0
+SEARCH = "lradvisor rules+search"
+LRFIND = "lradvisor rules+lr-find+search"
 
 
 def profile_of(workload: Any, steps: int) -> dict[str, Any]:
@@ -105,6 +109,7 @@ def schedule_free(warmup_steps: int) -> Iterator[None]:
 # -- one workload-seed ---------------------------------------------------------------------
 def run_seed(name: str, seed: int, steps: int, grid_names: tuple[str, ...]) -> dict[str, Any]:
     """Every method on one workload and seed: ``{method: (value, steps, curve)}``."""
+    from lradvisor.lrfind import lr_find
     from lradvisor.rules import advise
     from lradvisor.schedules import ScheduleSpec
     from lradvisor.search import run_search
@@ -133,6 +138,16 @@ def run_seed(name: str, seed: int, steps: int, grid_names: tuple[str, ...]) -> d
     value, curve = run(name, spec, steps, seed, device="cpu")
     out["lradvisor rules+search"] = (value, result.steps_used + steps, curve)
     out["_search"] = {"steps_used": result.steps_used, "spec": spec.describe()}
+    found = lr_find(workload=name, seed=seed, device="cpu")  # `search --lr-find`
+    result = run_search(workload=name, profile=profile, budget=SEARCH_BUDGET, seed=seed,
+                        storage="sqlite://", study_name=f"{name}-{seed}-lr-find",
+                        device="cpu", lr_range=(found.suggestion.low, found.suggestion.high))
+    spec = result.recommendation.spec if result.recommendation else advice.best.spec
+    value, curve = run(name, spec, steps, seed, device="cpu")
+    used = found.steps_used + result.steps_used
+    out[LRFIND] = (value, used + steps, curve)
+    out["_lr_find"] = {"steps_used": used, "spec": spec.describe(),
+                       "range": (found.suggestion.low, found.suggestion.high)}
     return out
 
 
@@ -160,7 +175,7 @@ def summarise(name: str, runs: list[dict[str, Any]], steps: int,
     methods |= {"baseline schedule-free": "schedule-free",
                 f"AlgoPerf warmup+cosine ({algo_key.split('@')[1]}x)": algo_key,
                 "lradvisor rules": "lradvisor rules",
-                "lradvisor rules+search": "lradvisor rules+search",
+                SEARCH: SEARCH, LRFIND: LRFIND,
                 f"oracle {oracle_key[5:]}x": oracle_key}
     rows = []
     for label, key in methods.items():
@@ -170,22 +185,22 @@ def summarise(name: str, runs: list[dict[str, Any]], steps: int,
         regret = (mean - oracle) / abs(oracle)
         rows.append([name, label, f"{mean:.4g}", f"{std:.2g}", f"{regret:+.2%}",
                      int(used), f"{used / grid_steps:.3f}"])
-    ratios = []
-    for r in runs:
-        target = r[algo_key][0]
-        ratios.append(steps_to(r[algo_key][2], target) / steps_to(r["lradvisor rules+search"][2],
-                                                                  target))
     rules_close = [(r["lradvisor rules"][0] - r[oracle_key][0]) / abs(r[oracle_key][0]) <= 0.03
                    for r in runs]
-    search_mean = statistics.fmean(values("lradvisor rules+search"))
     baselines = [k for k in methods if k.startswith("baseline")]
-    beats = all(search_mean < statistics.fmean(values(methods[b])) for b in baselines)
-    facts = {"search_regret": (search_mean - oracle) / abs(oracle),
-             "search_compute": statistics.fmean(r["lradvisor rules+search"][1] for r in runs)
-             / grid_steps,
-             "search_runs": statistics.fmean(r["_search"]["steps_used"] for r in runs) / steps,
-             "speedup": statistics.median(ratios), "rules_close": rules_close,
-             "beats_baselines": beats, "grid_size": len(grid_keys)}
+    facts: dict[str, Any] = {"rules_close": rules_close, "grid_size": len(grid_keys)}
+    for method, extra in ((SEARCH, "_search"), (LRFIND, "_lr_find")):
+        mean = statistics.fmean(values(method))
+        ratios = [steps_to(r[algo_key][2], r[algo_key][0]) / steps_to(r[method][2], r[algo_key][0])
+                  for r in runs]
+        facts[method] = {
+            "regret": (mean - oracle) / abs(oracle),
+            "compute": statistics.fmean(r[method][1] for r in runs) / grid_steps,
+            "runs": statistics.fmean(r[extra]["steps_used"] for r in runs) / steps,
+            "speedup": statistics.median(ratios),
+            "beats_baselines": all(mean < statistics.fmean(values(methods[b]))
+                                   for b in baselines),
+        }
     return rows, facts
 
 
@@ -259,29 +274,33 @@ def _report(rows: list[list[Any]], facts: dict[str, Any], names: Any, args: Any,
               "optimizer steps", "steps / grid"]
     write_csv(stem, header, rows)
     plot(rows, RESULTS / f"{stem}.png")
-    regrets = [f["search_regret"] for f in facts.values()]
-    compute = [f["search_compute"] for f in facts.values()]
     close = [c for f in facts.values() for c in f["rules_close"]]
     lines = [
         f"benchmarks/quality{' --quick' if args.quick else ''}: {machine()}; {args.seeds} "
         f"seeds; {elapsed / 60:.1f} min; grid {next(iter(facts.values()))['grid_size']} "
         f"configs per workload (families x {len(LR_FACTORS)} LRs)", "",
         table(header, rows), "",
-        f"- rules + search regret vs oracle: median {statistics.median(regrets):+.2%} "
-        f"(target <= 1%); compute / grid: median {statistics.median(compute):.3f}, worst "
-        f"{max(compute):.3f} (targets <= 0.10, <= 0.15)",
-        "- search cost (full runs): " + ", ".join(
-            f"{n} {facts[n]['search_runs']:.2f}" for n in names) + " (target <= 2)",
-        "- steps to the AlgoPerf baseline's final value, baseline / recommended (median over "
-        "seeds): " + ", ".join(f"{n} {facts[n]['speedup']:.2f}x" for n in names)
-        + f"; median {statistics.median(f['speedup'] for f in facts.values()):.2f}x "
-        "(target >= 1.3x)",
         f"- rules alone within 3% of the oracle on {sum(close)}/{len(close)} workload-seeds "
         "(target >= 80%)",
-        "- rules + search better than every baseline on "
-        f"{sum(f['beats_baselines'] for f in facts.values())}/{len(facts)} workloads "
-        "(target >= 3 of 4)",
     ]
+    for method in (SEARCH, LRFIND):
+        got = {n: facts[n][method] for n in names}
+        regrets = [g["regret"] for g in got.values()]
+        compute = [g["compute"] for g in got.values()]
+        lines += [
+            f"- {method}: regret vs oracle median {statistics.median(regrets):+.2%} "
+            f"(target <= 1%); compute / grid: median {statistics.median(compute):.3f}, worst "
+            f"{max(compute):.3f} (targets <= 0.10, <= 0.15)",
+            "  - search cost (full runs): " + ", ".join(
+                f"{n} {g['runs']:.2f}" for n, g in got.items()) + " (target <= 2)",
+            "  - steps to the AlgoPerf baseline's final value, baseline / recommended (median "
+            "over seeds): " + ", ".join(f"{n} {g['speedup']:.2f}x" for n, g in got.items())
+            + f"; median {statistics.median(g['speedup'] for g in got.values()):.2f}x "
+            "(target >= 1.3x)",
+            "  - better than every baseline on "
+            f"{sum(g['beats_baselines'] for g in got.values())}/{len(got)} workloads "
+            "(target >= 3 of 4)",
+        ]
     text = "\n".join(lines)
     (RESULTS / f"{stem}.md").write_text(text + "\n")
     print(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from benchmarks.quality import BASELINES, run_seed, steps_to, summarise
+from benchmarks.quality import BASELINES, LRFIND, SEARCH, run_seed, steps_to, summarise
 
 
 def test_quality_tiny_run_and_summary():
@@ -12,7 +12,7 @@ def test_quality_tiny_run_and_summary():
     runs = [run_seed("tabular-mlp", 0, 20, grid)]
     rows, facts = summarise("tabular-mlp", runs, 20, grid)
     labels = [r[1] for r in rows]
-    assert "baseline schedule-free" in labels and "lradvisor rules+search" in labels
+    assert "baseline schedule-free" in labels and {SEARCH, LRFIND} <= set(labels)
     assert {f"baseline {b}" for b in BASELINES if b in grid} <= set(labels)
     oracle = next(r for r in rows if r[1].startswith("oracle"))
     assert oracle[4] == "+0.00%"  # the oracle is the best grid cell by definition
@@ -21,7 +21,10 @@ def test_quality_tiny_run_and_summary():
             assert not row[4].startswith("-")  # no grid cell beats the oracle
     search = runs[0]["lradvisor rules+search"]
     assert search[1] == runs[0]["_search"]["steps_used"] + 20  # search + one full run
-    assert facts["search_runs"] <= 2.0 + 1e-9  # the budget holds
+    assert facts[SEARCH]["runs"] <= 2.0 + 1e-9  # the budget holds
+    lr_find = runs[0][LRFIND]
+    assert lr_find[1] == runs[0]["_lr_find"]["steps_used"] + 20  # sweep + search + one run
+    assert 0 < runs[0]["_lr_find"]["range"][0] < runs[0]["_lr_find"]["range"][1]
     assert facts["grid_size"] == 10 and len(facts["rules_close"]) == 1
 
 
