@@ -143,9 +143,11 @@ class LRSuggestion:
 
     Attributes:
         peak_lr: the geometric mean of the three methods' LRs.
-        low, high: the range to search: the lowest method's LR to the highest of the
-            methods and the LR of the lowest loss (never narrower than ``peak_lr / 2 ..
-            peak_lr * 2``).
+        low, high: the range to search: the lowest method's LR to the highest
+            (never narrower than ``peak_lr / 2 .. peak_lr * 2``). The LR of the lowest
+            loss is not in it: there the sweep is at the edge of divergence, which is
+            why fastai's ``minimum`` takes a tenth of it, and a peak that close wins
+            short runs and fails long ones.
         methods: ``valley``, ``steep``, ``minimum`` -> LR.
         disagreement: the highest method LR over the lowest (1 = they agree).
         lr_at_min_loss: the LR where the smoothed loss was lowest.
@@ -205,7 +207,7 @@ def suggest_lr(steps: Sequence[int], lrs: Sequence[float], losses: Sequence[floa
     ordered = sorted(methods.values())
     peak = math.exp(statistics.fmean(math.log(v) for v in ordered))
     at_min = float(cut_lrs[min(range(len(cut)), key=cut.__getitem__)])
-    low, high = min(ordered[0], peak / 2), max(at_min, ordered[-1], peak * 2)
+    low, high = min(ordered[0], peak / 2), max(ordered[-1], peak * 2)
     return LRSuggestion(peak, low, high, methods, ordered[-1] / ordered[0], at_min)
 
 

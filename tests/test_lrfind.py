@@ -269,3 +269,14 @@ def test_search_lr_find_sets_the_peak_lr_range(tmp_path):
     sampled = [json.loads(t.user_attrs["spec"])["peak_lr"] for t in study.trials
                if t.user_attrs.get("origin") == "sampled"]
     assert sampled and all(found.suggestion.low <= lr <= found.suggestion.high for lr in sampled)
+
+
+def test_the_search_range_stops_below_the_edge_of_divergence():
+    # A clean sweep: the loss falls until LR 1e-1 and blows up after it.
+    lrs = [10 ** (-6 + i / 10) for i in range(70)]
+    losses = [2.0 - 1.5 / (1 + math.exp(-(math.log10(lr) + 3) * 3)) for lr in lrs[:50]]
+    losses += [losses[-1] * (1.5 ** k) for k in range(1, 21)]
+    sug = suggest_lr(list(range(70)), lrs, losses, beta=0.0)
+    assert sug.lr_at_min_loss > sug.high  # the edge of divergence is not searched
+    assert sug.high == max(max(sug.methods.values()), 2 * sug.peak_lr)
+    assert sug.low <= sug.peak_lr <= sug.high
