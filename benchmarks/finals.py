@@ -1,0 +1,160 @@
+"""Do short finals pick what wins at full length? The trust margin, measured.
+
+Run: ``python -m benchmarks.finals [--workloads a,b] [--seeds 0-5] [--budget 2] [--jobs 2]``.
+
+At a budget too small for full-length finals (the default 2 full runs judges them at
+25% of the run), the search's pick rests on short runs, and short runs favour higher
+peak LRs than full ones. For each workload and seed this runs the search, then re-runs
+every finalist of its last rung at full length on the search's seed, and reports what
+the pick would have been, at full length, for each ``Fidelity.trust`` margin (the
+rules' configuration stays the pick unless another finalist beats it by more than the
+margin at the short length; 0 turns it off). Lower is better for every built-in
+workload. Results: ``benchmarks/results/finals.csv`` (every finalist), ``finals.md`` and
+``finals.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from benchmarks._common import RESULTS, machine, table, write_csv
+
+MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 1.0)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-5"`` -> ``[0, ..., 5]``; ``"0,3"`` -> ``[0, 3]``."""
+    if "-" in text:
+        lo, hi = text.split("-")
+        return list(range(int(lo), int(hi) + 1))
+    return [int(part) for part in text.split(",")]
+
+
+def run_finals(name: str, seed: int, budget: float,
+               steps: int | None = None) -> dict[str, Any]:
+    """The search's last-rung board, each finalist also run at full length."""
+    from benchmarks.quality import profile_of
+    from lradvisor.search import Fidelity, run_search
+    from lradvisor.search._rungs import _rules_entry, leaderboard
+    from lradvisor.search._trial import record_of
+    from lradvisor.workloads import get_workload, run
+
+    work = get_workload(name)
+    steps = steps or work.total_steps
+    profile = profile_of(work, steps)
+    result = run_search(workload=name, profile=profile, budget=budget, seed=seed,
+                        storage="sqlite://", study_name=f"{name}-{seed}", device="cpu")
+    records = [record_of(t) for t in result.study.get_trials(deepcopy=False)]
+    rung = max(r.rung for r in records if r.state == "COMPLETE")
+    below = _rules_entry(leaderboard(records, rung - 1, "minimize")) if rung else None
+    rules = None if below is None else below.spec.to_json()  # as the search tells it
+    board = []
+    for entry in leaderboard(records, rung, "minimize"):
+        full, _ = run(name, entry.spec, steps, seed, device="cpu")
+        board.append({"spec": entry.spec.describe(), "score": entry.score,
+                      "values": list(entry.values), "full": full,
+                      "rules": entry.spec.to_json() == rules})
+    fraction = Fidelity().fit(budget).rungs[rung]
+    return {"name": name, "seed": seed, "fraction": fraction, "board": board}
+
+
+def pick(board: list[dict[str, Any]], margin: float) -> dict[str, Any]:
+    """The finalist a trust ``margin`` picks (lower is better): the best unless the
+    rules' configuration is within ``margin`` of it."""
+    best = min(board, key=lambda e: e["score"])
+    rules = next((e for e in board if e["rules"]), None)
+    if rules is not None and rules["score"] - best["score"] <= margin * abs(best["score"]):
+        return rules
+    return best
+
+
+def _task(task: tuple[str, int, float, int | None]) -> dict[str, Any]:
+    os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
+    return run_finals(*task)
+
+
+def main(argv: list[str] | None = None) -> list[list[Any]]:
+    """Run, write the results, print the table; returns the table's rows."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workloads", default="digits-cnn,charlm,digits-finetune,tabular-mlp")
+    parser.add_argument("--seeds", default="0-5", help="e.g. 0-5 or 0,1,2")
+    parser.add_argument("--budget", type=float, default=2.0)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--full-steps", type=int, default=None,
+                        help="full-run length (default: each workload's; tests use less)")
+    parser.add_argument("--out", default=str(RESULTS), help="results folder")
+    parser.add_argument("--name", default="finals", help="results file stem")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    names, seeds = args.workloads.split(","), parse_seeds(args.seeds)
+    tasks = [(n, s, args.budget, args.full_steps) for s in seeds for n in names]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(_task, tasks))
+    elapsed = time.perf_counter() - start
+    write_csv(args.name, ["workload", "seed", "finals' length", "finalist", "rules' pick",
+                          "short-run score (worst seed)", "full-length value"],
+              [[r["name"], r["seed"], r["fraction"], e["spec"], e["rules"],
+                f"{e['score']:.6g}", f"{e['full']:.6g}"] for r in results for e in r["board"]],
+              folder=out)
+    rows = []
+    half = seeds[: (len(seeds) + 1) // 2], seeds[(len(seeds) + 1) // 2:]
+    groups = [g for g in half if g]
+    for margin in MARGINS:
+        row: list[Any] = [f"{margin:.0%}" if margin < 1 else "always the rules'"]
+        for name in names:
+            for group in groups:
+                got = [pick(r["board"], margin)["full"] for r in results
+                       if r["name"] == name and r["seed"] in group]
+                row.append(f"{statistics.fmean(got):.4g}")
+        rows.append(row)
+    header = ["trust margin"] + [f"{n} (seeds {g[0]}-{g[-1]})" for n in names for g in groups]
+    fraction = results[0]["fraction"]
+    text = "\n".join([
+        f"benchmarks/finals: {machine()}; budget {args.budget:g} (finals at {fraction:.0%} "
+        f"of the run); {elapsed / 60:.1f} min", "",
+        "Mean full-length value of the pick, per trust margin; lower is better.", "",
+        table(header, rows),
+    ])
+    (out / f"{args.name}.md").write_text(text + "\n")
+    _plot(names, groups, results, out / f"{args.name}.png")
+    print(text)
+    return rows
+
+
+def _plot(names: list[str], groups: list[list[int]], results: list[dict[str, Any]],
+          path: Any) -> None:
+    """Full-length value of the pick against the margin, relative to margin 0."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    xs = list(range(len(MARGINS)))
+    for name in names:
+        for group in groups:
+            mine = [r for r in results if r["name"] == name and r["seed"] in group]
+            ys = [statistics.fmean(pick(r["board"], m)["full"] for r in mine) for m in MARGINS]
+            rel = [100 * (y - ys[0]) / abs(ys[0]) for y in ys]
+            ax.plot(xs, rel, marker="o", label=f"{name}, seeds {group[0]}-{group[-1]}")
+    ax.set_xticks(xs)
+    ax.set_xticklabels([f"{m:.0%}" if m < 1 else "rules" for m in MARGINS])
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.set_xlabel("trust margin")
+    ax.set_ylabel("pick's full-length value vs margin 0 (%)")
+    ax.set_title("benchmarks/finals: keeping the rules' pick after short finals")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""benchmarks.finals: the trust margin's pick, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import csv
+
+from benchmarks.finals import MARGINS, main, parse_seeds, pick
+
+BOARD = [
+    {"spec": "high", "score": 1.00, "full": 0.9, "rules": False},
+    {"spec": "rules", "score": 1.04, "full": 0.5, "rules": True},
+]
+
+
+def test_pick_keeps_the_rules_configuration_within_the_margin() -> None:
+    assert pick(BOARD, 0.0)["spec"] == "high"
+    assert pick(BOARD, 0.05)["spec"] == "rules"  # a 4% lead is within 5%
+    assert pick(BOARD, 0.02)["spec"] == "high"
+    assert pick([BOARD[0]], 0.5)["spec"] == "high"  # no rules' finalist: the best
+
+
+def test_parse_seeds() -> None:
+    assert parse_seeds("0-2") == [0, 1, 2] and parse_seeds("1,4") == [1, 4]
+
+
+def test_a_tiny_run_re_runs_every_finalist_at_full_length(tmp_path) -> None:
+    rows = main(["--workloads", "tabular-mlp", "--seeds", "0", "--full-steps", "40",
+                 "--out", str(tmp_path), "--name", "tiny"])
+    assert len(rows) == len(MARGINS)
+    with open(tmp_path / "tiny.csv") as fh:
+        finalists = list(csv.DictReader(fh))
+    assert len(finalists) >= 2  # the rules' configuration and at least one other
+    assert sum(r["rules' pick"] == "True" for r in finalists) == 1
+    assert {r["finals' length"] for r in finalists} == {"0.25"}  # budget 2: short finals
+    assert (tmp_path / "tiny.png").stat().st_size > 0
