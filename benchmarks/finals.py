@@ -16,6 +16,8 @@ workload. Results: ``benchmarks/results/finals.csv`` (every finalist), ``finals.
 from __future__ import annotations
 
 import argparse
+import csv
+import math
 import os
 import statistics
 import time
@@ -25,7 +27,7 @@ from typing import Any
 
 from benchmarks._common import RESULTS, machine, table, write_csv
 
-MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 1.0)
+MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 1.0, math.inf)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -74,6 +76,24 @@ def pick(board: list[dict[str, Any]], margin: float) -> dict[str, Any]:
     return best
 
 
+def _label(margin: float) -> str:
+    return f"{margin:.0%}" if math.isfinite(margin) else "always the rules'"
+
+
+def replay(path: Path) -> list[dict[str, Any]]:
+    """The results written to ``path`` (a ``finals.csv``), to tabulate them again."""
+    results: dict[tuple[str, int], dict[str, Any]] = {}
+    with path.open() as fh:
+        for row in csv.DictReader(fh):
+            key = (row["workload"], int(row["seed"]))
+            result = results.setdefault(key, {"name": key[0], "seed": key[1], "board": [],
+                                              "fraction": float(row["finals' length"])})
+            result["board"].append({"spec": row["finalist"], "rules": row["rules' pick"] == "True",
+                                    "score": float(row["short-run score (worst seed)"]),
+                                    "full": float(row["full-length value"])})
+    return list(results.values())
+
+
 def _task(task: tuple[str, int, float, int | None]) -> dict[str, Any]:
     os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
     return run_finals(*task)
@@ -90,24 +110,31 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
                         help="full-run length (default: each workload's; tests use less)")
     parser.add_argument("--out", default=str(RESULTS), help="results folder")
     parser.add_argument("--name", default="finals", help="results file stem")
+    parser.add_argument("--replay", default=None,
+                        help="tabulate a finals.csv again instead of running")
     args = parser.parse_args(argv)
     out = Path(args.out)
     names, seeds = args.workloads.split(","), parse_seeds(args.seeds)
-    tasks = [(n, s, args.budget, args.full_steps) for s in seeds for n in names]
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(_task, tasks))
-    elapsed = time.perf_counter() - start
+    if args.replay:
+        results = [r for r in replay(Path(args.replay))
+                   if r["name"] in names and r["seed"] in seeds]
+        elapsed = math.nan
+    else:
+        tasks = [(n, s, args.budget, args.full_steps) for s in seeds for n in names]
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            results = list(pool.map(_task, tasks))
+        elapsed = time.perf_counter() - start
     write_csv(args.name, ["workload", "seed", "finals' length", "finalist", "rules' pick",
                           "short-run score (worst seed)", "full-length value"],
               [[r["name"], r["seed"], r["fraction"], e["spec"], e["rules"],
-                f"{e['score']:.6g}", f"{e['full']:.6g}"] for r in results for e in r["board"]],
+                f"{e['score']:.10g}", f"{e['full']:.10g}"] for r in results for e in r["board"]],
               folder=out)
     rows = []
     half = seeds[: (len(seeds) + 1) // 2], seeds[(len(seeds) + 1) // 2:]
     groups = [g for g in half if g]
     for margin in MARGINS:
-        row: list[Any] = [f"{margin:.0%}" if margin < 1 else "always the rules'"]
+        row: list[Any] = [_label(margin)]
         for name in names:
             for group in groups:
                 got = [pick(r["board"], margin)["full"] for r in results
@@ -118,7 +145,9 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
     fraction = results[0]["fraction"]
     text = "\n".join([
         f"benchmarks/finals: {machine()}; budget {args.budget:g} (finals at {fraction:.0%} "
-        f"of the run); {elapsed / 60:.1f} min", "",
+        f"of the run); "
+        + (f"{elapsed / 60:.1f} min" if math.isfinite(elapsed) else f"replayed {args.replay}"),
+        "",
         "Mean full-length value of the pick, per trust margin; lower is better.", "",
         table(header, rows),
     ])
@@ -145,7 +174,7 @@ def _plot(names: list[str], groups: list[list[int]], results: list[dict[str, Any
             rel = [100 * (y - ys[0]) / abs(ys[0]) for y in ys]
             ax.plot(xs, rel, marker="o", label=f"{name}, seeds {group[0]}-{group[-1]}")
     ax.set_xticks(xs)
-    ax.set_xticklabels([f"{m:.0%}" if m < 1 else "rules" for m in MARGINS])
+    ax.set_xticklabels([_label(m) if math.isfinite(m) else "rules" for m in MARGINS])
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xlabel("trust margin")
     ax.set_ylabel("pick's full-length value vs margin 0 (%)")

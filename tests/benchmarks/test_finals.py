@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 
 from benchmarks.finals import MARGINS, main, parse_seeds, pick
 
@@ -17,6 +18,8 @@ def test_pick_keeps_the_rules_configuration_within_the_margin() -> None:
     assert pick(BOARD, 0.05)["spec"] == "rules"  # a 4% lead is within 5%
     assert pick(BOARD, 0.02)["spec"] == "high"
     assert pick([BOARD[0]], 0.5)["spec"] == "high"  # no rules' finalist: the best
+    far = [{**BOARD[0], "score": 0.1}, BOARD[1]]  # led by 940%
+    assert pick(far, 1.0)["spec"] == "high" and pick(far, math.inf)["spec"] == "rules"
 
 
 def test_parse_seeds() -> None:
@@ -33,3 +36,7 @@ def test_a_tiny_run_re_runs_every_finalist_at_full_length(tmp_path) -> None:
     assert sum(r["rules' pick"] == "True" for r in finalists) == 1
     assert {r["finals' length"] for r in finalists} == {"0.25"}  # budget 2: short finals
     assert (tmp_path / "tiny.png").stat().st_size > 0
+    again = main(["--workloads", "tabular-mlp", "--seeds", "0", "--replay",
+                  str(tmp_path / "tiny.csv"), "--out", str(tmp_path), "--name", "again"])
+    assert again == rows  # the CSV holds all a table needs
+    assert rows[-1][0] == "always the rules'"
