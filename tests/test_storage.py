@@ -96,3 +96,32 @@ def test_postgresql_through_the_same_option():
     finally:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.close()
+
+
+def test_opening_retries_a_lost_schema_creation_race_and_nothing_else():
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    from lradvisor.search._lock import _retry_race
+
+    calls = []
+
+    def raced():  # what Optuna raises when another process created the table first
+        calls.append(1)
+        if len(calls) == 1:
+            orig = sqlite3.OperationalError("table studies already exists")
+            raise sqlalchemy.exc.OperationalError("CREATE TABLE studies", {}, orig)
+        return "opened"
+
+    assert _retry_race(raced) == "opened" and len(calls) == 2
+    calls.clear()
+
+    def broken():
+        calls.append(1)
+        orig = sqlite3.OperationalError("disk I/O error")
+        raise sqlalchemy.exc.OperationalError("SELECT", {}, orig)
+
+    with pytest.raises(sqlalchemy.exc.OperationalError, match="disk I/O"):
+        _retry_race(broken)
+    assert len(calls) == 1  # not retried

@@ -13,7 +13,8 @@ Two things must happen once, however many workers start at the same moment:
 advisory lock (``pg_advisory_xact_lock``; the server frees it when the holder's
 connection drops, so a worker killed with ``kill -9`` never leaves it held), or an
 ``flock`` on a ``<database file>.<hash>.lock`` file next to an SQLite database (the
-kernel frees it when the process dies). Other databases get no lock; opening retries instead.
+kernel frees it when the process dies). Other databases get no lock; opening retries
+instead when it loses the schema-creation race.
 
 Example:
     >>> with StorageLock("sqlite://", "schema"):  # in-memory SQLite: nothing to lock
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -48,15 +50,35 @@ def open_schema_once(url: str, make: Callable[[], T]) -> T:
 
     The first process to take the ``schema`` lock on a new database creates the schema
     while the others wait; once it exists, they open the database side by side (an
-    existing schema needs no lock, and Optuna's checks take a while per process).
+    existing schema needs no lock, and Optuna's checks take a while per process). A
+    process that does not take the lock (plain Optuna opening the same database, or a
+    database with no lock) can still race the creation; losing that race (``already
+    exists``, a duplicate key) is retried, since the schema is then there to open.
     """
     lock = StorageLock(url, "schema")
     if lock.kind == "none":
-        return make()
+        return _retry_race(make)
     with lock:
         if not lock.schema_ready():
+            return _retry_race(make)
+    return _retry_race(make)
+
+
+def _retry_race(make: Callable[[], T], attempts: int = 5) -> T:
+    """``make()``, again (after a short wait) while it fails on a schema-creation race."""
+    for attempt in range(1, attempts + 1):
+        try:
             return make()
-    return make()
+        except Exception as err:
+            text = str(err).lower()
+            raced = any(word in text for word in _RACE_WORDS)
+            if not raced or attempt == attempts:
+                raise
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_RACE_WORDS = ("already exists", "duplicate key", "uniqueviolation", "unique constraint failed")
 
 
 class StorageLock:

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from lradvisor.cli import cli as cli_group
 from lradvisor.cli._search import read_spec_file
 from lradvisor.errors import StudyError
+from lradvisor.storage import open_storage
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINABLES = ROOT / "tests" / "search" / "search_trainables.py"
@@ -107,15 +108,22 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 90
-    finished = 0
-    while time.monotonic() < deadline and finished < 2:
+    finished, last = 0, None
+    while time.monotonic() < deadline and finished < 2 and proc.poll() is None:
         time.sleep(0.3)
         try:
-            study = optuna.load_study(study_name="i", storage=url)
+            # Through lradvisor's storage, which takes the schema lock: a plain Optuna
+            # storage opened while the search creates the database races its schema
+            # creation ("table ... already exists") and can fail the search.
+            study = optuna.load_study(study_name="i", storage=open_storage(url))
             finished = sum(t.state.is_finished() for t in study.trials)
-        except Exception:  # the study is not created yet
+        except Exception as err:  # the study is not created yet
+            last = err
             continue
-    assert finished >= 2
+    if finished < 2:
+        proc.kill()
+        raise AssertionError(f"{finished} finished trial(s); last poll error: {last!r}; "
+                             f"search said: {proc.communicate()[1][-2000:]}")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
