@@ -101,8 +101,13 @@ def test_bad_trainable_or_storage_is_one_line_exit_2(tmp_path, args, message):
 
 def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path):
     url = f"sqlite:///{tmp_path}/i.db"
+    # A runner that starts the suite in the background (no job control) passes SIGINT
+    # on as ignored, and Python then never raises KeyboardInterrupt: give the search
+    # the handler a terminal's Ctrl-C meets.
+    start = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+             " sys.argv[0] = 'lradvisor'; runpy.run_module('lradvisor', run_name='__main__')")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lradvisor", "search", "--task", "scratch", "--total-steps",
+        [sys.executable, "-c", start, "search", "--task", "scratch", "--total-steps",
          "40", "--trainable", f"{TRAINABLES}:slow", "--trials", "30", "--storage", url,
          "--study", "i"],
         cwd=tmp_path, env={**os.environ, "SLOW_SECONDS": "1.0"},
