@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -105,3 +106,16 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     sxx = sum((a - mx) ** 2 for a in rx)
     syy = sum((b - my) ** 2 for b in ry)
     return sxy / (sxx * syy) ** 0.5 if sxx and syy else float("nan")
+
+
+def finish_figure(fig: Any, ax: Any, path: Any, *, ylabel: str, title: str) -> None:
+    """A zero line, labels and legend on a plot of changes in %, saved to ``path``, closed."""
+    import matplotlib.pyplot as plt
+
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import RESULTS, machine, mean_std, table, write_csv
+from benchmarks._common import RESULTS, finish_figure, machine, mean_std, table, write_csv
 
 DEFAULT_WORKLOADS = ("digits-cnn", "digits-finetune", "tabular-mlp")
 RULES = "the rules alone"
@@ -145,13 +145,8 @@ def _plot(names: list[str], labels: list[str], means: dict[tuple[str, str], floa
         ax.bar([j + i * width for j in range(len(labels))], ys, width, label=name)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(labels))])
     ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
-    ax.axhline(0.0, color="black", linewidth=0.8)
-    ax.set_ylabel("full-length value vs the rules alone (%)")
-    ax.set_title("benchmarks/budget: the pick at full length, by budget and rungs")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    finish_figure(fig, ax, path, ylabel="full-length value vs the rules alone (%)",
+                  title="benchmarks/budget: the pick at full length, by budget and rungs")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import RESULTS, machine, table, write_csv
+from benchmarks._common import RESULTS, finish_figure, machine, table, write_csv
 
 MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 1.0, math.inf)
 
@@ -43,7 +43,7 @@ def run_finals(name: str, seed: int, budget: float,
     """The search's last-rung board, each finalist also run at full length."""
     from benchmarks.quality import profile_of
     from lradvisor.search import Fidelity, run_search
-    from lradvisor.search._rungs import _rules_entry, leaderboard
+    from lradvisor.search._rungs import leaderboard, rules_entry
     from lradvisor.search._trial import record_of
     from lradvisor.workloads import get_workload, run
 
@@ -54,7 +54,7 @@ def run_finals(name: str, seed: int, budget: float,
                         storage="sqlite://", study_name=f"{name}-{seed}", device="cpu")
     records = [record_of(t) for t in result.study.get_trials(deepcopy=False)]
     rung = max(r.rung for r in records if r.state == "COMPLETE")
-    below = _rules_entry(leaderboard(records, rung - 1, "minimize")) if rung else None
+    below = rules_entry(leaderboard(records, rung - 1, "minimize")) if rung else None
     rules = None if below is None else below.spec.to_json()  # as the search tells it
     board = []
     for entry in leaderboard(records, rung, "minimize"):
@@ -69,9 +69,11 @@ def run_finals(name: str, seed: int, budget: float,
 def pick(board: list[dict[str, Any]], margin: float) -> dict[str, Any]:
     """The finalist a trust ``margin`` picks (lower is better): the best unless the
     rules' configuration is within ``margin`` of it."""
+    from lradvisor.search._rungs import rules_lead  # the search's own rule
+
     best = min(board, key=lambda e: e["score"])
     rules = next((e for e in board if e["rules"]), None)
-    if rules is not None and rules["score"] - best["score"] <= margin * abs(best["score"]):
+    if rules is not None and rules_lead(rules["score"], best["score"], "minimize") <= margin:
         return rules
     return best
 
@@ -175,14 +177,9 @@ def _plot(names: list[str], groups: list[list[int]], results: list[dict[str, Any
             ax.plot(xs, rel, marker="o", label=f"{name}, seeds {group[0]}-{group[-1]}")
     ax.set_xticks(xs)
     ax.set_xticklabels([_label(m) if math.isfinite(m) else "rules" for m in MARGINS])
-    ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xlabel("trust margin")
-    ax.set_ylabel("pick's full-length value vs margin 0 (%)")
-    ax.set_title("benchmarks/finals: keeping the rules' pick after short finals")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    finish_figure(fig, ax, path, ylabel="pick's full-length value vs margin 0 (%)",
+                  title="benchmarks/finals: keeping the rules' pick after short finals")
 
 
 if __name__ == "__main__":

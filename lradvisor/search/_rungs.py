@@ -22,7 +22,8 @@ from typing import Any
 from lradvisor.schedules import ScheduleSpec
 from lradvisor.search._fidelity import Fidelity
 
-__all__ = ["Choice", "Entry", "Planned", "Record", "choose", "leaderboard", "next_runs"]
+__all__ = ["Choice", "Entry", "Planned", "Record", "choose", "leaderboard", "next_runs",
+           "rules_entry", "rules_lead"]
 
 INTERRUPTED = "interrupted"
 
@@ -149,7 +150,7 @@ def next_runs(
     board = leaderboard(records, rung - 1, direction)
     if not board:
         return []
-    rules = _rules_entry(board)
+    rules = rules_entry(board)
     wanted: list[Planned] = []
     if rung == fidelity.last:
         finalists = board[: fidelity.finalists]
@@ -208,7 +209,7 @@ def _not_done(records: Sequence[Record], rung: int, wanted: list[Planned]) -> li
     return out
 
 
-def _rules_entry(board: Sequence[Entry]) -> Entry | None:
+def rules_entry(board: Sequence[Entry]) -> Entry | None:
     """The best configuration of a rung that ran as the rules' pick (origin ``rules``)."""
     return next((e for e in board if any(r.origin == "rules" for r in e.records)), None)
 
@@ -254,14 +255,18 @@ def _kept_rules(records: Sequence[Record], board: Sequence[Entry], rung: int,
     """``(rules' entry, the best's relative lead)`` when the trust margin keeps it."""
     if rung != fidelity.last or rung == 0 or fidelity.rungs[rung] >= 1.0 or not fidelity.trust:
         return None
-    below = _rules_entry(leaderboard(records, rung - 1, direction))
+    below = rules_entry(leaderboard(records, rung - 1, direction))
     key = None if below is None else below.spec.to_json()
     rules = next((e for e in board if e.spec.to_json() == key), None)
     if rules is None or rules is board[0]:
         return None
-    best = board[0].score
-    lead = _sign(direction) * (rules.score - best) / max(abs(best), 1e-12)
+    lead = rules_lead(rules.score, board[0].score, direction)
     return (rules, lead) if lead <= fidelity.trust else None
+
+
+def rules_lead(rules_score: float, best_score: float, direction: str) -> float:
+    """How far the best finalist leads the rules' configuration, relative to the best."""
+    return _sign(direction) * (rules_score - best_score) / max(abs(best_score), 1e-12)
 
 
 def _diverged_lr(records: Iterable[Record], family: str) -> float | None:
