@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_STORAGE",
     "STORAGE_ENV",
+    "create_trial",
     "delete_study",
     "get_study",
     "list_studies",
@@ -242,20 +243,124 @@ def write_trial_batch(
     with _create_scoped_session(backend.scoped_session, True) as session:
         trial: Any = models.TrialModel.find_or_raise_by_id(trial_id, session)
         backend.check_trial_is_updatable(trial_id, trial.state)
-        rows = session.query(row).filter(row.trial_id == trial_id)
-        stored: dict[int, Any] = {r.step: r for r in rows}
-        for step, value in reports:
-            number, kind = row.intermediate_value_to_stored_repr(value)
-            if step in stored:
-                stored[step].intermediate_value = number
-                stored[step].intermediate_value_type = kind
-            else:
-                stored[step] = row(trial_id=trial_id, step=step, intermediate_value=number,
-                                   intermediate_value_type=kind)
-                session.add(stored[step])
-        for key, value in user_attrs.items():
-            backend._set_trial_attr_without_commit(
-                session, models.TrialUserAttributeModel, trial_id, key, value)
+        if reports:
+            rows = session.query(row).filter(row.trial_id == trial_id)
+            stored: dict[int, Any] = {r.step: r for r in rows}
+            for step, value in reports:
+                number, kind = row.intermediate_value_to_stored_repr(value)
+                if step in stored:
+                    stored[step].intermediate_value = number
+                    stored[step].intermediate_value_type = kind
+                else:
+                    stored[step] = row(trial_id=trial_id, step=step, intermediate_value=number,
+                                       intermediate_value_type=kind)
+                    session.add(stored[step])
+        if user_attrs:
+            _write_attrs(session, models.TrialUserAttributeModel, trial_id, user_attrs)
+
+
+def _write_attrs(session: Any, model: Any, trial_id: int, attrs: dict[str, Any]) -> None:
+    """Set ``attrs`` on the trial in one read and one flush (Optuna's RDB storage reads
+    the trial again and upserts for every key)."""
+    import json
+
+    stored = {a.key: a for a in session.query(model).filter(model.trial_id == trial_id)}
+    for key, value in attrs.items():
+        text = json.dumps(value)
+        if key in stored:
+            stored[key].value_json = text
+        else:
+            session.add(model(trial_id=trial_id, key=key, value_json=text))
+
+
+def create_trial(
+    study: optuna.Study,
+    user_attrs: dict[str, Any],
+    fixed_params: dict[str, Any] | None = None,
+) -> optuna.Trial:
+    """A new running trial of ``study`` with ``user_attrs`` set, written in one commit.
+
+    What ``study.enqueue_trial(fixed_params, user_attrs=user_attrs)`` then
+    ``study.ask()`` make, without the waiting state in between: ``fixed_params`` come
+    back from the trial's ``suggest_*`` calls (Optuna's ``fixed_params`` system
+    attribute). On Optuna's RDB storage it is one transaction of a few statements
+    (Optuna's own path reads the trial again for every attribute, then pops the queue
+    in another); on any other storage, ``create_new_trial`` with a template.
+
+    Example:
+        >>> import optuna
+        >>> study = optuna.create_study(storage=open_storage("sqlite://"))
+        >>> trial = create_trial(study, {"rung": 0}, {"x": 0.5})
+        >>> trial.suggest_float("x", 0.0, 1.0), trial.user_attrs
+        (0.5, {'rung': 0})
+    """
+    import datetime
+
+    import optuna
+    from optuna.trial import FrozenTrial, TrialState
+
+    system_attrs = {"fixed_params": dict(fixed_params)} if fixed_params else {}
+    storage: Any = study._storage
+    backend: Any = getattr(storage, "_backend", storage)
+    cached = hasattr(storage, "_add_trials_to_cache")  # Optuna's cache around an RDB
+    if isinstance(backend, optuna.storages.RDBStorage) and cached:
+        frozen = _create_rdb_trial(storage, backend, study._study_id, user_attrs, system_attrs)
+        trial_id = frozen._trial_id
+    else:
+        template = FrozenTrial(
+            number=-1, state=TrialState.RUNNING, value=None,
+            datetime_start=datetime.datetime.now(), datetime_complete=None, params={},
+            distributions={}, user_attrs=dict(user_attrs), system_attrs=system_attrs,
+            intermediate_values={}, trial_id=-1)
+        trial_id = storage.create_new_trial(study._study_id, template)
+    study._thread_local.cached_all_trials = None  # as study.ask does
+    return optuna.Trial(study, trial_id)
+
+
+def _create_rdb_trial(storage: Any, backend: Any, study_id: int, user_attrs: dict[str, Any],
+                      system_attrs: dict[str, Any]) -> Any:
+    """:func:`create_trial` on Optuna's RDB storage (``storage``: its caching wrapper)."""
+    import datetime
+    import random
+    import time
+
+    import optuna
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+    from optuna.trial import FrozenTrial, TrialState
+
+    for attempt in range(1, 6):  # as Optuna's own trial creation: deadlocks are retried
+        try:
+            with _create_scoped_session(backend.scoped_session) as session:
+                # the study's row is locked: trial numbers are counted, not assigned
+                models.StudyModel.find_or_raise_by_id(study_id, session, for_update=True)
+                row: Any = models.TrialModel(study_id=study_id, number=None,
+                                             state=TrialState.RUNNING,
+                                             datetime_start=datetime.datetime.now())
+                session.add(row)
+                session.flush()
+                for model, attrs in ((models.TrialUserAttributeModel, user_attrs),
+                                     (models.TrialSystemAttributeModel, system_attrs)):
+                    _write_attrs(session, model, row.trial_id, attrs)
+                row.number = row.count_past_trials(session)
+                frozen = FrozenTrial(
+                    number=row.number, state=TrialState.RUNNING, value=None,
+                    datetime_start=row.datetime_start, datetime_complete=None, params={},
+                    distributions={}, user_attrs=dict(user_attrs),
+                    system_attrs=dict(system_attrs), intermediate_values={},
+                    trial_id=row.trial_id)
+            break
+        except optuna.exceptions.StorageInternalError:
+            if attempt == 5:
+                raise
+            time.sleep(random.random() * 2.0)
+    with storage._lock:  # what Optuna's caching storage does with a trial it created
+        if study_id not in storage._studies:
+            from optuna.storages._cached_storage import _StudyInfo
+
+            storage._studies[study_id] = _StudyInfo()
+        storage._add_trials_to_cache(study_id, [frozen])
+    return frozen
 
 
 def _summaries(storage: optuna.storages.BaseStorage) -> list[Any]:

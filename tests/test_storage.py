@@ -10,6 +10,7 @@ import pytest
 from lradvisor.errors import StudyError
 from lradvisor.storage import (
     DEFAULT_STORAGE,
+    create_trial,
     delete_study,
     get_study,
     list_studies,
@@ -125,3 +126,66 @@ def test_opening_retries_a_lost_schema_creation_race_and_nothing_else():
     with pytest.raises(sqlalchemy.exc.OperationalError, match="disk I/O"):
         _retry_race(broken)
     assert len(calls) == 1  # not retried
+
+
+def _create_trial_behaves_as_enqueue_then_ask(storage):
+    import optuna
+
+    study = optuna.create_study(storage=storage, study_name="created")
+    first = study.ask()  # a trial made Optuna's way first: numbers go on from it
+    study.tell(first, 1.0)
+    trial = create_trial(study, {"rung": 1, "spec": {"family": "step"}}, {"x": 0.25})
+    assert trial.number == 1
+    assert trial.suggest_float("x", 0.0, 1.0) == 0.25  # the fixed value comes back
+    assert trial.suggest_float("y", 0.0, 1.0) is not None  # the others are sampled
+    study.tell(trial, 0.5)
+    plain = create_trial(study, {"rung": 0})
+    assert plain.number == 2
+    stored = optuna.load_study(study_name="created", storage=storage).trials
+    assert [t.state.name for t in stored] == ["COMPLETE", "COMPLETE", "RUNNING"]
+    assert stored[1].user_attrs == {"rung": 1, "spec": {"family": "step"}}
+    assert stored[1].params["x"] == 0.25 and "y" in stored[1].params
+    assert stored[2].user_attrs == {"rung": 0}
+    assert "fixed_params" not in stored[2].system_attrs
+
+
+@pytest.mark.parametrize("where", ["sqlite-file", "optuna-in-memory"])
+def test_create_trial_is_a_running_trial_with_its_attributes_and_fixed_values(
+        where, tmp_path):
+    import optuna
+
+    storage = (open_storage(f"sqlite:///{tmp_path}/c.db") if where == "sqlite-file"
+               else optuna.storages.InMemoryStorage())
+    _create_trial_behaves_as_enqueue_then_ask(storage)
+
+
+@pytest.mark.postgres
+def test_create_trial_on_postgresql():
+    conn, user = _postgres_admin()
+    name = f"lradvisor_test_{uuid.uuid4().hex[:10]}"
+    conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        storage = open_storage(f"postgresql+psycopg://{user}@127.0.0.1:5432/{name}")
+        _create_trial_behaves_as_enqueue_then_ask(storage)
+        storage.engine.dispose()
+    finally:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
+def test_create_trial_commits_less_than_enqueue_then_ask(tmp_path):
+    import optuna
+    import sqlalchemy
+
+    storage = open_storage(f"sqlite:///{tmp_path}/c.db")
+    study = optuna.create_study(storage=storage)
+    commits = []
+    sqlalchemy.event.listen(storage.engine, "commit", lambda _conn: commits.append(1))
+    create_trial(study, {"rung": 0, "seed": 3, "origin": "sampled"}, {"x": 1.0})
+    # the creation, and Optuna's Trial reading itself back (no write)
+    assert len(commits) <= 2
+    reads = len(commits)
+    commits.clear()
+    study.enqueue_trial({"x": 1.0}, user_attrs={"rung": 0, "seed": 3, "origin": "sampled"})
+    study.ask()
+    assert len(commits) > reads  # what it replaces: the queue, then popping it

@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,20 +110,12 @@ class TrialRunner:
         return self._tell(trial, "COMPLETE", value, steps, curve)
 
     def _ask(self, plan: Planned, attrs: dict[str, Any]) -> Any:
-        """A new trial with ``attrs`` set, carrying ``plan.spec``'s values when it has one.
+        """A new running trial with ``attrs`` set, carrying ``plan.spec``'s values when it
+        has one (they come back through the trial's ``suggest`` calls): one commit."""
+        from lradvisor.storage import create_trial
 
-        Enqueued, then asked at once: the attributes are written in one commit, and a
-        fixed spec's values come back through the trial's ``suggest`` calls.
-        """
-        token = uuid.uuid4().hex
         params = self.space.params_of(plan.spec) if plan.spec is not None else {}
-        self.study.enqueue_trial(params, user_attrs={**attrs, "token": token},
-                                 skip_if_exists=False)
-        while True:
-            trial = self.study.ask()
-            if trial.user_attrs.get("token") == token:
-                return trial
-            self._fail(trial, "stale queued trial from an earlier run")
+        return create_trial(self.study, attrs, params)
 
     def _reporter(
         self, curve: TrialCurve, last: list[int], *, prune: bool
@@ -149,8 +140,9 @@ class TrialRunner:
         curve = curve or TrialCurve(self.study, trial)
         curve.set_attr("steps_used", int(steps_used))
         curve.flush()  # its reports and attributes in one write, then its state
-        self.study.tell(trial, value, state=getattr(optuna.trial.TrialState, state))
-        return record_of(self.study._storage.get_trial(trial._trial_id))
+        # Optuna's tell reads the finished trial back and returns it
+        return record_of(self.study.tell(trial, value,
+                                         state=getattr(optuna.trial.TrialState, state)))
 
     def _fail(self, trial: Any, error: str, steps_used: int = 0,
               curve: TrialCurve | None = None) -> Record:
@@ -228,7 +220,10 @@ class TrialCurve:
     def view(self) -> Any:
         """The trial as a ``FrozenTrial``: read once, then kept up to date here."""
         if self._view is None:
-            frozen = copy.copy(self.study._storage.get_trial(self.trial._trial_id))
+            # an Optuna Trial keeps its frozen self up to date (params, attributes,
+            # reports): copying it saves reading the trial from storage
+            kept = getattr(self.trial, "_cached_frozen_trial", None)
+            frozen = copy.copy(kept or self.study._storage.get_trial(self.trial._trial_id))
             frozen.intermediate_values = dict(frozen.intermediate_values)
             frozen.user_attrs = {**frozen.user_attrs, **self._attrs}
             self._view = frozen
