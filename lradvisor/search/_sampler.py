@@ -10,6 +10,13 @@ The view reads the study once per sampled trial: Optuna's TPE (constant liar on,
 Optuna 5 defaults, so parallel workers see each other's running trials) otherwise
 reads every trial from storage again for each parameter group, a few milliseconds
 each on SQLite.
+
+TPE itself is Optuna's, with two costs that grow with the study cut (the samples are
+the same, value for value; ``tests/search/test_sampler.py`` checks it against
+``optuna.samplers.TPESampler``): the grouped search space takes each finished trial's
+parameters once, not every trial's again for every new trial; and the split of the
+trials into good and bad is made once per sampled trial, not again for each of its
+parameter groups (one per schedule family).
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ def make_sampler(name: str = "tpe", seed: int | None = None, *, startup: int = 1
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         samplers = optuna.samplers
         if name == "tpe":
-            base: Any = samplers.TPESampler(
+            base: Any = _tpe_class()(
                 seed=seed, multivariate=True, group=True, n_startup_trials=startup
             )
         elif name == "random":
@@ -145,3 +152,87 @@ class _FirstRungView:
     @property
     def trials(self) -> list[Any]:
         return self.get_trials()
+
+
+_TPE: Any = None
+
+
+def _tpe_class() -> Any:
+    """Optuna's ``TPESampler`` with the per-trial costs described above cut (made once)."""
+    global _TPE
+    if _TPE is not None:
+        return _TPE
+    import optuna
+
+    try:  # Optuna's internals this leans on; without them, its sampler as it is
+        from optuna.samplers._tpe import sampler as tpe
+        from optuna.search_space.group_decomposed import _GroupDecomposedSearchSpace
+
+        split, gammas = tpe._split_trials, (tpe.default_gamma, tpe.default_gamma_multiobjective)
+    except (ImportError, AttributeError):  # pragma: no cover - another Optuna
+        _TPE = optuna.samplers.TPESampler
+        return _TPE
+    from optuna.trial import TrialState
+
+    class _Groups(_GroupDecomposedSearchSpace):  # type: ignore[misc]
+        """Optuna's grouped search space, adding each finished trial's parameters once.
+
+        Adding a trial's parameters again leaves the groups as they are (each group
+        lies inside or outside its parameter set), so this is Optuna's answer."""
+
+        def __init__(self, include_pruned: bool = False) -> None:
+            super().__init__(include_pruned)
+            self._added: set[int] = set()
+
+        def calculate(self, study: Any, use_cache: bool = False) -> Any:
+            if self._study_id is None:
+                self._study_id = study._study_id
+            elif self._study_id != study._study_id:
+                raise ValueError("`_GroupDecomposedSearchSpace` cannot handle multiple studies.")
+            states = ((TrialState.COMPLETE, TrialState.PRUNED) if self._include_pruned
+                      else (TrialState.COMPLETE,))
+            for trial in study._get_trials(deepcopy=False, states=states, use_cache=use_cache):
+                if trial._trial_id not in self._added:
+                    self._search_space.add_distributions(trial.distributions)
+                    self._added.add(trial._trial_id)
+            return copy.deepcopy(self._search_space)
+
+    class FastTPESampler(optuna.samplers.TPESampler):  # type: ignore[misc]
+        """``TPESampler``; its trial split is shared by the groups of one sampled trial."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if self._group:
+                self._group_decomposed_search_space = _Groups(True)
+            self._split: tuple[Any, Any] | None = None
+
+        def _sample(self, study: Any, trial: Any, search_space: Any) -> Any:
+            # Optuna 5's TPESampler._sample, with the split remembered for the trial
+            running = TrialState.RUNNING
+            states = [TrialState.COMPLETE, TrialState.PRUNED]
+            if self._constant_liar:
+                states.append(running)
+            trials = study._get_trials(deepcopy=False, states=states,
+                                       use_cache=not self._constant_liar)
+            if self._constant_liar:
+                trials = [t for t in trials if trial.number != t.number]
+            if self._gamma is None:
+                self._gamma = gammas[0] if len(study.directions) <= 1 else gammas[1]
+            n = sum(t.state != running for t in trials)
+            key = (trial.number, n, tuple((t.number, t.state, t.value) for t in trials))
+            if self._split is None or self._split[0] != key:
+                self._split = (key, split(study, trials, self._gamma(n)))
+            below, above = self._split[1]
+            mpe_below = self._build_parzen_estimator(study, search_space, below,
+                                                     handle_below=True)
+            mpe_above = self._build_parzen_estimator(study, search_space, above,
+                                                     handle_below=False)
+            samples = mpe_below.sample(self._rng.rng, self._n_ei_candidates)
+            acq = self._compute_acquisition_func(samples, mpe_below, mpe_above)
+            ret = self._compare(samples, acq)
+            for name, dist in search_space.items():
+                ret[name] = dist.to_external_repr(ret[name])
+            return ret
+
+    _TPE = FastTPESampler
+    return _TPE

@@ -117,3 +117,40 @@ def test_tpe_sees_first_rung_trials_only_and_reads_the_study_once_per_trial(tmp_
                 params=a.params, distributions=a.distributions, value=value - 10,
                 user_attrs={"rung": 1}))
     assert max(reads[4:]) == 1  # TPE's several groups read the study once, not per group
+
+
+def test_tpe_draws_what_optunas_own_tpe_draws_over_a_long_mixed_study():
+    """make_sampler's TPE shares one trial split among its parameter groups and adds
+    each finished trial to the grouped space once: the draws must stay Optuna's."""
+    space = SearchSpace.from_prior(PRIOR)
+    ours = optuna.create_study(sampler=make_sampler("tpe", seed=7, startup=5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        plain = optuna.create_study(sampler=optuna.samplers.TPESampler(
+            seed=7, multivariate=True, group=True, n_startup_trials=5))
+    left_running = []
+    families = set()
+    for i in range(60):
+        a, b = ours.ask(), plain.ask()
+        spec = space.sample(a)
+        assert space.sample(b) == spec, f"trial {i}"
+        families.add(spec.family)
+        value = abs(math.log10(spec.peak_lr) + 2.5) + 0.05 * len(spec.family)
+        if i % 4 == 1:  # pruned after a few reports: the split ranks them apart
+            for study, trial in ((ours, a), (plain, b)):
+                for step in range(3):
+                    trial.report(value + 1.0 / (step + 1), step * 10)
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        elif i % 9 == 2:
+            ours.tell(a, state=optuna.trial.TrialState.FAIL)
+            plain.tell(b, state=optuna.trial.TrialState.FAIL)
+        elif i % 13 == 3:  # left running for a while: the constant liar sees it
+            left_running.append((a, b, value))
+        else:
+            ours.tell(a, value)
+            plain.tell(b, value)
+        if len(left_running) > 1:
+            a0, b0, v0 = left_running.pop(0)
+            ours.tell(a0, v0)
+            plain.tell(b0, v0)
+    assert len(families) >= 3  # the groups of several families were sampled
