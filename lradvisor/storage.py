@@ -38,6 +38,7 @@ __all__ = [
     "STORAGE_ENV",
     "create_trial",
     "delete_study",
+    "finish_trial",
     "get_study",
     "list_studies",
     "load_study",
@@ -229,7 +230,7 @@ def write_trial_batch(
         return
     backend: Any = getattr(storage, "_backend", storage)  # Optuna wraps RDB in a cache
     batched = isinstance(backend, optuna.storages.RDBStorage) and hasattr(
-        backend, "_set_trial_attr_without_commit")
+        backend, "scoped_session")
     if not batched:
         for step, value in reports:
             storage.set_trial_intermediate_value(trial_id, step, value)
@@ -239,24 +240,31 @@ def write_trial_batch(
     from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
 
-    row: Any = models.TrialIntermediateValueModel
     with _create_scoped_session(backend.scoped_session, True) as session:
         trial: Any = models.TrialModel.find_or_raise_by_id(trial_id, session)
         backend.check_trial_is_updatable(trial_id, trial.state)
-        if reports:
-            rows = session.query(row).filter(row.trial_id == trial_id)
-            stored: dict[int, Any] = {r.step: r for r in rows}
-            for step, value in reports:
-                number, kind = row.intermediate_value_to_stored_repr(value)
-                if step in stored:
-                    stored[step].intermediate_value = number
-                    stored[step].intermediate_value_type = kind
-                else:
-                    stored[step] = row(trial_id=trial_id, step=step, intermediate_value=number,
-                                       intermediate_value_type=kind)
-                    session.add(stored[step])
-        if user_attrs:
-            _write_attrs(session, models.TrialUserAttributeModel, trial_id, user_attrs)
+        _write_reports(session, trial_id, reports)
+        _write_attrs(session, models.TrialUserAttributeModel, trial_id, user_attrs)
+
+
+def _write_reports(session: Any, trial_id: int, reports: list[tuple[int, float]]) -> None:
+    """Write ``reports`` (step, value) of the trial; a step written before is overwritten."""
+    if not reports:
+        return
+    from optuna.storages._rdb import models
+
+    row: Any = models.TrialIntermediateValueModel
+    stored: dict[int, Any] = {r.step: r for r in
+                              session.query(row).filter(row.trial_id == trial_id)}
+    for step, value in reports:
+        number, kind = row.intermediate_value_to_stored_repr(value)
+        if step in stored:
+            stored[step].intermediate_value = number
+            stored[step].intermediate_value_type = kind
+        else:
+            stored[step] = row(trial_id=trial_id, step=step, intermediate_value=number,
+                               intermediate_value_type=kind)
+            session.add(stored[step])
 
 
 def _write_attrs(session: Any, model: Any, trial_id: int, attrs: dict[str, Any]) -> None:
@@ -264,6 +272,8 @@ def _write_attrs(session: Any, model: Any, trial_id: int, attrs: dict[str, Any])
     the trial again and upserts for every key)."""
     import json
 
+    if not attrs:
+        return
     stored = {a.key: a for a in session.query(model).filter(model.trial_id == trial_id)}
     for key, value in attrs.items():
         text = json.dumps(value)
@@ -271,6 +281,76 @@ def _write_attrs(session: Any, model: Any, trial_id: int, attrs: dict[str, Any])
             stored[key].value_json = text
         else:
             session.add(model(trial_id=trial_id, key=key, value_json=text))
+
+
+def finish_trial(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    state: str,
+    value: float | None,
+    running: optuna.trial.FrozenTrial,
+    reports: list[tuple[int, float]] | None = None,
+    user_attrs: dict[str, Any] | None = None,
+) -> optuna.trial.FrozenTrial:
+    """Write a trial's last ``reports`` and ``user_attrs`` and end it, in one commit.
+
+    What :func:`write_trial_batch` then ``study.tell(trial, value, state=state)`` do
+    (the sampler's ``after_trial`` first; a pruned trial's value is its last finite
+    report, as Optuna stores it), and returns the finished trial as ``tell`` does.
+    ``running`` is the trial as it stands, its reports and attributes included (the
+    caller's in-memory view): it is what the sampler is shown, and the finished trial
+    is made from it instead of being read back. On a storage other than Optuna's RDB
+    it is :func:`write_trial_batch` and ``study.tell``.
+
+    Raises:
+        optuna.exceptions.UpdateFinishedTrialError: the trial had been ended
+            meanwhile (by a stale-trial check); nothing is written.
+    """
+    import copy
+    import datetime
+    import math
+
+    import optuna
+    from optuna.trial import TrialState
+
+    reports, user_attrs = reports or [], user_attrs or {}
+    end = getattr(TrialState, state)
+    backend: Any = getattr(study._storage, "_backend", study._storage)
+    if not (isinstance(backend, optuna.storages.RDBStorage)
+            and hasattr(backend, "_set_trial_value_without_commit")):
+        write_trial_batch(study._storage, trial._trial_id, reports, user_attrs)
+        return study.tell(trial, value, state=end)
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    values: list[float] | None = None
+    if end == TrialState.COMPLETE:
+        values = [float(value)]  # type: ignore[arg-type]
+    elif end == TrialState.PRUNED and running.intermediate_values:
+        last = running.intermediate_values[max(running.intermediate_values)]
+        values = None if math.isnan(last) else [float(last)]
+    study._thread_local.cached_all_trials = None  # as tell does
+    try:
+        study.sampler.after_trial(optuna.pruners._filter_study(study, running), running,
+                                  end, values)
+    finally:
+        with _create_scoped_session(backend.scoped_session) as session:
+            row: Any = models.TrialModel.find_or_raise_by_id(trial._trial_id, session,
+                                                             for_update=True)
+            backend.check_trial_is_updatable(trial._trial_id, row.state)
+            _write_reports(session, trial._trial_id, reports)
+            _write_attrs(session, models.TrialUserAttributeModel, trial._trial_id,
+                         user_attrs)
+            if values is not None:
+                backend._set_trial_value_without_commit(session, row, 0, values[0])
+            row.state = end
+            row.datetime_complete = completed = datetime.datetime.now()
+    finished = copy.copy(running)
+    finished.state, finished.values = end, values
+    finished.datetime_complete = completed
+    finished.intermediate_values = dict(running.intermediate_values)
+    finished.user_attrs = {**running.user_attrs, **user_attrs}
+    return finished
 
 
 def create_trial(

@@ -12,11 +12,13 @@ from lradvisor.storage import (
     DEFAULT_STORAGE,
     create_trial,
     delete_study,
+    finish_trial,
     get_study,
     list_studies,
     load_study,
     open_storage,
     resolve_url,
+    write_trial_batch,
 )
 
 
@@ -160,13 +162,16 @@ def test_create_trial_is_a_running_trial_with_its_attributes_and_fixed_values(
 
 
 @pytest.mark.postgres
-def test_create_trial_on_postgresql():
+def test_create_and_finish_trial_on_postgresql():
     conn, user = _postgres_admin()
     name = f"lradvisor_test_{uuid.uuid4().hex[:10]}"
     conn.execute(f'CREATE DATABASE "{name}"')
     try:
         storage = open_storage(f"postgresql+psycopg://{user}@127.0.0.1:5432/{name}")
         _create_trial_behaves_as_enqueue_then_ask(storage)
+        (ours, ours_stored), (_, theirs_stored) = _finished_both_ways(
+            storage, "PRUNED", None, {0: 1.0, 4: 0.5})
+        assert _same(ours_stored, theirs_stored) and _same(ours, ours_stored)
         storage.engine.dispose()
     finally:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -189,3 +194,71 @@ def test_create_trial_commits_less_than_enqueue_then_ask(tmp_path):
     study.enqueue_trial({"x": 1.0}, user_attrs={"rung": 0, "seed": 3, "origin": "sampled"})
     study.ask()
     assert len(commits) > reads  # what it replaces: the queue, then popping it
+
+
+def _finished_both_ways(storage, state, value, reports):
+    """The same trial ended by finish_trial and by write_trial_batch + study.tell."""
+    import copy
+
+    import optuna
+
+    out = []
+    for way in ("ours", "optuna"):
+        study = optuna.create_study(storage=storage, study_name=f"{way}-{state}-{value}")
+        trial = create_trial(study, {"rung": 0}, {"x": 0.5})
+        trial.suggest_float("x", 0.0, 1.0)
+        running = copy.copy(trial._cached_frozen_trial)
+        running.intermediate_values = dict(reports)
+        running.user_attrs = {**running.user_attrs, "steps_used": 7}
+        if way == "ours":
+            returned = finish_trial(study, trial, state, value, running, list(reports.items()),
+                                    {"steps_used": 7})
+        else:
+            write_trial_batch(study._storage, trial._trial_id, list(reports.items()),
+                              {"steps_used": 7})
+            returned = study.tell(trial, value, state=getattr(optuna.trial.TrialState, state))
+        stored = optuna.load_study(study_name=study.study_name, storage=storage).trials[0]
+        out.append((returned, stored))
+    return out
+
+
+def _same(a, b):
+    fields = ("number", "state", "values", "params", "user_attrs", "intermediate_values")
+    return all(getattr(a, f) == getattr(b, f) or (f == "intermediate_values" and
+               str(getattr(a, f)) == str(getattr(b, f))) for f in fields)
+
+
+@pytest.mark.parametrize(("state", "value", "reports"), [
+    ("COMPLETE", 0.25, {0: 1.0, 5: 0.5}),
+    ("PRUNED", None, {0: 1.0, 5: 0.5, 3: 0.7}),  # value: the report at the last step
+    ("PRUNED", None, {0: 1.0, 5: float("nan")}),  # a NaN last report: no value
+    ("PRUNED", None, {0: 1.0, 5: float("inf")}),  # inf is a value (Optuna keeps it)
+    ("PRUNED", None, {}),
+    ("FAIL", None, {0: 1.0}),
+])
+def test_finish_trial_ends_a_trial_as_write_trial_batch_then_tell_do(tmp_path, state, value,
+                                                                     reports):
+    storage = open_storage(f"sqlite:///{tmp_path}/f.db")
+    (ours, ours_stored), (theirs, theirs_stored) = _finished_both_ways(storage, state, value,
+                                                                       reports)
+    assert _same(ours_stored, theirs_stored)
+    assert _same(ours, theirs)  # what it returns, as tell's read-back
+    assert _same(ours, ours_stored)
+    assert ours.datetime_complete is not None
+
+
+def test_finish_trial_refuses_a_trial_ended_meanwhile(tmp_path):
+    import copy
+
+    import optuna
+
+    storage = open_storage(f"sqlite:///{tmp_path}/f.db")
+    study = optuna.create_study(storage=storage)
+    trial = create_trial(study, {"rung": 0})
+    running = copy.copy(trial._cached_frozen_trial)
+    storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)  # stale
+    with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+        finish_trial(study, trial, "COMPLETE", 1.0, running, [(1, 0.5)], {"steps_used": 1})
+    stored = study.trials[0]
+    assert stored.state.name == "FAIL" and stored.intermediate_values == {}
+    assert "steps_used" not in stored.user_attrs  # nothing written

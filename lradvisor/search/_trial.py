@@ -135,14 +135,9 @@ class TrialRunner:
 
     def _tell(self, trial: Any, state: str, value: float | None, steps_used: int,
               curve: TrialCurve | None = None) -> Record:
-        import optuna
-
         curve = curve or TrialCurve(self.study, trial)
         curve.set_attr("steps_used", int(steps_used))
-        curve.flush()  # its reports and attributes in one write, then its state
-        # Optuna's tell reads the finished trial back and returns it
-        return record_of(self.study.tell(trial, value,
-                                         state=getattr(optuna.trial.TrialState, state)))
+        return record_of(curve.finish(state, value))
 
     def _fail(self, trial: Any, error: str, steps_used: int = 0,
               curve: TrialCurve | None = None) -> Record:
@@ -228,6 +223,15 @@ class TrialCurve:
             frozen.user_attrs = {**frozen.user_attrs, **self._attrs}
             self._view = frozen
         return self._view
+
+    def finish(self, state: str, value: float | None) -> Any:
+        """End the trial (``COMPLETE``, ``PRUNED`` or ``FAIL``) with what is pending, in
+        one write (:func:`~lradvisor.storage.finish_trial`); returns it finished."""
+        from lradvisor.storage import finish_trial
+
+        reports, attrs = self._reports, self._attrs
+        self._reports, self._attrs = [], {}
+        return finish_trial(self.study, self.trial, state, value, self.view(), reports, attrs)
 
     def flush(self) -> None:
         """Write what is pending, in one transaction."""
