@@ -150,8 +150,9 @@ class SearchSpace:
         """Sample a spec from ``trial`` (define-by-run), or replay ``fixed`` through it.
 
         With ``fixed``, every value Optuna can record is asked of the trial (the caller
-        enqueued :meth:`params_of` so they come back unchanged) and the others are taken
-        from ``fixed`` as they are.
+        made the trial with :meth:`params_of` as its fixed values, as
+        :func:`~lradvisor.storage.create_trial` does, so they come back unchanged) and
+        the others are taken from ``fixed`` as they are.
         """
         if fixed is not None:
             return self._replay(trial, fixed)
