@@ -267,6 +267,20 @@ def _write_reports(session: Any, trial_id: int, reports: list[tuple[int, float]]
             session.add(stored[step])
 
 
+def _write_value(session: Any, trial_id: int, value: float) -> None:
+    """Set the trial's (single-objective) value row."""
+    from optuna.storages._rdb import models
+
+    model: Any = models.TrialValueModel
+    number, kind = model.value_to_stored_repr(value)
+    found = session.query(model).filter(model.trial_id == trial_id,
+                                        model.objective == 0).one_or_none()
+    if found is None:
+        session.add(model(trial_id=trial_id, objective=0, value=number, value_type=kind))
+    else:
+        found.value, found.value_type = number, kind
+
+
 def _write_attrs(session: Any, model: Any, trial_id: int, attrs: dict[str, Any]) -> None:
     """Set ``attrs`` on the trial in one read and one flush (Optuna's RDB storage reads
     the trial again and upserts for every key)."""
@@ -317,7 +331,7 @@ def finish_trial(
     end = getattr(TrialState, state)
     backend: Any = getattr(study._storage, "_backend", study._storage)
     if not (isinstance(backend, optuna.storages.RDBStorage)
-            and hasattr(backend, "_set_trial_value_without_commit")):
+            and hasattr(backend, "scoped_session")):
         write_trial_batch(study._storage, trial._trial_id, reports, user_attrs)
         return study.tell(trial, value, state=end)
     from optuna.storages._rdb import models
@@ -342,7 +356,7 @@ def finish_trial(
             _write_attrs(session, models.TrialUserAttributeModel, trial._trial_id,
                          user_attrs)
             if values is not None:
-                backend._set_trial_value_without_commit(session, row, 0, values[0])
+                _write_value(session, trial._trial_id, values[0])
             row.state = end
             row.datetime_complete = completed = datetime.datetime.now()
     finished = copy.copy(running)

@@ -12,7 +12,7 @@ reads every trial from storage again for each parameter group, a few millisecond
 each on SQLite.
 
 TPE itself is Optuna's, with two costs that grow with the study cut (the samples are
-the same, value for value; ``tests/search/test_sampler.py`` checks it against
+the same, value for value; ``tests/search/test_search_space.py`` checks it against
 ``optuna.samplers.TPESampler``): the grouped search space takes each finished trial's
 parameters once, not every trial's again for every new trial; and the split of the
 trials into good and bad is made once per sampled trial, not again for each of its
@@ -164,12 +164,15 @@ def _tpe_class() -> Any:
         return _TPE
     import optuna
 
+    if not optuna.__version__.startswith("5."):  # the internals below are Optuna 5's
+        _TPE = optuna.samplers.TPESampler
+        return _TPE
     try:  # Optuna's internals this leans on; without them, its sampler as it is
         from optuna.samplers._tpe import sampler as tpe
         from optuna.search_space.group_decomposed import _GroupDecomposedSearchSpace
 
         split, gammas = tpe._split_trials, (tpe.default_gamma, tpe.default_gamma_multiobjective)
-    except (ImportError, AttributeError):  # pragma: no cover - another Optuna
+    except (ImportError, AttributeError):  # pragma: no cover - a changed Optuna 5
         _TPE = optuna.samplers.TPESampler
         return _TPE
     from optuna.trial import TrialState
@@ -219,7 +222,8 @@ def _tpe_class() -> Any:
             if self._gamma is None:
                 self._gamma = gammas[0] if len(study.directions) <= 1 else gammas[1]
             n = sum(t.state != running for t in trials)
-            key = (trial.number, n, tuple((t.number, t.state, t.value) for t in trials))
+            key = (trial.number, n,
+                   tuple((t.number, t.state, tuple(t.values or ())) for t in trials))
             if self._split is None or self._split[0] != key:
                 self._split = (key, split(study, trials, self._gamma(n)))
             below, above = self._split[1]
