@@ -44,3 +44,22 @@ def test_quick_path_runs_on_a_tiny_setting(tmp_path) -> None:
                                            "≤ 30 ms", "(reference)"]
     assert all(int(r["trials"]) >= 1 for r in rows)
     assert (tmp_path / "tiny.png").stat().st_size > 0
+
+
+def test_real_search_splits_wall_time_into_training_and_the_rest(tmp_path) -> None:
+    from benchmarks.overhead import measure_real
+
+    res = measure_real(f"sqlite:///{tmp_path}/real.db", 3, budget=1.0)
+    assert res["runs"] >= 3
+    assert 0 < res["training_s"] < res["total_s"]  # digits-cnn trains for real
+    assert res["outside_s"] > 0 and 0 < res["share"] < 1
+    assert abs(res["training_s"] + res["outside_s"] - res["total_s"]) < 1e-6
+
+
+def test_real_only_writes_the_real_table(tmp_path) -> None:
+    main(["--real-only", "--real-trials", "3", "--out", str(tmp_path), "--name", "tiny"])
+    with open(tmp_path / "tiny_real.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["workload"] for r in rows] == ["digits-cnn"]
+    assert rows[0]["target"] == "≤ 2%" and rows[0]["met"] in ("yes", "no")
+    assert not (tmp_path / "tiny.csv").exists()  # the 500-trial table is not run
