@@ -281,14 +281,16 @@ def _write_value(session: Any, trial_id: int, value: float) -> None:
         found.value, found.value_type = number, kind
 
 
-def _write_attrs(session: Any, model: Any, trial_id: int, attrs: dict[str, Any]) -> None:
+def _write_attrs(session: Any, model: Any, trial_id: int, attrs: dict[str, Any],
+                 *, new: bool = False) -> None:
     """Set ``attrs`` on the trial in one read and one flush (Optuna's RDB storage reads
-    the trial again and upserts for every key)."""
+    the trial again and upserts for every key); ``new``: a trial just made, with none."""
     import json
 
     if not attrs:
         return
-    stored = {a.key: a for a in session.query(model).filter(model.trial_id == trial_id)}
+    stored = {} if new else {
+        a.key: a for a in session.query(model).filter(model.trial_id == trial_id)}
     for key, value in attrs.items():
         text = json.dumps(value)
         if key in stored:
@@ -340,6 +342,8 @@ def finish_trial(
     values: list[float] | None = None
     if end == TrialState.COMPLETE:
         values = [float(value)]  # type: ignore[arg-type]
+        if math.isnan(values[0]):  # as tell refuses it
+            raise ValueError(f"The value {value} is not acceptable")
     elif end == TrialState.PRUNED and running.intermediate_values:
         last = running.intermediate_values[max(running.intermediate_values)]
         values = None if math.isnan(last) else [float(last)]
@@ -435,7 +439,7 @@ def _create_rdb_trial(storage: Any, backend: Any, study_id: int, user_attrs: dic
                 session.flush()
                 for model, attrs in ((models.TrialUserAttributeModel, user_attrs),
                                      (models.TrialSystemAttributeModel, system_attrs)):
-                    _write_attrs(session, model, row.trial_id, attrs)
+                    _write_attrs(session, model, row.trial_id, attrs, new=True)
                 row.number = row.count_past_trials(session)
                 frozen = FrozenTrial(
                     number=row.number, state=TrialState.RUNNING, value=None,

@@ -262,3 +262,16 @@ def test_finish_trial_refuses_a_trial_ended_meanwhile(tmp_path):
     stored = study.trials[0]
     assert stored.state.name == "FAIL" and stored.intermediate_values == {}
     assert "steps_used" not in stored.user_attrs  # nothing written
+
+
+def test_finish_trial_refuses_nan_as_a_completed_value_as_tell_does(tmp_path):
+    import copy
+
+    import optuna
+
+    storage = open_storage(f"sqlite:///{tmp_path}/f.db")
+    study = optuna.create_study(storage=storage)
+    trial = create_trial(study, {"rung": 0})
+    with pytest.raises(ValueError, match="not acceptable"):
+        finish_trial(study, trial, "COMPLETE", float("nan"), copy.copy(trial._cached_frozen_trial))
+    assert study.trials[0].state.name == "RUNNING"  # nothing written
