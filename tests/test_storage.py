@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -84,21 +85,27 @@ def _postgres_admin():
     return conn, user
 
 
-@pytest.mark.postgres
-def test_postgresql_through_the_same_option():
+@contextlib.contextmanager
+def _postgres_database():
+    """The URL of a new PostgreSQL database, dropped afterwards."""
     conn, user = _postgres_admin()
     name = f"lradvisor_test_{uuid.uuid4().hex[:10]}"
     conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        url = f"postgresql+psycopg://{user}@127.0.0.1:5432/{name}"
+        yield f"postgresql+psycopg://{user}@127.0.0.1:5432/{name}"
+    finally:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
+@pytest.mark.postgres
+def test_postgresql_through_the_same_option():
+    with _postgres_database() as url:
         storage = open_storage(url)
         study = get_study(storage, "pg", direction="minimize")
         study.set_user_attr("profile", {"task": "scratch"})
         assert load_study(open_storage(url), "pg").user_attrs["profile"] == {"task": "scratch"}
         storage.engine.dispose()
-    finally:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
 
 
 def test_opening_retries_a_lost_schema_creation_race_and_nothing_else():
@@ -163,19 +170,13 @@ def test_create_trial_is_a_running_trial_with_its_attributes_and_fixed_values(
 
 @pytest.mark.postgres
 def test_create_and_finish_trial_on_postgresql():
-    conn, user = _postgres_admin()
-    name = f"lradvisor_test_{uuid.uuid4().hex[:10]}"
-    conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        storage = open_storage(f"postgresql+psycopg://{user}@127.0.0.1:5432/{name}")
+    with _postgres_database() as url:
+        storage = open_storage(url)
         _create_trial_behaves_as_enqueue_then_ask(storage)
         (ours, ours_stored), (_, theirs_stored) = _finished_both_ways(
             storage, "PRUNED", None, {0: 1.0, 4: 0.5})
         assert _same(ours_stored, theirs_stored) and _same(ours, ours_stored)
         storage.engine.dispose()
-    finally:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
 
 
 def test_create_trial_commits_less_than_enqueue_then_ask(tmp_path):
