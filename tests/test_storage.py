@@ -190,11 +190,11 @@ def test_create_trial_commits_less_than_enqueue_then_ask(tmp_path):
     create_trial(study, {"rung": 0, "seed": 3, "origin": "sampled"}, {"x": 1.0})
     # the creation, and Optuna's Trial reading itself back (no write)
     assert len(commits) <= 2
-    reads = len(commits)
+    ours = len(commits)
     commits.clear()
     study.enqueue_trial({"x": 1.0}, user_attrs={"rung": 0, "seed": 3, "origin": "sampled"})
     study.ask()
-    assert len(commits) > reads  # what it replaces: the queue, then popping it
+    assert len(commits) > ours  # what it replaces: the queue, then popping it
 
 
 def _finished_both_ways(storage, state, value, reports):
