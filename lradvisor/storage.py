@@ -24,7 +24,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_STORAGE",
     "STORAGE_ENV",
+    "buffered_params",
     "create_trial",
     "delete_study",
     "finish_trial",
@@ -369,6 +372,104 @@ def finish_trial(
     finished.intermediate_values = dict(running.intermediate_values)
     finished.user_attrs = {**running.user_attrs, **user_attrs}
     return finished
+
+
+class _ParamBuffer:
+    """What a trial writes while its parameters are sampled: its ``storage`` meanwhile.
+
+    ``set_trial_param`` calls are kept and written by :meth:`flush`, with the user
+    attributes given to :meth:`set_user_attr`, in one transaction; every other call
+    goes to the real storage.
+    """
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+        self.storage: Any = trial.storage
+        self.params: list[tuple[str, float, Any]] = []
+        self.attrs: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.storage, name)
+
+    def set_trial_param(self, trial_id: int, name: str, value: float, dist: Any) -> None:
+        self.params.append((name, value, dist))
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """``trial.set_user_attr(key, value)``, written with the parameters."""
+        self.attrs[key] = value
+        self.trial._cached_frozen_trial.user_attrs[key] = value  # as Trial.set_user_attr
+
+    def flush(self) -> None:
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        if not self.params and not self.attrs:
+            return
+        storage, trial_id = self.storage, self.trial._trial_id
+        backend: Any = storage._backend
+        study_id = self.trial.study._study_id
+        with storage._lock:
+            known = storage._studies[study_id].param_distribution
+            previous = {name: known.get(name) for name, _, _ in self.params}
+        with _create_scoped_session(backend.scoped_session) as session:
+            for name, value, dist in self.params:  # Optuna's checks, one session
+                backend._set_trial_param_without_commit(session, trial_id, name, value, dist,
+                                                        previous[name])
+            _write_attrs(session, models.TrialUserAttributeModel, trial_id, self.attrs)
+        with storage._lock:  # as Optuna's caching storage does after a write
+            for name, _, dist in self.params:
+                known.setdefault(name, dist)
+        self.params, self.attrs = [], {}
+
+
+class _Direct:
+    """:func:`buffered_params` where nothing is buffered: writes go straight through."""
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self.trial.set_user_attr(key, value)
+
+
+@contextlib.contextmanager
+def buffered_params(trial: optuna.Trial) -> Iterator[Any]:
+    """Within, ``trial``'s ``suggest_*`` calls write their values at the end, in one commit.
+
+    Optuna writes each suggested value in its own transaction. On Optuna's RDB storage
+    (behind its cache) the values are kept until the block ends and written then,
+    with the attributes set through the yielded object's ``set_user_attr``, in one
+    transaction, through the storage's own checks (a distribution that does not fit
+    the study's is refused, as it would have been at the ``suggest`` call). Elsewhere
+    every write goes straight through. The trial sees its values at once either way;
+    other processes see them when the block ends, a few milliseconds later.
+
+    Example:
+        >>> import optuna
+        >>> study = optuna.create_study(storage=open_storage("sqlite://"))
+        >>> trial = create_trial(study, {"rung": 0})
+        >>> with buffered_params(trial) as batch:
+        ...     x = trial.suggest_float("x", 0.0, 1.0)
+        ...     batch.set_user_attr("spec", "x")
+        >>> study.trials[0].params == {"x": x}, study.trials[0].user_attrs["spec"]
+        (True, 'x')
+    """
+    import optuna
+
+    storage: Any = trial.storage
+    backend: Any = getattr(storage, "_backend", None)
+    if not (isinstance(backend, optuna.storages.RDBStorage)
+            and hasattr(backend, "_set_trial_param_without_commit")
+            and hasattr(storage, "_studies")):
+        yield _Direct(trial)
+        return
+    buffer = _ParamBuffer(trial)
+    trial.storage = buffer  # type: ignore[assignment]  # a stand-in, for the block
+    try:
+        yield buffer
+    finally:
+        trial.storage = storage
+        buffer.flush()
 
 
 def create_trial(

@@ -11,6 +11,7 @@ import pytest
 from lradvisor.errors import StudyError
 from lradvisor.storage import (
     DEFAULT_STORAGE,
+    buffered_params,
     create_trial,
     delete_study,
     finish_trial,
@@ -276,3 +277,55 @@ def test_finish_trial_refuses_nan_as_a_completed_value_as_tell_does(tmp_path):
     with pytest.raises(ValueError, match="not acceptable"):
         finish_trial(study, trial, "COMPLETE", float("nan"), copy.copy(trial._cached_frozen_trial))
     assert study.trials[0].state.name == "RUNNING"  # nothing written
+
+
+@pytest.mark.parametrize("where", ["sqlite-file", "optuna-in-memory"])
+def test_buffered_params_store_what_suggest_stores(where, tmp_path):
+    import optuna
+    import sqlalchemy
+
+    def storage():
+        if where == "sqlite-file":
+            return open_storage(f"sqlite:///{tmp_path}/{uuid.uuid4().hex}.db")
+        return optuna.storages.InMemoryStorage()
+
+    stored = []
+    for buffered in (True, False):
+        study = optuna.create_study(storage=storage(), sampler=optuna.samplers.RandomSampler(3))
+        trial = create_trial(study, {"rung": 0}, {"lr": 0.01})
+        commits: list[int] = []
+        engine = getattr(getattr(study._storage, "_backend", None), "engine", None)
+        if engine is not None:
+            sqlalchemy.event.listen(engine, "commit", commits.append)
+        block = buffered_params(trial) if buffered else contextlib.nullcontext(None)
+        with block as batch:
+            values = (trial.suggest_categorical("family", ["cosine", "step"]),
+                      trial.suggest_float("lr", 1e-4, 1.0, log=True),
+                      trial.suggest_int("epochs", 1, 9))
+            assert trial.params == dict(zip(("family", "lr", "epochs"), values, strict=True))
+            if buffered:
+                if engine is not None:
+                    assert commits == []  # nothing written inside the block
+                batch.set_user_attr("spec", "s")
+            else:
+                trial.set_user_attr("spec", "s")
+        if buffered and engine is not None:
+            assert len(commits) == 1  # the values and the attribute in one commit
+        assert trial.user_attrs["spec"] == "s"
+        frozen = optuna.load_study(study_name=study.study_name, storage=study._storage).trials[0]
+        stored.append((frozen.params, frozen.distributions, frozen.user_attrs))
+    assert stored[0] == stored[1]
+
+
+def test_buffered_params_refuse_a_distribution_the_study_does_not_fit(tmp_path):
+    import optuna
+
+    study = optuna.create_study(storage=open_storage(f"sqlite:///{tmp_path}/b.db"))
+    first = study.ask()
+    first.suggest_categorical("family", ["cosine", "step"])
+    study.tell(first, 1.0)
+    trial = create_trial(study, {"rung": 0})
+    with (pytest.raises(ValueError, match="dynamic value space"),  # as suggest would say
+          buffered_params(trial)):
+        trial.suggest_categorical("family", ["cosine", "step", "wsd"])
+    assert "family" not in study.trials[1].params  # nothing of the block was written

@@ -26,6 +26,7 @@ from lradvisor.search._context import TrialContext
 from lradvisor.search._fidelity import Fidelity, rung_steps
 from lradvisor.search._rungs import INTERRUPTED, Planned, Record
 from lradvisor.search._space import SearchSpace
+from lradvisor.storage import buffered_params
 
 __all__ = ["TrialCurve", "TrialRunner", "buffers_reports", "record_of"]
 
@@ -72,9 +73,10 @@ class TrialRunner:
             attrs["spec"] = plan.spec.to_json()
         trial = self._ask(plan, attrs)
         try:
-            spec = self.space.sample(trial, plan.spec)
-            if plan.spec is None:
-                trial.set_user_attr("spec", spec.to_json())
+            with buffered_params(trial) as batch:  # its values and spec: one commit
+                spec = self.space.sample(trial, plan.spec)
+                if plan.spec is None:
+                    batch.set_user_attr("spec", spec.to_json())
             spec.multiplier_fn(steps)  # the schedule must fit the proxy length
         except LRAdvisorError as err:
             return self._fail(trial, f"spec does not fit the search: {err}")
