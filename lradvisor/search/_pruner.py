@@ -241,10 +241,12 @@ class PlateauPruner(BasePruner):
         self._high_lr = float(high_lr)
         self._decay_ratio = float(decay_ratio)
         self._refs: dict[tuple[str, int, float], _Ref | None] = {}
-        # The reference set of the trial being judged, read from the study on its first
-        # report and again once _REFRESH_SECONDS have passed: in a sequential search no
-        # trial completes while another runs, so this is exact there and saves a storage
-        # read per report; across workers the references are at most a second (and
+        # The reference set of the trial being judged: on its first report, the trials
+        # as the study read them since this trial was created (Optuna's per-trial
+        # cache, which the sampler fills; read now when empty), then read again once
+        # _REFRESH_SECONDS have passed. In a sequential search no trial completes while
+        # another runs, so this is exact there and saves storage reads; across workers
+        # the references are at most the time to the first report plus a second (and
         # one report) stale.
         self._current: tuple[tuple[str, int, float], float, list[_Ref]] | None = None
 
@@ -348,17 +350,24 @@ class PlateauPruner(BasePruner):
             cached_key, read_at, refs = self._current
             if cached_key == key and now - read_at < _REFRESH_SECONDS:
                 return refs
-        refs = self._reference(study, trial, sign)
+        first = self._current is None or self._current[0] != key
+        refs = self._reference(study, trial, sign, fresh=not first)
         self._current = (key, now, refs)
         return refs
 
     def _reference(
-        self, study: optuna.study.Study, trial: FrozenTrial, sign: float
+        self, study: optuna.study.Study, trial: FrozenTrial, sign: float, *,
+        fresh: bool = True,
     ) -> list[_Ref]:
-        """The completed trials of ``trial``'s rung that reported finite values."""
+        """The completed trials of ``trial``'s rung that reported finite values.
+
+        ``fresh=False``: as the study read them since this trial was created, when it
+        did (Optuna's per-trial cache, which the sampler fills), else read now."""
         rung = trial.user_attrs.get("rung")
         out = []
-        for done in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        every = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,),
+                                  use_cache=not fresh)
+        for done in every:
             if done.user_attrs.get("rung") != rung:
                 continue
             key = (study.study_name, done.number, sign)

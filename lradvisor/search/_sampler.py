@@ -118,7 +118,9 @@ class _Snapshot:
         cache = self._cache
         if cache is not None and cache[0] == key:
             return cache[1]
-        every = study._get_trials(deepcopy=False, states=None, use_cache=False)
+        # the study's per-trial cache (reset when a trial is created): the pruner's
+        # first look at this trial's reference trials reads it again for free
+        every = study._get_trials(deepcopy=False, states=None, use_cache=True)
         trials = [t for t in every if t.user_attrs.get("rung", 0) == 0]
         self._cache = (key, trials)  # a new trial: the study is read once
         return trials

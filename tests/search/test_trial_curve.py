@@ -166,3 +166,38 @@ def test_the_rules_configuration_is_never_pruned_on_its_way_up(tmp_path):
     states = [runner.run(Planned(pick, rung, 0, origin)).state
               for rung, origin in [(0, "rules"), (0, "sampled"), (1, "rules"), (1, "promoted")]]
     assert states == ["COMPLETE", "PRUNED", "COMPLETE", "PRUNED"]
+
+
+class _CountingStorage(optuna.storages.RDBStorage):
+    """Optuna's RDB storage, counting its reads of a study's trials."""
+
+    reads = 0
+
+    def _get_trials(self, *args, **kwargs):
+        type(self).reads += 1
+        return super()._get_trials(*args, **kwargs)
+
+
+def test_a_sampled_trial_reads_the_study_once_then_the_pruner_rereads_after_its_refresh(
+        tmp_path, monkeypatch):
+    from lradvisor.search import _pruner
+
+    study = optuna.create_study(storage=_CountingStorage(f"sqlite:///{tmp_path}/r.db"),
+                                sampler=make_sampler("tpe", seed=0, startup=2),
+                                pruner=PlateauPruner(n_startup_trials=1))
+    space = SearchSpace.build(["cosine", "linear"], lr_low=1e-3, lr_high=1.0)
+    runner = TrialRunner(study, space, _curve, Fidelity(), 400, device="cpu",
+                         flush_every=3600.0)
+    for _ in range(4):
+        runner.run(Planned(None, 0, 0, "sampled"))
+    before = _CountingStorage.reads
+    runner.run(Planned(None, 0, 0, "sampled"))
+    # the sampler's read of the study serves the pruner's first look at this trial
+    assert _CountingStorage.reads - before == 1
+    monkeypatch.setattr(_pruner, "_REFRESH_SECONDS", 0.0)
+    before = _CountingStorage.reads
+    record = runner.run(Planned(None, 0, 0, "sampled"))
+    reads = _CountingStorage.reads - before
+    reports = len(study.trials[record.number].intermediate_values)
+    # past its first look, the pruner reads the study again once its refresh is due
+    assert reports >= 2 and reads == reports
