@@ -226,28 +226,49 @@ def write_trial_batch(
         >>> frozen.intermediate_values, frozen.user_attrs
         ({0: 1.0, 5: 0.5}, {'rung': 0})
     """
-    import optuna
-
     user_attrs = user_attrs or {}
     if not reports and not user_attrs:
         return
-    backend: Any = getattr(storage, "_backend", storage)  # Optuna wraps RDB in a cache
-    batched = isinstance(backend, optuna.storages.RDBStorage) and hasattr(
-        backend, "scoped_session")
-    if not batched:
+    backend = _rdb(storage)
+    if backend is None:
         for step, value in reports:
             storage.set_trial_intermediate_value(trial_id, step, value)
         for key, value in user_attrs.items():
             storage.set_trial_user_attr(trial_id, key, value)
         return
-    from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
 
     with _create_scoped_session(backend.scoped_session, True) as session:
-        trial: Any = models.TrialModel.find_or_raise_by_id(trial_id, session)
-        backend.check_trial_is_updatable(trial_id, trial.state)
-        _write_reports(session, trial_id, reports)
-        _write_attrs(session, models.TrialUserAttributeModel, trial_id, user_attrs)
+        _write_pending(session, backend, trial_id, reports, user_attrs)
+
+
+def _rdb(storage: Any, *, cached: bool = False) -> Any:
+    """Optuna's RDB storage behind ``storage`` (unwrapped from Optuna's cache), or None.
+
+    ``cached``: only when ``storage`` is that cache around it (whose state the caller
+    keeps up to date)."""
+    import optuna
+
+    backend = getattr(storage, "_backend", storage)
+    if not isinstance(backend, optuna.storages.RDBStorage):
+        return None
+    return None if cached and backend is storage else backend
+
+
+def _write_pending(session: Any, backend: Any, trial_id: int,
+                   reports: list[tuple[int, float]], user_attrs: dict[str, Any],
+                   *, lock: bool = False) -> Any:
+    """Write a running trial's ``reports`` and ``user_attrs`` in ``session``; its row.
+
+    A finished trial is refused, as Optuna's own writes refuse it; ``lock``: the row is
+    read ``FOR UPDATE`` (the caller ends the trial)."""
+    from optuna.storages._rdb import models
+
+    row = models.TrialModel.find_or_raise_by_id(trial_id, session, for_update=lock)
+    backend.check_trial_is_updatable(trial_id, row.state)
+    _write_reports(session, trial_id, reports)
+    _write_attrs(session, models.TrialUserAttributeModel, trial_id, user_attrs)
+    return row
 
 
 def _write_reports(session: Any, trial_id: int, reports: list[tuple[int, float]]) -> None:
@@ -334,12 +355,10 @@ def finish_trial(
 
     reports, user_attrs = reports or [], user_attrs or {}
     end = getattr(TrialState, state)
-    backend: Any = getattr(study._storage, "_backend", study._storage)
-    if not (isinstance(backend, optuna.storages.RDBStorage)
-            and hasattr(backend, "scoped_session")):
+    backend = _rdb(study._storage)
+    if backend is None:
         write_trial_batch(study._storage, trial._trial_id, reports, user_attrs)
         return study.tell(trial, value, state=end)
-    from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
 
     values: list[float] | None = None
@@ -356,12 +375,8 @@ def finish_trial(
                                   end, values)
     finally:
         with _create_scoped_session(backend.scoped_session) as session:
-            row: Any = models.TrialModel.find_or_raise_by_id(trial._trial_id, session,
-                                                             for_update=True)
-            backend.check_trial_is_updatable(trial._trial_id, row.state)
-            _write_reports(session, trial._trial_id, reports)
-            _write_attrs(session, models.TrialUserAttributeModel, trial._trial_id,
-                         user_attrs)
+            row = _write_pending(session, backend, trial._trial_id, reports, user_attrs,
+                                 lock=True)
             if values is not None:
                 _write_value(session, trial._trial_id, values[0])
             row.state = end
@@ -454,13 +469,8 @@ def buffered_params(trial: optuna.Trial) -> Iterator[Any]:
         >>> study.trials[0].params == {"x": x}, study.trials[0].user_attrs["spec"]
         (True, 'x')
     """
-    import optuna
-
     storage: Any = trial.storage
-    backend: Any = getattr(storage, "_backend", None)
-    if not (isinstance(backend, optuna.storages.RDBStorage)
-            and hasattr(backend, "_set_trial_param_without_commit")
-            and hasattr(storage, "_studies")):
+    if _rdb(storage, cached=True) is None:
         yield _Direct(trial)
         return
     buffer = _ParamBuffer(trial)
@@ -500,9 +510,8 @@ def create_trial(
 
     system_attrs = {"fixed_params": dict(fixed_params)} if fixed_params else {}
     storage: Any = study._storage
-    backend: Any = getattr(storage, "_backend", storage)
-    cached = hasattr(storage, "_add_trials_to_cache")  # Optuna's cache around an RDB
-    if isinstance(backend, optuna.storages.RDBStorage) and cached:
+    backend = _rdb(storage, cached=True)
+    if backend is not None:
         frozen = _create_rdb_trial(storage, backend, study._study_id, user_attrs, system_attrs)
         trial_id = frozen._trial_id
     else:

@@ -139,6 +139,7 @@ def test_opening_retries_a_lost_schema_creation_race_and_nothing_else():
 
 
 def _create_trial_behaves_as_enqueue_then_ask(storage):
+    """Trials made Optuna's way, then with create_trial; returns them as stored."""
     import optuna
 
     study = optuna.create_study(storage=storage, study_name="created")
@@ -151,7 +152,10 @@ def _create_trial_behaves_as_enqueue_then_ask(storage):
     study.tell(trial, 0.5)
     plain = create_trial(study, {"rung": 0})
     assert plain.number == 2
-    stored = optuna.load_study(study_name="created", storage=storage).trials
+    return optuna.load_study(study_name="created", storage=storage).trials
+
+
+def _check_created(stored):
     assert [t.state.name for t in stored] == ["COMPLETE", "COMPLETE", "RUNNING"]
     assert stored[1].user_attrs == {"rung": 1, "spec": {"family": "step"}}
     assert stored[1].params["x"] == 0.25 and "y" in stored[1].params
@@ -166,14 +170,16 @@ def test_create_trial_is_a_running_trial_with_its_attributes_and_fixed_values(
 
     storage = (open_storage(f"sqlite:///{tmp_path}/c.db") if where == "sqlite-file"
                else optuna.storages.InMemoryStorage())
-    _create_trial_behaves_as_enqueue_then_ask(storage)
+    stored = _create_trial_behaves_as_enqueue_then_ask(storage)
+    assert [t.number for t in stored] == [0, 1, 2]  # numbers go on from Optuna's own
+    _check_created(stored)
 
 
 @pytest.mark.postgres
 def test_create_and_finish_trial_on_postgresql():
     with _postgres_database() as url:
         storage = open_storage(url)
-        _create_trial_behaves_as_enqueue_then_ask(storage)
+        _check_created(_create_trial_behaves_as_enqueue_then_ask(storage))
         (ours, ours_stored), (_, theirs_stored) = _finished_both_ways(
             storage, "PRUNED", None, {0: 1.0, 4: 0.5})
         assert _same(ours_stored, theirs_stored) and _same(ours, ours_stored)
