@@ -119,22 +119,41 @@ def test_tpe_sees_first_rung_trials_only_and_reads_the_study_once_per_trial(tmp_
     assert max(reads[4:]) == 1  # TPE's several groups read the study once, not per group
 
 
+class _HeldValuesTPE(optuna.samplers.TPESampler):
+    """Optuna's TPE, a running trial counted by the constant liar with the values it
+    holds; Optuna's own also counts the values it drew for other families' groups."""
+
+    def _get_params(self, trial, study):
+        return trial.params
+
+
 def test_tpe_draws_what_optunas_own_tpe_draws_over_a_long_mixed_study():
-    """make_sampler's TPE shares one trial split among its parameter groups and adds
-    each finished trial to the grouped space once: the draws must stay Optuna's."""
+    """make_sampler's TPE shares one trial split among its parameter groups, adds each
+    finished trial to the grouped space once and samples only the groups a trial asks
+    for: the draws must stay Optuna's."""
     space = SearchSpace.from_prior(PRIOR)
-    ours = optuna.create_study(sampler=make_sampler("tpe", seed=7, startup=5))
+    sampler = make_sampler("tpe", seed=7, startup=5)
+    ours = optuna.create_study(sampler=sampler)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        plain = optuna.create_study(sampler=optuna.samplers.TPESampler(
+        plain = optuna.create_study(sampler=_HeldValuesTPE(
             seed=7, multivariate=True, group=True, n_startup_trials=5))
+    tpe, drawn = sampler.base, []
+    tpe._sample = lambda *args, _own=tpe._sample: drawn.append(args[2]) or _own(*args)
     left_running = []
     families = set()
+    modelled = 0
     for i in range(60):
         a, b = ours.ask(), plain.ask()
+        del drawn[:]
         spec = space.sample(a)
         assert space.sample(b) == spec, f"trial {i}"
         families.add(spec.family)
+        if drawn:  # modelled (after the random start): the groups of the values this
+            # trial holds, and no other family's
+            assert "family" in drawn[0], f"trial {i}: {drawn}"
+            assert {k for group in drawn for k in group} == set(a.params), f"trial {i}"
+            modelled += 1
         value = abs(math.log10(spec.peak_lr) + 2.5) + 0.05 * len(spec.family)
         if i % 4 == 1:  # pruned after a few reports: the split ranks them apart
             for study, trial in ((ours, a), (plain, b)):
@@ -154,3 +173,4 @@ def test_tpe_draws_what_optunas_own_tpe_draws_over_a_long_mixed_study():
             ours.tell(a0, v0)
             plain.tell(b0, v0)
     assert len(families) >= 3  # the groups of several families were sampled
+    assert modelled >= 50
