@@ -27,7 +27,7 @@ import time
 import warnings
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from statistics import median
 from typing import Any
@@ -78,6 +78,19 @@ class _Ref:
     final: float
     total: int
     lrs: list[float] | None
+    # window -> the median of the ``window`` values ending at each report (made once)
+    _levels: dict[int, list[float]] = field(default_factory=dict, init=False,
+                                            compare=False, repr=False)
+
+    def _levels_of(self, window: int) -> list[float]:
+        """The median of its ``window`` values ending at each report (made once)."""
+        levels = self._levels.get(window)
+        if levels is None:
+            values = self.values
+            levels = [median(values[max(0, i - window + 1) : i + 1])
+                      for i in range(len(values))]
+            self._levels[window] = levels
+        return levels
 
     @classmethod
     def of(cls, trial: FrozenTrial, sign: float, window: int) -> _Ref | None:
@@ -106,20 +119,37 @@ class _Ref:
 
     def level_at_progress(self, progress: float, window: int) -> float:
         """The median of its ``window`` values up to ``progress``."""
-        k = max(bisect_right(self.progress, progress) - 1, 0)
-        return median(self.values[max(0, k - window + 1) : k + 1])
+        return self._levels_of(window)[max(bisect_right(self.progress, progress) - 1, 0)]
 
     def level_at_lr(self, progress: float, lr: float, window: int) -> float | None:
         """Its level at the last point no later than ``progress`` where its LR was >= ``lr``.
 
         ``None`` without a spec. The median of the ``window`` values ending there.
         """
-        if self.lrs is None:
-            return None
-        k = max(bisect_right(self.progress, progress) - 1, 0)
-        while k > 0 and self.lrs[k] < lr * (1.0 - 1e-9):
+        return _levels_at_lr([self], progress, lr, window)[0]
+
+
+def _levels_at_lr(refs: list[_Ref], progress: float, lr: float,
+                  window: int) -> list[float | None]:
+    """Each reference's :meth:`_Ref.level_at_lr` (one loop: the pruner's hot path)."""
+    floor = lr * (1.0 - 1e-9)
+    out: list[float | None] = []
+    for ref in refs:
+        lrs = ref.lrs
+        if lrs is None:
+            out.append(None)
+            continue
+        k = bisect_right(ref.progress, progress) - 1
+        while k > 0 and lrs[k] < floor:
             k -= 1
-        return median(self.values[max(0, k - window + 1) : k + 1])
+        levels = ref._levels.get(window) or ref._levels_of(window)
+        out.append(levels[k if k > 0 else 0])
+    return out
+
+
+def _levels_between(refs: list[_Ref], lo: float, hi: float) -> list[float]:
+    """Each reference's :meth:`_Ref.level_between` ``lo`` and ``hi``."""
+    return [ref.level_between(lo, hi) for ref in refs]
 
 
 # How many seconds a trial's reference set is reused before the study is read again.
@@ -290,24 +320,36 @@ class PlateauPruner(BasePruner):
         seen = [ref for ref in refs if ref.progress[0] <= now]
         if not seen:
             return False
-        if self._hopeless(values, now, seen, lr_now):
+        # each reference's level where its LR was last at this trial's (None: no spec)
+        at_lr: list[float | None] = (_levels_at_lr(seen, now, lr_now, window)
+                                     if lr_now is not None else [None] * len(seen))
+        if self._hopeless(values, now, seen, at_lr):
             return True
+        between: list[float] | None = None  # each reference's level over [lo, now]
         # at equal LR while a decay is to come; otherwise (no decay ahead, or an adaptive
         # schedule whose LR depends on the metric) at the same progress
-        at_lr = lr_now if phase == "high" else None
-        if phase != "warmup" and self._behind(values, lo, now, seen, at_lr):
-            return True  # comparing at equal LR is phase-aware: no "high" protection
+        if phase != "warmup" and self._behind_percentile is not None:
+            if phase == "high":
+                levels = [ref.level_between(lo, now) if at is None else at
+                          for ref, at in zip(seen, at_lr, strict=True)]
+            else:
+                levels = between = _levels_between(seen, lo, now)
+            if self._behind(values, levels):
+                return True  # comparing at equal LR is phase-aware: no "high" protection
         if phase in PROTECTED_PHASES:
             return False
         if not self._detector.plateaued(values):
             return False
-        levels = sorted(ref.level_between(lo, now) for ref in seen)
+        levels = sorted(between if between is not None else _levels_between(seen, lo, now))
         return level > _percentile(levels, self._percentile)
 
     def _hopeless(
-        self, values: list[float], now: float, refs: list[_Ref], lr_now: float | None
+        self, values: list[float], now: float, refs: list[_Ref],
+        at_lr: list[float | None],
     ) -> bool:
-        """Whether even the most generous improvement leaves it worse than the best."""
+        """Whether even the most generous improvement leaves it worse than the best.
+
+        ``at_lr``: each reference's level where its LR was last at this trial's."""
         if math.isinf(self._hopeless_margin):
             return False
         window = self._detector.window
@@ -316,25 +358,18 @@ class PlateauPruner(BasePruner):
         level = median(values[-window:])
         best = min(refs, key=lambda ref: ref.final)
         granted = self._hopeless_margin * (best.level_at_progress(now, window) - best.final)
-        for ref in refs:
-            at_lr = None if lr_now is None else ref.level_at_lr(now, lr_now, window)
-            if at_lr is not None:
-                granted = max(granted, at_lr - ref.final)
+        for ref, level_at_lr in zip(refs, at_lr, strict=True):
+            if level_at_lr is not None and level_at_lr - ref.final > granted:
+                granted = level_at_lr - ref.final
         return level - noise - granted > best.final
 
-    def _behind(
-        self, values: list[float], lo: float, now: float, refs: list[_Ref], lr_now: float | None
-    ) -> bool:
+    def _behind(self, values: list[float], levels: list[float]) -> bool:
         """Whether its level, less two standard errors of its noise, is worse than the
-        ``behind_percentile``-th of completed trials' levels at its LR multiplier (at
-        the same progress for a trial or reference without a spec)."""
-        if self._behind_percentile is None:
-            return False
+        ``behind_percentile``-th of the completed trials' ``levels``: at its LR
+        multiplier while a decay is to come (at the same progress for a reference
+        without a spec), else at the same progress."""
+        assert self._behind_percentile is not None
         window = self._detector.window
-        levels = []
-        for ref in refs:
-            at_lr = None if lr_now is None else ref.level_at_lr(now, lr_now, window)
-            levels.append(ref.level_between(lo, now) if at_lr is None else at_lr)
         sigma = self._detector.noise(values)
         noise = _HOPELESS_SIGMAS * _MEDIAN_SE * sigma * math.sqrt(2.0 / window)
         bar = _percentile(sorted(levels), self._behind_percentile)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 
 import numpy as np
 import optuna
@@ -17,7 +18,9 @@ from lradvisor.schedules import ScheduleSpec
 from lradvisor.search._pruner import (
     PRUNER_NAMES,
     PlateauPruner,
+    _levels_at_lr,
     _percentile,
+    _Ref,
     make_pruner,
     schedule_phase,
 )
@@ -343,6 +346,32 @@ def test_percentile_matches_numpy() -> None:
     values = sorted(random.Random(0).random() for _ in range(7))
     for q in (0.0, 10.0, 25.0, 50.0, 99.0, 100.0):
         assert _percentile(values, q) == pytest.approx(np.percentile(values, q))
+
+
+def test_reference_levels_are_medians_of_the_window_before_the_lr_fell() -> None:
+    """A reference's level at an LR: the median of the ``window`` reports ending at
+    its last report no later than ``progress`` whose LR multiplier was still >= it."""
+    rng = random.Random(3)
+    refs = []
+    for total in (40, 100, 250):
+        trial = optuna.trial.create_trial(
+            value=0.3, params={}, distributions={},
+            intermediate_values={s: rng.random() for s in range(5, total + 1, 5)},
+            user_attrs={"spec": WSD.to_json(), "total_steps": total})
+        refs.append(_Ref.of(trial, 1.0, 3))
+    ref = refs[1]  # wsd: multiplier 1 to 80% of its run, then decays to its floor
+    assert ref.level_at_lr(0.9, 1.0, 3) == statistics.median(ref.values[13:16])  # 0.7–0.8
+    assert ref.level_at_lr(0.5, 1.0, 3) == statistics.median(ref.values[7:10])  # 0.4–0.5
+    assert ref.level_at_lr(0.02, 1.0, 3) == ref.values[0]  # before its first report
+    assert ref.level_at_progress(0.9, 3) == statistics.median(ref.values[15:18])
+    # all at once, as the pruner asks: each one's level where its LR was last >= 0.6
+    # (wsd's 1-sqrt decay passes 0.6 at 83% of the run)
+    short, long_ = refs[0], refs[2]  # reports every 12.5% and every 2% of the run
+    assert _levels_at_lr(refs, 0.95, 0.6, 3) == [
+        statistics.median(short.values[3:6]),  # steps 20–30 of 40
+        statistics.median(ref.values[13:16]),  # steps 70–80 of 100
+        statistics.median(long_.values[38:41]),  # steps 195–205 of 250
+    ]
 
 
 # -- constructor and factory ----------------------------------------------------------------
