@@ -279,6 +279,8 @@ class PlateauPruner(BasePruner):
         # the references are at most the time to the first report plus a second (and
         # one report) stale.
         self._current: tuple[tuple[str, int, float], float, list[_Ref]] | None = None
+        # (trial number, spec, run length) -> its LR multiplier, memoised per step
+        self._memo: tuple[tuple[int, ScheduleSpec, int], Callable[[int], float]] | None = None
 
     def prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
         """Whether to stop ``trial`` now; see the class docstring for the rule."""
@@ -299,11 +301,29 @@ class PlateauPruner(BasePruner):
         if not self._first_in_interval(steps, total):
             return False
         spec = _spec_of(trial.user_attrs.get("spec"))
-        lr_now = None if spec is None else _multipliers(spec, [steps[-1]], total)[0]
-        phase = "unknown" if spec is None else schedule_phase(
-            spec, steps[-1], total, high_lr=self._high_lr, decay_ratio=self._decay_ratio
-        )
+        lr_now, phase = None, "unknown"
+        if spec is not None:
+            multiplier = self._multiplier(trial.number, spec, total)
+            lr_now = multiplier(min(max(steps[-1], 0), total - 1))
+            phase = schedule_phase(spec, steps[-1], total, high_lr=self._high_lr,
+                                   decay_ratio=self._decay_ratio, multiplier=multiplier)
         return self._decide(values, progress, refs, phase, lr_now)
+
+    def _multiplier(self, number: int, spec: ScheduleSpec,
+                    total: int) -> Callable[[int], float]:
+        """``spec``'s LR multiplier over ``total`` steps, each step's computed once
+        while trial ``number`` is judged (its reports ask for overlapping steps)."""
+        key = (number, spec, total)
+        if self._memo is None or self._memo[0] != key:
+            fn, seen = spec.multiplier_fn(total), {}
+
+            def multiplier(step: int) -> float:
+                if step not in seen:
+                    seen[step] = fn(step)
+                return seen[step]
+
+            self._memo = (key, multiplier)
+        return self._memo[1]
 
     def _decide(
         self,
@@ -431,8 +451,12 @@ def schedule_phase(
     *,
     high_lr: float = 0.5,
     decay_ratio: float = 0.5,
+    multiplier: Callable[[int], float] | None = None,
 ) -> str:
     """Where a run with schedule ``spec`` is at ``step`` of ``total_steps``.
+
+    ``multiplier``: ``spec.multiplier_fn(total_steps)``, or a memo of it, when the
+    caller has one.
 
     Returns one of:
 
@@ -456,7 +480,7 @@ def schedule_phase(
         return "adaptive"
     if step < spec.warmup_steps(total_steps):
         return "warmup"
-    fn = spec.multiplier_fn(total_steps)
+    fn = multiplier or spec.multiplier_fn(total_steps)
     last = total_steps - 1
     step = min(step, last)
     now = fn(step)
