@@ -172,6 +172,24 @@ def test_the_plateau_clause_waits_for_the_high_lr_phase_to_end() -> None:
     assert schedule_phase(COSINE, cosine_step, TOTAL) == "final"
 
 
+def test_a_trial_whose_lr_just_fell_is_judged_once_its_reports_show_the_fall() -> None:
+    """A step decay at 60% of the run: flat at 0.8 before it, the loss falls only in
+    the reports after it. At the drop no decay is left ahead (phase "final"), but the
+    last reports are the old LR's: the plateau clause waits for the window to pass the
+    drop, then judges what the decay did (kept when it helped, pruned when not)."""
+    spec = ScheduleSpec.create("step", step_fraction=0.6, gamma=0.1)
+    assert schedule_phase(spec, 60, TOTAL) == "final"
+    pruner = PlateauPruner(hopeless_margin=math.inf, behind_percentile=None)
+    after = {65: 0.35, 70: 0.28}
+    helped = {s: 0.8 if s <= 60 else after.get(s, 0.25) for s in range(5, TOTAL + 1, 5)}
+    assert first_pruned(make_study(pruner), helped, total_steps=TOTAL,
+                        spec=spec.to_json()) is None
+    stuck_after = {s: 0.8 for s in range(5, TOTAL + 1, 5)}
+    step = first_pruned(make_study(pruner), stuck_after, total_steps=TOTAL,
+                        spec=spec.to_json())
+    assert step is not None and step >= 60 + 4 * 5  # once its 5-report window is past it
+
+
 def test_a_trial_behind_at_equal_lr_is_pruned_in_its_high_phase_wsd_at_its_peak_is_not() -> None:
     """The behind check alone (hopeless off): a cosine trial worse than most completed
     cosine trials at the same LR goes while its LR is still high; the same curve under
@@ -340,6 +358,19 @@ def test_plateau_stops_a_creeping_stuck_trial_that_patient_pruner_keeps() -> Non
 )
 def test_schedule_phase(spec: ScheduleSpec, step: int, phase: str) -> None:
     assert schedule_phase(spec, step, TOTAL) == phase
+
+
+def test_a_restart_cycle_cut_short_by_the_run_still_has_its_decay_to_come() -> None:
+    """digits-cnn's winner in one benchmark seed: SGDR whose second cycle (3x the
+    first) the run ends about halfway through, at 0.44 of the peak. At 65% of the run
+    its LR is 0.86 of the peak and will fall to 0.52 of that: a decay to come."""
+    spec = ScheduleSpec.create("cosine_restarts", t0_fraction=0.375, t_mult=3,
+                               min_lr_ratio=0.0256)
+    fn = spec.multiplier_fn(80)
+    assert fn(52) == pytest.approx(0.863, abs=0.001)
+    assert fn(79) == pytest.approx(0.445, abs=0.001)
+    assert schedule_phase(spec, 52, 80) == "high"
+    assert schedule_phase(spec, 52, 80, decay_ratio=0.5) == "final"  # the old default
 
 
 def test_percentile_matches_numpy() -> None:
