@@ -199,9 +199,9 @@ class PlateauPruner(BasePruner):
     full benchmark (four workloads, 40 trials, seeds 0-4, checked on 5-9): at 0.5 a
     ``cosine_restarts`` trial whose LR was to fall from 0.86 to 0.44 of its peak (to
     0.52 of its LR then) was judged as if no decay were left, and pruned; it was
-    digits-cnn's winner. On the held-out seeds a ``step`` trial was pruned at the
-    report where its LR fell, on the level its last reports had at the old LR: that
-    is why a drop within the window counts as a decay still to come.
+    digits-cnn's winner. On seeds 5-9 a ``step`` winner was pruned at the report
+    where its LR fell, on the level its last reports had at the old LR: that is why a
+    drop within the window counts as a decay still to come.
 
     Levels of completed trials at a progress are medians of their values over the same
     span of progress as the trial's last ``window`` reports.
