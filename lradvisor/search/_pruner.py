@@ -361,10 +361,14 @@ class PlateauPruner(BasePruner):
         seen = [ref for ref in refs if ref.progress[0] <= now]
         if not seen:
             return False
+        # its level less two standard errors of its own noise: what the hopeless and
+        # behind tests hold against the others
+        sigma = self._detector.noise(values)
+        hoped = level - _HOPELESS_SIGMAS * _MEDIAN_SE * sigma * math.sqrt(2.0 / window)
         # each reference's level where its LR was last at this trial's (None: no spec)
         at_lr: list[float | None] = (_levels_at_lr(seen, now, lr_now, window)
                                      if lr_now is not None else [None] * len(seen))
-        if self._hopeless(values, now, seen, at_lr):
+        if self._hopeless(hoped, now, seen, at_lr):
             return True
         between: list[float] | None = None  # each reference's level over [lo, now]
         # at equal LR while a decay is to come; otherwise (no decay ahead, or an adaptive
@@ -375,7 +379,7 @@ class PlateauPruner(BasePruner):
                           for ref, at in zip(seen, at_lr, strict=True)]
             else:
                 levels = between = _levels_between(seen, lo, now)
-            if self._behind(values, levels):
+            if self._behind(hoped, levels):
                 return True  # comparing at equal LR is phase-aware: no "high" protection
         if phase in PROTECTED_PHASES:
             return False
@@ -385,36 +389,29 @@ class PlateauPruner(BasePruner):
         return level > _percentile(levels, self._percentile)
 
     def _hopeless(
-        self, values: list[float], now: float, refs: list[_Ref],
-        at_lr: list[float | None],
+        self, hoped: float, now: float, refs: list[_Ref], at_lr: list[float | None],
     ) -> bool:
         """Whether even the most generous improvement leaves it worse than the best.
 
-        ``at_lr``: each reference's level where its LR was last at this trial's."""
+        ``hoped``: its level less two standard errors of its noise; ``at_lr``: each
+        reference's level where its LR was last at this trial's."""
         if math.isinf(self._hopeless_margin):
             return False
         window = self._detector.window
-        sigma = self._detector.noise(values)
-        noise = _HOPELESS_SIGMAS * _MEDIAN_SE * sigma * math.sqrt(2.0 / window)
-        level = median(values[-window:])
         best = min(refs, key=lambda ref: ref.final)
         granted = self._hopeless_margin * (best.level_at_progress(now, window) - best.final)
         for ref, level_at_lr in zip(refs, at_lr, strict=True):
             if level_at_lr is not None and level_at_lr - ref.final > granted:
                 granted = level_at_lr - ref.final
-        return level - noise - granted > best.final
+        return hoped - granted > best.final
 
-    def _behind(self, values: list[float], levels: list[float]) -> bool:
-        """Whether its level, less two standard errors of its noise, is worse than the
-        ``behind_percentile``-th of the completed trials' ``levels``: at its LR
+    def _behind(self, hoped: float, levels: list[float]) -> bool:
+        """Whether ``hoped`` (its level less two standard errors of its noise) is worse
+        than the ``behind_percentile``-th of the completed trials' ``levels``: at its LR
         multiplier while a decay is to come (at the same progress for a reference
         without a spec), else at the same progress."""
         assert self._behind_percentile is not None
-        window = self._detector.window
-        sigma = self._detector.noise(values)
-        noise = _HOPELESS_SIGMAS * _MEDIAN_SE * sigma * math.sqrt(2.0 / window)
-        bar = _percentile(sorted(levels), self._behind_percentile)
-        return median(values[-window:]) - noise > bar
+        return hoped > _percentile(sorted(levels), self._behind_percentile)
 
     def _current_reference(
         self, study: optuna.study.Study, trial: FrozenTrial, sign: float

@@ -225,7 +225,8 @@ def _tpe_class() -> Any:
             return out
 
     class FastTPESampler(optuna.samplers.TPESampler):  # type: ignore[misc]
-        """``TPESampler``; its trial split is shared by the groups of one sampled trial."""
+        """``TPESampler``, its groups sampled when asked for and its per-trial work
+        shared or made once (the module docstring); the same draws as Optuna's."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
