@@ -9,6 +9,7 @@ import click
 
 __all__ = [
     "TASKS",
+    "Count",
     "format_option",
     "profile_from_options",
     "profile_options",
@@ -19,6 +20,28 @@ TASKS = ("scratch", "pretrain", "finetune", "unknown-length", "quick")
 ARCHS = ("cnn", "transformer", "mlp", "rnn", "other")
 OPTIMIZERS = ("sgd", "adam", "adamw", "other")
 
+class Count(click.ParamType):
+    """A positive count, plain or with a k, M, B (or G) suffix: ``66k``, ``1.3B``."""
+
+    name = "count"
+    _SCALE = {"k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9}
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = str(value).strip()
+        scale = self._SCALE.get(text[-1:].lower(), 1)
+        number = text[:-1] if scale != 1 else text
+        try:
+            count = float(number) * scale
+        except ValueError:
+            count = float("nan")
+        if not (count >= 1 and count < 1e16 and count == round(count)):
+            self.fail(f"{value!r} is not a positive whole count (such as 66000, 66k, "
+                      "125M or 1.3B).", param, ctx)
+        return int(round(count))
+
+
 _PROFILE_OPTIONS = (
     click.option("--task", type=click.Choice(TASKS), help="What kind of training run this is."),
     click.option("--arch", type=click.Choice(ARCHS), help="Model architecture."),
@@ -28,6 +51,9 @@ _PROFILE_OPTIONS = (
     click.option("--steps-per-epoch", type=int, help="Optimizer steps per epoch."),
     click.option("--batch-size", type=int, help="Batch size, where known."),
     click.option("--dataset-size", type=int, help="Training examples, where known."),
+    click.option("--model-params", type=Count(), metavar="N",
+                 help="The model's trainable parameters, where known: 66000, 66k, 125M, "
+                 "1.3B (transformer pretraining scales the peak LR with it)."),
     click.option("--peak-lr", type=float, help="Fix the peak LR instead of the rules' choice."),
     click.option(
         "--rules", "rules_files", multiple=True, type=click.Path(dir_okay=False),
@@ -37,7 +63,7 @@ _PROFILE_OPTIONS = (
 
 _PROFILE_KEYS = (
     "task", "arch", "optimizer", "total_steps", "epochs", "steps_per_epoch",
-    "batch_size", "dataset_size", "peak_lr",
+    "batch_size", "dataset_size", "model_params", "peak_lr",
 )
 
 

@@ -21,7 +21,7 @@ __all__ = ["search", "read_spec_file"]
 PRUNERS = ("plateau", "median", "patient", "successive_halving", "hyperband", "wilcoxon", "none")
 SAMPLERS = ("tpe", "random", "cmaes", "qmc", "gp")
 PROFILE_KEYS = ("task", "arch", "optimizer", "total_steps", "epochs", "steps_per_epoch",
-                "batch_size", "dataset_size", "peak_lr")
+                "batch_size", "dataset_size", "model_params", "peak_lr")
 SETTING_KEYS = ("workload", "trainable", "trials", "budget", "timeout", "seed", "pruner",
                 "sampler", "families", "direction", "storage", "study", "rungs", "rules",
                 "lr_find")

@@ -213,9 +213,32 @@ def _peak_lr(rules: Sequence[Rule], profile: TaskProfile,
                          "or give the peak LR.")
     rule = firings[0].rule
     assert rule.peak is not None and rule.lr_range is not None
-    trace.append(f"peak LR {rule.peak:g} in [{rule.lr_range[0]:g}, {rule.lr_range[1]:g}] "
-                 f"from lr {rule.id}.")
-    return rule.peak, rule.lr_range, rule
+    factor = _lr_factor(rule, profile, trace)
+    peak, (low, high) = rule.peak, rule.lr_range
+    if factor != 1.0:
+        peak, low, high = (_sig(v * factor) for v in (peak, low, high))
+    trace.append(f"peak LR {peak:g} in [{low:g}, {high:g}] from lr {rule.id}.")
+    return peak, (low, high), rule
+
+
+def _lr_factor(rule: Rule, profile: TaskProfile, trace: list[str]) -> float:
+    """``(profile.field / ref) ** exponent`` of an ``lr`` rule's ``scale``; else 1."""
+    if rule.scale is None:
+        return 1.0
+    name, ref, exponent = rule.scale
+    value = profile.facts().get(name)
+    if value is None:
+        trace.append(f"lr {rule.id}: {name} not given, so its peak LR is not scaled.")
+        return 1.0
+    factor = float((value / ref) ** exponent)
+    trace.append(f"lr {rule.id}: {name} {value:,} scales its peak LR {rule.peak:g} by "
+                 f"({value:,} / {ref:g})^{exponent:g} = {factor:.3g}.")
+    return factor
+
+
+def _sig(value: float) -> float:
+    """``value`` to 2 significant digits (a peak LR people can read and type)."""
+    return float(f"{value:.2g}")
 
 
 def _recommend(firing: Firing, profile: TaskProfile, peak: float, lr_rule: Rule | None,
@@ -247,6 +270,9 @@ def _recommend(firing: Firing, profile: TaskProfile, peak: float, lr_rule: Rule 
     if lr_rule is not None:
         reasons.append(lr_rule.reason)
         ids.append(lr_rule.id)
+        if lr_rule.scale is not None and peak != lr_rule.peak:
+            name = lr_rule.scale[0]
+            reasons.append(f"For {name} {profile.facts()[name]:,}: peak LR {peak:g}.")
     else:
         reasons.append(f"Peak LR {peak:g}, as given.")
     try:

@@ -5,7 +5,9 @@ the task profile), a one-line ``reason`` and an optional ``score``:
 
 * ``[[rule]]`` concludes a schedule: ``family``, ``params`` and an optional search
   ``prior`` (``{param = [low, high]}``, a list of choices, or a value to pin).
-* ``[[lr]]`` concludes a peak LR: ``peak`` and ``range = [low, high]``.
+* ``[[lr]]`` concludes a peak LR: ``peak`` and ``range = [low, high]``, optionally
+  scaled by a number the profile gives: ``scale = {field = "model_params", ref = R,
+  exponent = E}`` multiplies both by ``(value / R) ** E``.
 * ``[[adjust]]`` concludes parameters added to every recommended schedule that takes
   them and does not set them already (warmup for large batches, say).
 
@@ -38,7 +40,7 @@ FIELDS: dict[str, tuple[str, ...] | None] = {
     "task": TASKS, "arch": ARCHS, "optimizer": OPTIMIZERS,
     "length": ("known", "unknown"), "batch": ("small", "large"),
     "total_steps": None, "epochs": None, "steps_per_epoch": None, "steps": None,
-    "batch_size": None, "dataset_size": None, "peak_lr": None,
+    "batch_size": None, "dataset_size": None, "model_params": None, "peak_lr": None,
 }
 
 
@@ -54,6 +56,8 @@ class Rule:
         score: priority; higher ranks first.
         family, params, prior: a ``rule``'s schedule, its parameters, its search prior.
         peak, lr_range: an ``lr`` rule's peak LR and search range.
+        scale: an ``lr`` rule's ``(field, ref, exponent)``: peak and range are
+            multiplied by ``(profile.field / ref) ** exponent`` (``None``: as written).
         source: the file (or ``<text>``) it came from; order: its place in that file.
         enabled: ``false`` in a user file switches a shipped rule of that id off.
     """
@@ -68,6 +72,7 @@ class Rule:
     prior: Mapping[str, Any] = field(default_factory=dict)
     peak: float | None = None
     lr_range: tuple[float, float] | None = None
+    scale: tuple[str, float, float] | None = None
     source: str = "<text>"
     order: int = 0
     enabled: bool = True

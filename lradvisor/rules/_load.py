@@ -8,6 +8,7 @@ the bad key or value. A conclusion is checked only against what the family decla
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -30,7 +31,7 @@ __all__ = ["load_rules", "param_table"]
 
 _KEYS = {
     "rule": {"id", "when", "reason", "score", "enabled", "family", "params", "prior"},
-    "lr": {"id", "when", "reason", "score", "enabled", "peak", "range"},
+    "lr": {"id", "when", "reason", "score", "enabled", "peak", "range", "scale"},
     "adjust": {"id", "when", "reason", "score", "enabled", "params"},
 }
 _REQUIRED = {"rule": ("id", "reason", "family"), "lr": ("id", "reason", "peak", "range"),
@@ -168,7 +169,27 @@ def _read_lr(rule: Rule, table: Mapping[str, Any], where: str) -> Rule:
     if not (_is_number(peak) and 0 < low <= peak <= high):
         raise RulesError(f"{where}: needs 0 < low <= peak <= high, but got peak {peak!r} "
                          f"and range {bounds!r}.")
-    return replace(rule, peak=float(peak), lr_range=(low, high))
+    scale = table.get("scale")
+    if scale is not None:
+        scale = _read_scale(scale, where)
+    return replace(rule, peak=float(peak), lr_range=(low, high), scale=scale)
+
+
+def _read_scale(scale: Any, where: str) -> tuple[str, float, float]:
+    """``scale = {field = "model_params", ref = 3.5e8, exponent = -0.3}``, checked."""
+    numeric = sorted(name for name, values in FIELDS.items() if values is None
+                     and name != "peak_lr")
+    form = "scale = {field = NAME, ref = X > 0, exponent = E}"
+    if not isinstance(scale, Mapping) or set(scale) != {"field", "ref", "exponent"}:
+        raise RulesError(f"{where}: {form}, but got {scale!r}.")
+    name, ref, exponent = scale["field"], scale["ref"], scale["exponent"]
+    if name not in numeric:
+        raise RulesError(f"{where}: scale.field must be one of {', '.join(numeric)}, "
+                         f"but got {name!r}.")
+    if not (_is_number(ref) and 0 < ref < math.inf and _is_number(exponent)
+            and abs(exponent) <= 4):
+        raise RulesError(f"{where}: {form} with |E| <= 4, but got {scale!r}.")
+    return str(name), float(ref), float(exponent)
 
 
 def param_table(family: str) -> dict[str, Param]:

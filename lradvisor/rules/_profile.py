@@ -2,8 +2,9 @@
 
 A profile holds the task kind, architecture and optimizer family, and the run's
 length where known (``total_steps``, or ``epochs`` x ``steps_per_epoch``), plus batch
-and dataset size. It is validated on creation, so every bad value is caught where the
-user first gives it, with a :class:`~lradvisor.errors.ProfileError` naming it.
+size, dataset size and model size (trainable parameters). It is validated on creation,
+so every bad value is caught where the user first gives it, with a
+:class:`~lradvisor.errors.ProfileError` naming it.
 
 Where the profile is thin, nothing is invented: a field left out stays ``None`` and
 rules that ask about it do not fire, so the more general rules (task only) decide.
@@ -37,7 +38,8 @@ OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "adamw", "other")
 # the point where common practice (Goyal et al. 2017, linear scaling) adds warmup.
 LARGE_BATCH = 1024
 
-_INT_FIELDS = ("total_steps", "epochs", "steps_per_epoch", "batch_size", "dataset_size")
+_INT_FIELDS = ("total_steps", "epochs", "steps_per_epoch", "batch_size", "dataset_size",
+               "model_params")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class TaskProfile:
         total_steps: scheduler steps in the full run; ``None`` with no epochs: unknown.
         epochs, steps_per_epoch: the run's shape; their product is ``total_steps``.
         batch_size, dataset_size: where known.
+        model_params: the model's trainable parameters, where known (the LR rules for
+            transformer pretraining scale the peak LR with it).
         peak_lr: a peak LR the user fixes; the rules then keep it instead of choosing.
 
     Raises:
@@ -76,6 +80,7 @@ class TaskProfile:
     steps_per_epoch: int | None = None
     batch_size: int | None = None
     dataset_size: int | None = None
+    model_params: int | None = None
     peak_lr: float | None = None
 
     def __post_init__(self) -> None:
@@ -173,7 +178,8 @@ class TaskProfile:
             parts.append(f"length={self.epochs} epochs (one scheduler step per epoch)")
         else:
             parts.append(f"length={self.steps} steps")
-        parts += [f"{k}={getattr(self, k)}" for k in ("batch_size", "dataset_size", "peak_lr")
+        parts += [f"{k}={getattr(self, k)}"
+                  for k in ("batch_size", "dataset_size", "model_params", "peak_lr")
                   if getattr(self, k) is not None]
         return " ".join(parts)
 

@@ -75,6 +75,9 @@ class ProfileIn(_Strict):
     steps_per_epoch: Count | None = Field(None, description="Optimizer steps per epoch.")
     batch_size: Count | None = Field(None, description="Batch size, where known.")
     dataset_size: Count | None = Field(None, description="Training examples, where known.")
+    model_params: Count | None = Field(
+        None, description="The model's trainable parameters, where known."
+    )
     peak_lr: PositiveFloat | None = Field(None, description="Fix the peak LR.")
 
     @model_validator(mode="after")

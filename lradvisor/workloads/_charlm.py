@@ -54,6 +54,7 @@ WORKLOAD = Workload(
     steps_per_epoch=_TRAIN_CHARS // (BATCH_SIZE * CONTEXT),
     batch_size=BATCH_SIZE,
     dataset_size=_TRAIN_CHARS,
+    model_params=65_856,
     default_lr=1e-2,
     metric="validation cross-entropy (nats per character)",
     trainable="lradvisor.workloads._charlm:train",

@@ -35,6 +35,7 @@ WORKLOAD = Workload(
     steps_per_epoch=(1797 - VAL_SIZE) // BATCH_SIZE,
     batch_size=BATCH_SIZE,
     dataset_size=1797 - VAL_SIZE,
+    model_params=38_282,
     default_lr=0.05,
     metric="validation cross-entropy",
     trainable="lradvisor.workloads._digits_cnn:train",

@@ -49,6 +49,7 @@ WORKLOAD = Workload(
     steps_per_epoch=FINETUNE_SIZE // BATCH_SIZE,
     batch_size=BATCH_SIZE,
     dataset_size=FINETUNE_SIZE,
+    model_params=37_957,
     default_lr=0.03,
     metric="validation cross-entropy",
     trainable="lradvisor.workloads._digits_finetune:train",

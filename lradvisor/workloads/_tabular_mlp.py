@@ -38,6 +38,7 @@ WORKLOAD = Workload(
     steps_per_epoch=(ROWS - VAL_SIZE) // BATCH_SIZE,
     batch_size=BATCH_SIZE,
     dataset_size=ROWS - VAL_SIZE,
+    model_params=4_929,
     default_lr=1e-3,
     metric="validation mean squared error (standardised target)",
     trainable="lradvisor.workloads._tabular_mlp:train",

@@ -39,6 +39,7 @@ class Workload:
         epochs, steps_per_epoch: the full-length run; ``total_steps`` is their product.
         batch_size: examples (sequences for ``charlm``) per optimizer step.
         dataset_size: training examples (characters for ``charlm``).
+        model_params: the model's trainable parameters.
         default_lr: a peak LR that trains well with a decaying schedule; used when a
             spec has no ``peak_lr``.
         metric: what ``train`` returns and reports (lower is better).
@@ -54,6 +55,7 @@ class Workload:
     steps_per_epoch: int
     batch_size: int
     dataset_size: int
+    model_params: int
     default_lr: float
     metric: str
     trainable: str
@@ -92,4 +94,5 @@ class Workload:
             "steps_per_epoch": self.steps_per_epoch,
             "batch_size": self.batch_size,
             "dataset_size": self.dataset_size,
+            "model_params": self.model_params,
         }

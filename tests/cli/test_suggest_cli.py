@@ -126,6 +126,9 @@ BAD_INPUT = [
     (("suggest", "--task", "finetune", "--peak-lr", "0"), "0"),
     (("suggest", "--task", "finetune", "--peak-lr", "-1e-3"), "-0.001"),
     (("suggest", "--task", "finetune", "--format", "yaml"), "yaml"),
+    (("suggest", "--task", "pretrain", "--model-params", "66q"), "66q"),
+    (("suggest", "--task", "pretrain", "--model-params", "0"), "'0'"),
+    (("suggest", "--task", "pretrain", "--model-params", "1.5"), "1.5"),
     (("schedules", "show", "cosinee"), "cosinee"),
     (("schedules", "plot", "cosine", "--param", "warmup_fraction=2"), "2"),
     (("schedules", "plot", "cosine", "--param", "bogus=1"), "bogus"),
@@ -141,6 +144,17 @@ def test_bad_input_is_one_line_exit_2(cli, args, named):
     assert "Traceback" not in proc.stderr
     assert named in lines[-1]
     assert len([line for line in lines if line.startswith("Error")]) == 1
+
+
+@pytest.mark.parametrize(("given", "peak"), [("65856", 0.0039), ("66k", 0.0039),
+                                             ("125M", 0.00041), ("1.3B", 0.0002)])
+def test_model_params_scale_a_transformer_pretraining_peak(cli, given, peak):
+    proc = cli("suggest", "--task", "pretrain", "--arch", "transformer", "--optimizer",
+               "adamw", "--total-steps", "1000", "--model-params", given, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    best = json.loads(proc.stdout)
+    assert best["peak_lr"] == peak
+    assert "lr-adam-pretrain-transformer-size" in best["rules"]
 
 
 def test_malformed_rules_file_is_one_line_exit_2(cli, tmp_path):

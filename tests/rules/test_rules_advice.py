@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
@@ -178,6 +179,56 @@ def test_peak_lr_by_optimizer_and_task(profile, peak, low, high, rule):
     assert (advice.prior.lr_default, advice.prior.lr_low, advice.prior.lr_high) == (
         peak, low, high)
     assert all(r.spec.peak_lr == peak and r.rules[-1] == rule for r in advice.recommendations)
+
+
+@pytest.mark.parametrize(
+    ("params", "peak", "low", "high"),
+    [
+        (350_000_000, 3e-4, 1e-4, 1e-3),  # the reference size: as written
+        (125_000_000, 4.1e-4, 1.4e-4, 1.4e-3),  # GPT-3 Small: 6e-4 there
+        (175_000_000_000, 4.6e-5, 1.5e-5, 1.5e-4),  # GPT-3 175B: 6e-5 there
+        (65_856, 3.9e-3, 1.3e-3, 1.3e-2),  # the charlm workload
+    ],
+)
+def test_transformer_pretraining_peak_lr_scales_with_model_size(params, peak, low, high):
+    profile = TaskProfile("pretrain", arch="transformer", optimizer="adamw",
+                          total_steps=1000, model_params=params)
+    advice = advise(profile)
+    assert (advice.prior.lr_default, advice.prior.lr_low, advice.prior.lr_high) == (
+        peak, low, high)
+    assert {r.spec.peak_lr for r in advice.recommendations} == {peak}
+    assert advice.best.rules[-1] == "lr-adam-pretrain-transformer-size"
+    assert any("model_params" in line and "scales its peak LR" in line
+               for line in advice.trace)
+    if peak != 3e-4:
+        assert f"peak LR {peak:g}." in advice.best.rationale
+
+
+def test_model_size_scales_only_transformer_pretraining():
+    for profile in (
+        TaskProfile("scratch", arch="cnn", optimizer="sgd", model_params=10_000),
+        TaskProfile("finetune", arch="transformer", optimizer="adamw", model_params=10_000),
+        TaskProfile("pretrain", arch="transformer", optimizer="sgd", model_params=10_000),
+    ):
+        unscaled = advise(replace(profile, model_params=None)).prior
+        assert advise(profile).prior == unscaled, profile
+
+
+def test_a_user_rule_can_scale_the_peak_by_batch_size():
+    text = """
+[[lr]]
+id = "linear-scaling"
+when = { optimizer = "sgd", batch_size = { min = 1 } }
+peak = 0.1
+range = [0.01, 0.5]
+scale = { field = "batch_size", ref = 256, exponent = 1 }
+reason = "Goyal et al.: 0.1 at batch 256, linear in the batch."
+"""
+    profile = TaskProfile("scratch", arch="cnn", optimizer="sgd", total_steps=100,
+                          batch_size=1024)
+    advice = advise(profile, [text])
+    assert (advice.prior.lr_default, advice.prior.lr_low, advice.prior.lr_high) == (
+        0.4, 0.04, 2.0)
 
 
 def test_fixed_peak_lr_is_kept_and_not_searched():

@@ -214,6 +214,16 @@ def rule(body: str) -> str:
          r"\[\[lr\]\] #1 \('l'\): needs 0 < low <= peak <= high, but got peak 0.1"),
         ('[[lr]]\nid = "l"\nreason = "x"\npeak = 0.1\nrange = 0.5',
          r"range must be \[low, high\], but got 0.5"),
+        ('[[lr]]\nid = "l"\nreason = "x"\npeak = 0.1\nrange = [0.01, 1]\n'
+         'scale = { field = "colour", ref = 1, exponent = 1 }',
+         r"scale.field must be one of batch_size, dataset_size, epochs, model_params, "
+         r"steps, steps_per_epoch, total_steps, but got 'colour'"),
+        ('[[lr]]\nid = "l"\nreason = "x"\npeak = 0.1\nrange = [0.01, 1]\n'
+         'scale = { field = "model_params", ref = 0, exponent = 1 }',
+         r"scale = \{field = NAME, ref = X > 0, exponent = E\} with \|E\| <= 4, but got"),
+        ('[[lr]]\nid = "l"\nreason = "x"\npeak = 0.1\nrange = [0.01, 1]\n'
+         'scale = { field = "model_params" }',
+         r"scale = \{field = NAME, ref = X > 0, exponent = E\}, but got"),
         ('[[adjust]]\nid = "j"\nreason = "x"\nparams = { nonsense = 1 }',
          r"\[\[adjust\]\] #1 \('j'\): no family takes parameter 'nonsense'"),
         ('[[rules]]\nid = "x"', r"unknown table 'rules'; allowed: \[\[rule\]\]"),

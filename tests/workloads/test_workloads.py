@@ -161,6 +161,7 @@ def test_registry_entries_describe_their_trainables() -> None:
             "steps_per_epoch": workload.steps_per_epoch,
             "batch_size": workload.batch_size,
             "dataset_size": workload.dataset_size,
+            "model_params": workload.model_params,
         }
 
 
@@ -175,6 +176,22 @@ def test_declared_sizes_match_the_data() -> None:
     for workload in WORKLOADS.values():
         if workload.name != "charlm":
             assert workload.steps_per_epoch == workload.dataset_size // workload.batch_size
+
+
+def test_declared_model_sizes_match_the_models() -> None:
+    from lradvisor.workloads import _charlm, _tabular_mlp
+    from lradvisor.workloads._nets import MLP, CharTransformer, DigitsCNN
+
+    features = _tabular_mlp.diabetes_split()[0].shape[1]
+    models = {
+        "digits-cnn": DigitsCNN(),
+        "digits-finetune": DigitsCNN(classes=5),
+        "tabular-mlp": MLP((features, _tabular_mlp.HIDDEN, _tabular_mlp.HIDDEN, 1)),
+        "charlm": CharTransformer(_charlm.VOCAB, _charlm.CONTEXT, d_model=_charlm.D_MODEL),
+    }
+    for name, model in models.items():
+        count = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        assert get_workload(name).model_params == count, name
 
 
 def test_importing_the_registry_loads_neither_torch_nor_sklearn() -> None:
