@@ -48,7 +48,8 @@ JSON = st.recursive(
     max_leaves=12,
 )
 FIELDS = st.sampled_from(["task", "arch", "optimizer", "total_steps", "epochs",
-                          "steps_per_epoch", "batch_size", "dataset_size", "peak_lr", "step",
+                          "steps_per_epoch", "batch_size", "dataset_size", "model_params",
+                          "peak_lr", "step",
                           "value", "reason", "name", "profile", "families", "direction"])
 
 

@@ -46,6 +46,22 @@ def test_suggest_answers_the_cli_json_byte_for_byte(server):
     assert response.text + "\n" == cli.stdout
 
 
+def test_suggest_scales_a_transformer_pretraining_peak_by_model_params(server):
+    args = ["--task", "pretrain", "--arch", "transformer", "--optimizer", "adamw",
+            "--total-steps", "1000", "--model-params", "125M"]
+    cli = run_cli("suggest", *args, "--format", "json")
+    assert cli.returncode == 0, cli.stderr
+    with server.client(token=None) as http:
+        response = http.post("/v1/suggest", json={
+            "task": "pretrain", "arch": "transformer", "optimizer": "adamw",
+            "total_steps": 1000, "model_params": 125_000_000})
+        bad = http.post("/v1/suggest", json={"task": "pretrain", "model_params": 0})
+    assert response.status_code == 200
+    assert response.json()["peak_lr"] == 4.1e-4
+    assert response.text + "\n" == cli.stdout
+    assert bad.status_code == 422 and "model_params" in bad.text
+
+
 def test_curve_matches_torch_cosine_annealing(server):
     import torch
 
