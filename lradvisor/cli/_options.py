@@ -20,6 +20,7 @@ TASKS = ("scratch", "pretrain", "finetune", "unknown-length", "quick")
 ARCHS = ("cnn", "transformer", "mlp", "rnn", "other")
 OPTIMIZERS = ("sgd", "adam", "adamw", "other")
 
+
 class Count(click.ParamType):
     """A positive count, plain or with a k, M, B (or G) suffix: ``66k``, ``1.3B``."""
 
