@@ -208,15 +208,19 @@ class RemoteTrials:
         # queued), then in queue order.
         queued.sort(key=lambda t: (t.user_attrs.get("requeued_from") is None, t.number))
         for waiting in queued:
-            try:  # atomic: only one asker moves it from WAITING to RUNNING
+            try:
+                # Its sign of life first, then the mark a reaper looks for, then the
+                # claim: a reaper (another ask's runs outside the ask lock) reading the
+                # study between any two of these writes never sees it remote and silent.
+                self._storage.set_trial_user_attr(waiting._trial_id, LAST_REPORT,
+                                                  self.clock())
+                self._storage.set_trial_user_attr(waiting._trial_id, REMOTE, True)
+                # atomic: only one asker moves it from WAITING to RUNNING
                 claimed = self._storage.set_trial_state_values(
                     waiting._trial_id, state=optuna.trial.TrialState.RUNNING)
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
             if claimed:
-                now = self.clock()
-                self._storage.set_trial_user_attr(waiting._trial_id, REMOTE, True)
-                self._storage.set_trial_user_attr(waiting._trial_id, LAST_REPORT, now)
                 return self._trial(handle, waiting._trial_id), dict(waiting.user_attrs)
         return None
 

@@ -119,3 +119,37 @@ def test_two_reapers_requeue_an_abandoned_trial_once(tmp_path):
     assert (first, second) == ([0], [])
     waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
     assert [t.user_attrs.get("requeued_from") for t in waiting].count(0) == 1
+
+
+def test_a_reaper_between_the_claims_writes_never_fails_the_claimed_trial(tmp_path):
+    """A queued trial is claimed with a few writes; another ask's reaper (it runs outside
+    the ask lock) may read the study between any two of them. It must never find the
+    claimed trial remote and silent: that failed it under the asker, whose sampling then
+    hit a finished trial (a 500 seen with two concurrent clients)."""
+    from lradvisor.service._reaper import reap_study
+
+    trials, clock = _remote(tmp_path)
+    study = trials.handle("lazy").study
+    storage = trials.storage
+    reaped: list[int] = []
+    inside: list[bool] = []  # the reaper's own writes do not reap again
+
+    def reaping(write):
+        def wrapped(*args, **kwargs):
+            result = write(*args, **kwargs)
+            if not inside:
+                inside.append(True)
+                try:
+                    reaped.extend(reap_study(study, timeout=60, max_requeues=2,
+                                             now=clock.now))
+                finally:
+                    inside.clear()
+            return result
+        return wrapped
+
+    clock.now += 3600  # the queued picks were made an hour ago
+    storage.set_trial_user_attr = reaping(storage.set_trial_user_attr)
+    storage.set_trial_state_values = reaping(storage.set_trial_state_values)
+    first = trials.ask("lazy")
+    assert reaped == []
+    assert study.trials[first["trial"]].state == optuna.trial.TrialState.RUNNING
