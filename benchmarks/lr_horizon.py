@@ -68,32 +68,38 @@ def best_lr(points: dict[float, float]) -> float:
     return math.exp(min(max(-b / (2 * a), x[0]), x[2]))
 
 
+def _means(rows: list[list[Any]], workload: str, fraction: float) -> dict[float, float]:
+    """Peak LR -> mean value over seeds at ``fraction`` (a diverged run counts as inf)."""
+    by_lr: dict[float, list[float]] = {}
+    for r in rows:
+        if r[0] == workload and r[2] == fraction:
+            by_lr.setdefault(r[4], []).append(r[6] if math.isfinite(r[6]) else math.inf)
+    return {lr: statistics.fmean(v) for lr, v in by_lr.items()}
+
+
 def summarise(rows: list[list[Any]]) -> list[list[Any]]:
     """Per workload: the best peak at each length, and the exponents between lengths."""
     out = []
     for workload in dict.fromkeys(r[0] for r in rows):
-        mine = [r for r in rows if r[0] == workload]
         best: dict[float, float] = {}
         edge: dict[float, bool] = {}
         for fraction in FRACTIONS:
-            by_lr: dict[float, list[float]] = {}
-            for r in mine:
-                if r[2] == fraction:
-                    value = r[6] if math.isfinite(r[6]) else math.inf
-                    by_lr.setdefault(r[4], []).append(value)
-            means = {lr: statistics.fmean(v) for lr, v in by_lr.items()}
+            means = _means(rows, workload, fraction)
             best[fraction] = best_lr(means)
-            edge[fraction] = best[fraction] in (min(means), max(means))
+            lowest = min(means, key=means.__getitem__)
+            edge[fraction] = lowest in (min(means), max(means))
         expo = [math.log(best[a] / best[b]) / math.log(b / a)
                 for a, b in zip(FRACTIONS, FRACTIONS[1:], strict=False)]
-        out.append([workload, mine[0][1]]
+        family = next(r[1] for r in rows if r[0] == workload)
+        out.append([workload, family]
                    + [f"{best[f]:.3g}" + (" (edge)" if edge[f] else "") for f in FRACTIONS]
                    + [f"{e:+.2f}" for e in expo])
     return out
 
 
 def plot(rows: list[list[Any]], path: Path) -> None:
-    """Mean value against peak LR, one panel per workload, one line per length."""
+    """Mean value against peak LR, one panel per workload, one line per length (a cell
+    where a seed diverged is left out)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -104,12 +110,9 @@ def plot(rows: list[list[Any]], path: Path) -> None:
                              squeeze=False)
     for ax, workload in zip(axes[0], workloads, strict=True):
         for fraction in FRACTIONS:
-            by_lr: dict[float, list[float]] = {}
-            for r in rows:
-                if r[0] == workload and r[2] == fraction and math.isfinite(r[6]):
-                    by_lr.setdefault(r[4], []).append(r[6])
-            lrs = sorted(by_lr)
-            ax.plot(lrs, [statistics.fmean(by_lr[lr]) for lr in lrs], marker="o",
+            means = _means(rows, workload, fraction)
+            lrs = sorted(lr for lr in means if math.isfinite(means[lr]))
+            ax.plot(lrs, [means[lr] for lr in lrs], marker="o",
                     label=f"{fraction:.0%} of the run")
         ax.set_xscale("log")
         ax.set_yscale("log")

@@ -226,7 +226,7 @@ def _lr_factor(rule: Rule, profile: TaskProfile, trace: list[str]) -> float:
     if rule.scale is None:
         return 1.0
     name, ref, exponent = rule.scale
-    value = profile.facts().get(name)
+    value = getattr(profile, name)  # a numeric field, or the derived steps
     if value is None:
         trace.append(f"lr {rule.id}: {name} not given, so its peak LR is not scaled.")
         return 1.0
@@ -272,7 +272,7 @@ def _recommend(firing: Firing, profile: TaskProfile, peak: float, lr_rule: Rule 
         ids.append(lr_rule.id)
         if lr_rule.scale is not None and peak != lr_rule.peak:
             name = lr_rule.scale[0]
-            reasons.append(f"For {name} {profile.facts()[name]:,}: peak LR {peak:g}.")
+            reasons.append(f"For {name} {getattr(profile, name):,}: peak LR {peak:g}.")
     else:
         reasons.append(f"Peak LR {peak:g}, as given.")
     try:
