@@ -100,23 +100,30 @@ class SearchPrior:
     """What the search starts from: families with ranges, and the peak-LR range.
 
     ``lr_low == lr_high`` when the profile fixes the peak LR: the search keeps it.
+    ``horizon``: the exponent ``b`` of the ``[[horizon]]`` rule that fired (best peak
+    ~ length^-b), with ``horizon_reason`` its id and reason; ``None`` when none did.
     """
 
     families: tuple[FamilyPrior, ...]
     lr_low: float
     lr_high: float
     lr_default: float
+    horizon: float | None = None
+    horizon_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """``{families: [...], lr_low, lr_high, lr_default}``."""
+        """``{families: [...], lr_low, lr_high, lr_default, horizon, horizon_reason}``."""
         return {"families": [f.to_dict() for f in self.families], "lr_low": self.lr_low,
-                "lr_high": self.lr_high, "lr_default": self.lr_default}
+                "lr_high": self.lr_high, "lr_default": self.lr_default,
+                "horizon": self.horizon, "horizon_reason": self.horizon_reason}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchPrior:
-        """The inverse of :meth:`to_dict`."""
+        """The inverse of :meth:`to_dict` (a study stored without ``horizon`` has none)."""
+        horizon = data.get("horizon")
         return cls(tuple(FamilyPrior.from_dict(f) for f in data["families"]),
-                   float(data["lr_low"]), float(data["lr_high"]), float(data["lr_default"]))
+                   float(data["lr_low"]), float(data["lr_high"]), float(data["lr_default"]),
+                   None if horizon is None else float(horizon), data.get("horizon_reason"))
 
 
 @dataclass(frozen=True)
@@ -197,7 +204,8 @@ def advise(profile: TaskProfile | Mapping[str, Any],
     if not profile.known_length:
         trace.append("length unknown: only rules for runs of unknown length fired; the "
                      "lengths they set are in steps, or wait for the run's end.")
-    prior = SearchPrior(_family_priors(recs, firings), *lr_range, peak)
+    prior = SearchPrior(_family_priors(recs, firings), *lr_range, peak,
+                        *_horizon(rules, profile, trace))
     return Advice(tuple(recs), prior, tuple(dict.fromkeys(trace)), profile)
 
 
@@ -219,6 +227,20 @@ def _peak_lr(rules: Sequence[Rule], profile: TaskProfile,
         peak, low, high = (_sig(v * factor) for v in (peak, low, high))
     trace.append(f"peak LR {peak:g} in [{low:g}, {high:g}] from lr {rule.id}.")
     return peak, (low, high), rule
+
+
+def _horizon(rules: Sequence[Rule], profile: TaskProfile,
+             trace: list[str]) -> tuple[float | None, str | None]:
+    """The top ``[[horizon]]`` rule's exponent and ``"id: reason"``; ``(None, None)``
+    when none fires or the profile fixes the peak LR (nothing to restate then)."""
+    firings = match(rules, profile, trace, kind="horizon")
+    if profile.peak_lr is not None or not firings:
+        return None, None
+    rule = firings[0].rule
+    assert rule.exponent is not None
+    trace.append(f"horizon {rule.id}: a peak LR the search picks at a fraction f of the "
+                 f"run is stated for the full run times f^{rule.exponent:g}.")
+    return rule.exponent, f"{rule.id}: {rule.reason}"
 
 
 def _lr_factor(rule: Rule, profile: TaskProfile, trace: list[str]) -> float:

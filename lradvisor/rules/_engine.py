@@ -1,6 +1,6 @@
 """The rule engine: rules are data, read from TOML; matching and ranking are pure.
 
-A rules file has three kinds of table, each with an ``id``, a ``when`` (conditions on
+A rules file has four kinds of table, each with an ``id``, a ``when`` (conditions on
 the task profile), a one-line ``reason`` and an optional ``score``:
 
 * ``[[rule]]`` concludes a schedule: ``family``, ``params`` and an optional search
@@ -10,6 +10,9 @@ the task profile), a one-line ``reason`` and an optional ``score``:
   exponent = E}`` multiplies both by ``(value / R) ** E``.
 * ``[[adjust]]`` concludes parameters added to every recommended schedule that takes
   them and does not set them already (warmup for large batches, say).
+* ``[[horizon]]`` concludes how the best peak LR moves with the run's length:
+  ``exponent = b`` in "best peak ~ length^-b". A search whose last rung is shorter than
+  the run states a peak it chose there for the full run times ``fraction ** b``.
 
 A condition is a value (equality), a list (membership) or ``{min = , max = }`` (an
 inclusive range); a field the profile leaves out matches nothing. The fields are those
@@ -33,8 +36,9 @@ from lradvisor.rules._profile import ARCHS, OPTIMIZERS, TASKS, TaskProfile
 
 __all__ = ["FIELDS", "KINDS", "Firing", "Rule", "match", "merge_rules"]
 
-KINDS = ("rule", "lr", "adjust")
-_LABEL = {"rule": "rule", "lr": "lr rule", "adjust": "adjust rule"}
+KINDS = ("rule", "lr", "adjust", "horizon")
+_LABEL = {"rule": "rule", "lr": "lr rule", "adjust": "adjust rule",
+          "horizon": "horizon rule"}
 # Every field a condition may name: None = a number (ranges allowed), else its values.
 FIELDS: dict[str, tuple[str, ...] | None] = {
     "task": TASKS, "arch": ARCHS, "optimizer": OPTIMIZERS,
@@ -50,7 +54,7 @@ class Rule:
 
     Attributes:
         id: unique name; a user file's rule with a shipped id replaces the shipped one.
-        kind: ``rule``, ``lr`` or ``adjust``.
+        kind: ``rule``, ``lr``, ``adjust`` or ``horizon``.
         when: field -> condition (value, list, or ``{"min", "max"}``).
         reason: one line in plain words, shown in the rationale.
         score: priority; higher ranks first.
@@ -58,6 +62,9 @@ class Rule:
         peak, lr_range: an ``lr`` rule's peak LR and search range.
         scale: an ``lr`` rule's ``(field, ref, exponent)``: peak and range are
             multiplied by ``(profile.field / ref) ** exponent`` (``None``: as written).
+        exponent: a ``horizon`` rule's ``b`` in "the best peak LR goes as length^-b":
+            a peak the search chose at a fraction ``f`` of the run is stated for the full
+            run times ``f ** b``.
         source: the file (or ``<text>``) it came from; order: its place in that file.
         enabled: ``false`` in a user file switches a shipped rule of that id off.
     """
@@ -73,6 +80,7 @@ class Rule:
     peak: float | None = None
     lr_range: tuple[float, float] | None = None
     scale: tuple[str, float, float] | None = None
+    exponent: float | None = None
     source: str = "<text>"
     order: int = 0
     enabled: bool = True

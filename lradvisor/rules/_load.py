@@ -33,9 +33,10 @@ _KEYS = {
     "rule": {"id", "when", "reason", "score", "enabled", "family", "params", "prior"},
     "lr": {"id", "when", "reason", "score", "enabled", "peak", "range", "scale"},
     "adjust": {"id", "when", "reason", "score", "enabled", "params"},
+    "horizon": {"id", "when", "reason", "score", "enabled", "exponent"},
 }
 _REQUIRED = {"rule": ("id", "reason", "family"), "lr": ("id", "reason", "peak", "range"),
-             "adjust": ("id", "reason", "params")}
+             "adjust": ("id", "reason", "params"), "horizon": ("id", "reason", "exponent")}
 _ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 _VALUE_FORMS = {"epochs", "default", "lr"}
 
@@ -68,7 +69,7 @@ def load_rules(path_or_text: str | os.PathLike[str], *, source: str | None = Non
     unknown = [k for k in data if k not in KINDS]
     if unknown:
         raise RulesError(f"{source}: unknown table {unknown[0]!r}; allowed: "
-                         "[[rule]], [[lr]], [[adjust]].")
+                         "[[rule]], [[lr]], [[adjust]], [[horizon]].")
     rules: list[Rule] = []
     ids: set[str] = set()
     for kind in KINDS:
@@ -116,6 +117,12 @@ def _read(kind: str, table: Any, where: str, source: str, order: int) -> Rule:
         return rule
     if kind == "lr":
         return _read_lr(rule, table, where)
+    if kind == "horizon":
+        exponent = table["exponent"]
+        if not (_is_number(exponent) and abs(exponent) <= 2):
+            raise RulesError(f"{where}: exponent must be a number in [-2, 2], but got "
+                             f"{exponent!r}.")
+        return replace(rule, exponent=float(exponent))
     params = table.get("params", {})
     if kind == "adjust":
         return replace(rule, params=_adjust_params(params, where))

@@ -1,21 +1,67 @@
 """From a study's trials to the recommendation for the full run, with its evidence.
 
 The winner of the longest rung reached is stated for the full length: the spec keeps
-its relative lengths and its peak LR, and ``total_steps`` is the full run's. Its
-evidence says the length at which it was last evaluated and how many trials reached
-that length, so a reader knows how much the pick rests on.
+its relative lengths, and ``total_steps`` is the full run's. Its peak LR is kept too,
+unless the search chose it at a fraction ``f`` of the run and a ``[[horizon]]`` rule
+fired for the profile (best peak ~ length^-b): then the full run gets the peak times
+``f ** b`` (:class:`Horizon`). A peak the rules gave is stated for the full run already
+and is kept. The evidence says the length at which the winner was last evaluated and
+how many trials reached that length, so a reader knows how much the pick rests on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lradvisor.errors import StudyError
 from lradvisor.search._fidelity import Fidelity, rung_steps
 from lradvisor.search._rungs import Choice, Record, choose, lineage
 
-__all__ = ["best_recommendation", "recommend", "recommendation_from_dict", "study_recommendation"]
+__all__ = ["Horizon", "best_recommendation", "recommend", "recommendation_from_dict",
+           "study_recommendation"]
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """How a peak LR the search chose at a fraction of the run is stated for the full run.
+
+    Attributes:
+        exponent: ``b`` in "best peak ~ length^-b" (the ``[[horizon]]`` rule's).
+        reason: the rule's ``"id: reason"``.
+        given: the peaks the rules gave (the guide's default and each of their
+            recommendations'): stated for the full run already, so kept.
+
+    Example:
+        >>> Horizon(0.5, "horizon-sgd: ...", (0.1,)).factor(0.2, 0.25)
+        0.5
+        >>> Horizon(0.5, "horizon-sgd: ...", (0.1,)).factor(0.1, 0.25)  # the rules' peak
+        1.0
+    """
+
+    exponent: float
+    reason: str
+    given: tuple[float, ...] = ()
+
+    @classmethod
+    def of(cls, attrs: Mapping[str, Any]) -> Horizon | None:
+        """The horizon of a study's user attributes (its stored prior); ``None``: none."""
+        prior = attrs.get("prior") or {}
+        if prior.get("horizon") is None:
+            return None
+        given = {float(prior["lr_default"])} if prior.get("lr_default") else set()
+        given |= {float(r["peak_lr"]) for r in attrs.get("rules_recommendations") or ()
+                  if r.get("peak_lr")}
+        return cls(float(prior["horizon"]), str(prior.get("horizon_reason") or ""),
+                   tuple(sorted(given)))
+
+    def factor(self, peak: float, fraction: float) -> float:
+        """What ``peak``, the winner's at ``fraction`` of the run, is multiplied by."""
+        if fraction >= 1 or any(math.isclose(peak, g, rel_tol=1e-9) for g in self.given):
+            return 1.0
+        return float(fraction ** self.exponent)
 
 
 def recommend(
@@ -26,8 +72,13 @@ def recommend(
     full_steps: int,
     study_name: str,
     rules: Sequence[str] = (),
+    horizon: Horizon | None = None,
 ) -> tuple[Any, dict[str, Any]] | None:
-    """``(Recommendation, evidence dict)`` for the study's winner; ``None``: no winner yet."""
+    """``(Recommendation, evidence dict)`` for the study's winner; ``None``: no winner yet.
+
+    ``horizon``: restate a peak the search chose short of full length (see
+    :class:`Horizon`); ``None`` keeps the winner's peak as it ran.
+    """
     from lradvisor.rules import Recommendation
 
     choice = choose(records, fidelity, direction)
@@ -35,6 +86,11 @@ def recommend(
         return None
     steps_total = sum(r.steps_used for r in records)
     fraction = fidelity.rungs[choice.rung]
+    spec, ran_at = choice.entry.spec, choice.entry.spec.peak_lr
+    factor = 1.0 if horizon is None or ran_at is None else horizon.factor(ran_at, fraction)
+    if factor != 1.0:
+        assert ran_at is not None
+        spec = replace(spec, peak_lr=float(f"{ran_at * factor:.3g}"))
     data = {
         "study": study_name,
         "trial": choice.entry.best.number,
@@ -51,6 +107,8 @@ def recommend(
         "steps_used": steps_total,
         "full_run_equivalents": round(steps_total / full_steps, 3),
         "trials": len(records),
+        "peak_lr_at_length": ran_at,
+        "horizon_factor": factor,
     }
     evidence = (
         f"study {study_name!r}: last evaluated at {fraction:.0%} of the run "
@@ -58,10 +116,18 @@ def recommend(
         f"{choice.reached} trial(s) reached that length; search used {steps_total} steps "
         f"({data['full_run_equivalents']:g} full runs) over {len(records)} trials."
     )
+    rationale = _rationale(choice, fidelity, direction, spec.peak_lr)
+    if factor != 1.0:
+        assert horizon is not None
+        rationale += (
+            f" Its peak LR {ran_at:.3g} was chosen by the search at {fraction:.0%} of the "
+            f"run; short runs favour higher peaks, so the full run gets {spec.peak_lr:.3g} "
+            f"= {ran_at:.3g} x {fraction:.3g}^{horizon.exponent:g}; rule {horizon.reason}"
+        )
     rec = Recommendation(
-        spec=choice.entry.spec,
+        spec=spec,
         total_steps=full_steps,
-        rationale=_rationale(choice, fidelity, direction),
+        rationale=rationale,
         rules=tuple(rules),
         score=float(choice.entry.score),
         evidence=evidence,
@@ -69,7 +135,8 @@ def recommend(
     return rec, data
 
 
-def _rationale(choice: Choice, fidelity: Fidelity, direction: str) -> str:
+def _rationale(choice: Choice, fidelity: Fidelity, direction: str,
+               peak: float | None) -> str:
     entry = choice.entry
     shown = ", ".join(f"{v:.4g}" for v in entry.values)
     words = "lowest" if direction == "minimize" else "highest"
@@ -92,7 +159,6 @@ def _rationale(choice: Choice, fidelity: Fidelity, direction: str) -> str:
             f"{words} value; the one with the lowest peak LR was preferred for its margin "
             "from divergence."
         )
-    peak = entry.spec.peak_lr
     if choice.diverged_lr is not None and peak:
         parts.append(
             f"In this family the search saw divergence from peak LR {choice.diverged_lr:.3g} "
@@ -153,7 +219,7 @@ def study_recommendation(study: Any) -> Any:
     full = attrs.get("full_steps") or max((r.steps_used for r in records), default=1) or 1
     found = recommend(records, fidelity, direction=study.direction.name.lower(),
                       full_steps=int(full), study_name=study_name,
-                      rules=tuple(attrs.get("rules") or ()))
+                      rules=tuple(attrs.get("rules") or ()), horizon=Horizon.of(attrs))
     if found is None:
         raise StudyError(f"study {study_name!r} has no completed trial yet.")
     return found[0]

@@ -29,7 +29,7 @@ from typing import Any
 
 from lradvisor.errors import StudyError
 from lradvisor.search._fidelity import Fidelity, rung_steps
-from lradvisor.search._recommend import recommend
+from lradvisor.search._recommend import Horizon, recommend
 from lradvisor.search._rungs import Planned, Record, leaderboard, next_runs
 from lradvisor.search._space import SearchSpace
 from lradvisor.search._trainable import load_trainable
@@ -164,7 +164,8 @@ def run_search(
     except KeyboardInterrupt:
         interrupted = True
     found = recommend(loop.records, fid, direction=direction, full_steps=setup["full_steps"],
-                      study_name=study.study_name, rules=setup["rules"])
+                      study_name=study.study_name, rules=setup["rules"],
+                      horizon=Horizon.of(study.user_attrs))
     rec, evidence = found if found else (None, None)
     if rec is not None:
         study.set_user_attr("recommendation", {**rec.to_dict(), "evidence_data": evidence})

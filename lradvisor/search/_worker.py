@@ -313,11 +313,11 @@ class _Worker:
 
     def _finish(self, records: list[Record]) -> None:
         """Store the recommendation (every worker that sees the end does; same result)."""
-        from lradvisor.search._recommend import recommend
+        from lradvisor.search._recommend import Horizon, recommend
 
         found = recommend(records, self.goal.fidelity, direction=self.goal.direction,
                           full_steps=self.goal.full_steps, study_name=self.study.study_name,
-                          rules=self.setup["rules"])
+                          rules=self.setup["rules"], horizon=Horizon.of(self.study.user_attrs))
         if found is not None:
             rec, evidence = found
             self.study.set_user_attr("recommendation", {**rec.to_dict(),

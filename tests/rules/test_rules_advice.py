@@ -231,6 +231,36 @@ reason = "Goyal et al.: 0.1 at batch 256, linear in the batch."
         0.4, 0.04, 2.0)
 
 
+def test_sgd_peak_moves_with_the_run_length_by_the_horizon_rule():
+    sgd = advise(TaskProfile("scratch", arch="cnn", optimizer="sgd", total_steps=800))
+    assert sgd.prior.horizon == 0.5 and sgd.prior.horizon_reason.startswith("horizon-sgd: ")
+    assert any("horizon rule horizon-sgd fired" in line for line in sgd.trace)
+    finetune = advise(TaskProfile("finetune", optimizer="sgd", total_steps=800))
+    assert finetune.prior.horizon == 0.5
+    # Adam: no shipped rule (the measured exponents disagree in sign); a fixed peak: none.
+    assert advise(TaskProfile("scratch", optimizer="adam", total_steps=800)).prior.horizon is None
+    fixed = advise(TaskProfile("scratch", optimizer="sgd", total_steps=800, peak_lr=0.05))
+    assert fixed.prior.horizon is None and fixed.prior.horizon_reason is None
+
+
+def test_a_user_rule_sets_or_switches_off_the_horizon():
+    profile = TaskProfile("scratch", arch="cnn", optimizer="adamw", total_steps=800)
+    mine = '[[horizon]]\nid = "adam-mine"\nwhen = { optimizer = "adamw" }\nexponent = 0.3\n' \
+           'reason = "Measured on my runs."\n'
+    prior = advise(profile, [mine]).prior
+    assert (prior.horizon, prior.horizon_reason) == (0.3, "adam-mine: Measured on my runs.")
+    off = '[[horizon]]\nid = "horizon-sgd"\nenabled = false\n'
+    sgd = replace(profile, optimizer="sgd")
+    assert advise(sgd, [off]).prior.horizon is None
+
+
+def test_a_prior_stored_before_the_horizon_reads_as_none():
+    data = advise(TaskProfile("scratch", optimizer="sgd", total_steps=800)).prior.to_dict()
+    old = {k: v for k, v in data.items() if not k.startswith("horizon")}
+    assert SearchPrior.from_dict(old).horizon is None
+    assert SearchPrior.from_dict(data).horizon == 0.5
+
+
 def test_fixed_peak_lr_is_kept_and_not_searched():
     advice = advise(TaskProfile("finetune", optimizer="adamw", total_steps=500, peak_lr=5e-5))
     assert {r.spec.peak_lr for r in advice.recommendations} == {5e-5}

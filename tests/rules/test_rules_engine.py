@@ -162,6 +162,20 @@ reason = "Warm."
     assert ids(match(rules, TaskProfile("quick"), kind="adjust")) == ["warm"]
 
 
+def test_horizon_tables_are_read_and_matched():
+    rules = load_rules("""
+[[horizon]]
+id = "sgd-length"
+when = { optimizer = "sgd" }
+exponent = 0.5
+reason = "SGD."
+""")
+    assert (rules[0].kind, rules[0].exponent) == ("horizon", 0.5)
+    assert ids(match(rules, TaskProfile("quick", optimizer="sgd"), kind="horizon")) == [
+        "sgd-length"]
+    assert match(rules, TaskProfile("quick", optimizer="adam"), kind="horizon") == []
+
+
 def test_load_rules_reads_a_path(tmp_path):
     path = tmp_path / "mine.toml"
     path.write_text(RULES)
@@ -226,6 +240,13 @@ def rule(body: str) -> str:
          r"scale = \{field = NAME, ref = X > 0, exponent = E\}, but got"),
         ('[[adjust]]\nid = "j"\nreason = "x"\nparams = { nonsense = 1 }',
          r"\[\[adjust\]\] #1 \('j'\): no family takes parameter 'nonsense'"),
+        ('[[horizon]]\nid = "h"\nreason = "x"\nexponent = "half"',
+         r"\[\[horizon\]\] #1 \('h'\): exponent must be a number in \[-2, 2\], but got 'half'"),
+        ('[[horizon]]\nid = "h"\nreason = "x"\nexponent = 3',
+         r"exponent must be a number in \[-2, 2\], but got 3"),
+        ('[[horizon]]\nid = "h"\nreason = "x"', r"\('h'\): missing 'exponent'"),
+        ('[[horizon]]\nid = "h"\nreason = "x"\nexponent = 0.5\npeak = 1',
+         r"unknown key 'peak'; allowed: enabled, exponent, id, reason, score, when"),
         ('[[rules]]\nid = "x"', r"unknown table 'rules'; allowed: \[\[rule\]\]"),
         ('rule = 3\n', r"'rule' must be an array of tables"),
     ],

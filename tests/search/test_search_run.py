@@ -167,3 +167,22 @@ def test_the_rules_configuration_reaches_the_finals_within_a_budget(tmp_path):
     up = [r for r in records if r.rung == 1 and r.origin == "rules"]
     assert len(up) == 1 and up[0].state == "COMPLETE" and up[0].key == rules_key
     assert last == 2 and rules_key in {r.key for r in records if r.rung == last}
+
+
+def test_a_short_final_states_the_searched_peak_for_the_full_run_by_the_horizon(tmp_path):
+    # SGD: the shipped horizon rule (best peak ~ length^-0.5). No rules' trials, so the
+    # winner's peak is one the search chose, at the finals' 25% of the run.
+    from lradvisor.search._recommend import study_recommendation
+
+    result = search(tmp_path, n_trials=6, budget=2, seed=0, rules_first=0,
+                    profile={"task": "scratch", "optimizer": "sgd", "total_steps": 40})
+    evidence, rec = result.evidence, result.recommendation
+    assert evidence["fraction"] == 0.25 and evidence["horizon_factor"] == 0.5
+    assert rec.spec.peak_lr == pytest.approx(0.5 * evidence["peak_lr_at_length"], rel=5e-3)
+    winner = result.study.trials[evidence["trial"]]
+    assert ScheduleSpec.from_json(winner.user_attrs["spec"]).peak_lr == \
+        evidence["peak_lr_at_length"]
+    assert "chosen by the search at 25% of the run" in rec.rationale
+    assert "rule horizon-sgd:" in rec.rationale
+    result.study.set_user_attr("recommendation", None)  # recomputed from the study alone
+    assert study_recommendation(result.study) == rec
