@@ -11,7 +11,9 @@
 5. promote up the rungs (:func:`~lradvisor.search._rungs.next_runs`), re-running each
    promoted configuration at the longer length with its lineage recorded;
 6. pick the winner (:func:`~lradvisor.search._rungs.choose`) and store the
-   recommendation for the full run with its evidence.
+   recommendation for the full run with its evidence; a peak LR the search chose short
+   of full length is restated for the full run by the profile's ``[[horizon]]`` rule
+   (:class:`~lradvisor.search._recommend.Horizon`).
 
 Trials run in this process, one after another. The budget, in full-run equivalents,
 caps the steps of this call; each stage keeps back what the later stages need at the
