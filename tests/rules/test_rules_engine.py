@@ -141,7 +141,7 @@ def test_override_of_another_kind_is_an_error():
         merge_rules(load_rules(RULES), user)
 
 
-def test_lr_and_adjust_tables_are_read():
+def test_lr_adjust_and_horizon_tables_are_read():
     rules = load_rules("""
 [[lr]]
 id = "sgd"
@@ -154,25 +154,21 @@ reason = "SGD."
 id = "warm"
 params = { warmup_fraction = 0.05 }
 reason = "Warm."
-""")
-    lr, adjust = rules
-    assert (lr.kind, lr.peak, lr.lr_range) == ("lr", 0.1, (0.01, 0.5))
-    assert (adjust.kind, dict(adjust.params)) == ("adjust", {"warmup_fraction": 0.05})
-    assert ids(match(rules, TaskProfile("quick", optimizer="sgd"), kind="lr")) == ["sgd"]
-    assert ids(match(rules, TaskProfile("quick"), kind="adjust")) == ["warm"]
 
-
-def test_horizon_tables_are_read_and_matched():
-    rules = load_rules("""
 [[horizon]]
 id = "sgd-length"
 when = { optimizer = "sgd" }
 exponent = 0.5
 reason = "SGD."
 """)
-    assert (rules[0].kind, rules[0].exponent) == ("horizon", 0.5)
-    assert ids(match(rules, TaskProfile("quick", optimizer="sgd"), kind="horizon")) == [
-        "sgd-length"]
+    lr, adjust, horizon = rules
+    assert (lr.kind, lr.peak, lr.lr_range) == ("lr", 0.1, (0.01, 0.5))
+    assert (adjust.kind, dict(adjust.params)) == ("adjust", {"warmup_fraction": 0.05})
+    assert (horizon.kind, horizon.exponent) == ("horizon", 0.5)
+    assert ids(match(rules, TaskProfile("quick", optimizer="sgd"), kind="lr")) == ["sgd"]
+    assert ids(match(rules, TaskProfile("quick"), kind="adjust")) == ["warm"]
+    sgd = TaskProfile("quick", optimizer="sgd")
+    assert ids(match(rules, sgd, kind="horizon")) == ["sgd-length"]
     assert match(rules, TaskProfile("quick", optimizer="adam"), kind="horizon") == []
 
 
