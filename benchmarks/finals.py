@@ -9,13 +9,7 @@ every finalist of its last rung at full length on the search's seed, and reports
 the pick would have been, at full length, for each ``Fidelity.trust`` margin (the
 rules' configuration stays the pick unless another finalist beats it by more than the
 margin at the short length; 0 turns it off). Lower is better for every built-in
-workload.
-
-A finalist whose peak LR the search chose is also run at full length at the peak the
-search's recommendation states for the full run: its peak times ``fraction ** b`` when
-a ``[[horizon]]`` rule fired for the profile (SGD's, b = 0.5), so the second table is
-what the search recommends; without a horizon rule (Adam) the two are the same.
-Results: ``benchmarks/results/finals.csv`` (every finalist), ``finals.md`` and
+workload. Results: ``benchmarks/results/finals.csv`` (every finalist), ``finals.md`` and
 ``finals.png``.
 """
 
@@ -28,7 +22,6 @@ import os
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +43,6 @@ def run_finals(name: str, seed: int, budget: float,
     """The search's last-rung board, each finalist also run at full length."""
     from benchmarks.quality import profile_of
     from lradvisor.search import Fidelity, run_search
-    from lradvisor.search._recommend import Horizon
     from lradvisor.search._rungs import leaderboard, rules_entry
     from lradvisor.search._trial import record_of
     from lradvisor.workloads import get_workload, run
@@ -64,19 +56,13 @@ def run_finals(name: str, seed: int, budget: float,
     rung = max(r.rung for r in records if r.state == "COMPLETE")
     below = rules_entry(leaderboard(records, rung - 1, "minimize")) if rung else None
     rules = None if below is None else below.spec.to_json()  # as the search tells it
-    fraction = Fidelity().fit(budget).rungs[rung]
-    horizon = Horizon.of(result.study.user_attrs)
     board = []
     for entry in leaderboard(records, rung, "minimize"):
         full, _ = run(name, entry.spec, steps, seed, device="cpu")
-        peak = entry.spec.peak_lr
-        factor = horizon.factor(peak, fraction) if horizon and peak else 1.0
-        stated = replace(entry.spec, peak_lr=float(f"{peak * factor:.3g}")) if peak else None
-        restated = full if factor == 1.0 else run(name, stated, steps, seed, device="cpu")[0]
         board.append({"spec": entry.spec.describe(), "score": entry.score,
                       "values": list(entry.values), "full": full,
-                      "rules": entry.spec.to_json() == rules,
-                      "stated_peak": stated.peak_lr if stated else None, "restated": restated})
+                      "rules": entry.spec.to_json() == rules})
+    fraction = Fidelity().fit(budget).rungs[rung]
     return {"name": name, "seed": seed, "fraction": fraction, "board": board}
 
 
@@ -104,12 +90,9 @@ def replay(path: Path) -> list[dict[str, Any]]:
             key = (row["workload"], int(row["seed"]))
             result = results.setdefault(key, {"name": key[0], "seed": key[1], "board": [],
                                               "fraction": float(row["finals' length"])})
-            full = float(row["full-length value"])
-            restated = row.get("full-length value at the stated peak") or full
             result["board"].append({"spec": row["finalist"], "rules": row["rules' pick"] == "True",
                                     "score": float(row["short-run score (worst seed)"]),
-                                    "full": full, "restated": float(restated),
-                                    "stated_peak": row.get("stated peak")})
+                                    "full": float(row["full-length value"])})
     return list(results.values())
 
 
@@ -145,15 +128,21 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
             results = list(pool.map(_task, tasks))
         elapsed = time.perf_counter() - start
     write_csv(args.name, ["workload", "seed", "finals' length", "finalist", "rules' pick",
-                          "short-run score (worst seed)", "full-length value", "stated peak",
-                          "full-length value at the stated peak"],
+                          "short-run score (worst seed)", "full-length value"],
               [[r["name"], r["seed"], r["fraction"], e["spec"], e["rules"],
-                f"{e['score']:.10g}", f"{e['full']:.10g}", e["stated_peak"],
-                f"{e['restated']:.10g}"] for r in results for e in r["board"]],
+                f"{e['score']:.10g}", f"{e['full']:.10g}"] for r in results for e in r["board"]],
               folder=out)
+    rows = []
     half = seeds[: (len(seeds) + 1) // 2], seeds[(len(seeds) + 1) // 2:]
     groups = [g for g in half if g]
-    rows = [*_rows(results, names, groups, "full"), *_rows(results, names, groups, "restated")]
+    for margin in MARGINS:
+        row: list[Any] = [_label(margin)]
+        for name in names:
+            for group in groups:
+                got = [pick(r["board"], margin)["full"] for r in results
+                       if r["name"] == name and r["seed"] in group]
+                row.append(f"{statistics.fmean(got):.4g}")
+        rows.append(row)
     header = ["trust margin"] + [f"{n} (seeds {g[0]}-{g[-1]})" for n in names for g in groups]
     fraction = results[0]["fraction"]
     text = "\n".join([
@@ -161,31 +150,12 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
         f"of the run); "
         + (f"{elapsed / 60:.1f} min" if math.isfinite(elapsed) else f"replayed {args.replay}"),
         "",
-        "Mean full-length value of the pick, per trust margin, at the peak it ran at in the "
-        "finals; lower is better.", "",
-        table(header, rows[: len(MARGINS)]), "",
-        "The same, at the peak the search states for the full run (a peak it chose, times "
-        "fraction^b of the profile's [[horizon]] rule; the rules' peaks are kept).", "",
-        table(header, rows[len(MARGINS):]),
+        "Mean full-length value of the pick, per trust margin; lower is better.", "",
+        table(header, rows),
     ])
     (out / f"{args.name}.md").write_text(text + "\n")
     _plot(names, groups, results, out / f"{args.name}.png")
     print(text)
-    return rows
-
-
-def _rows(results: list[dict[str, Any]], names: list[str], groups: list[list[int]],
-          key: str) -> list[list[Any]]:
-    """Per margin, the mean of each workload and seed group's pick's ``key`` value."""
-    rows = []
-    for margin in MARGINS:
-        row: list[Any] = [_label(margin)]
-        for name in names:
-            for group in groups:
-                got = [pick(r["board"], margin)[key] for r in results
-                       if r["name"] == name and r["seed"] in group]
-                row.append(f"{statistics.fmean(got):.4g}")
-        rows.append(row)
     return rows
 
 

@@ -1,19 +1,18 @@
 """From a study's trials to the recommendation for the full run, with its evidence.
 
 The winner of the longest rung reached is stated for the full length: the spec keeps
-its relative lengths, and ``total_steps`` is the full run's. Its peak LR is kept too,
-unless the search chose it at a fraction ``f`` of the run and a ``[[horizon]]`` rule
-fired for the profile (best peak ~ length^-b): then the full run gets the peak times
-``f ** b`` (:class:`Horizon`). A peak the rules gave is stated for the full run already
-and is kept. The evidence says the length at which the winner was last evaluated and
-how many trials reached that length, so a reader knows how much the pick rests on.
+its relative lengths and its peak LR, and ``total_steps`` is the full run's. A search's
+peaks are the full run's throughout: with a ``[[horizon]]`` rule for the profile (best
+peak ~ length^-b), a proxy at a fraction ``f`` of the run trained at the peak times
+``f ** -b``, and the rationale says so (:class:`Horizon`). The evidence says the length
+at which the winner was last evaluated and how many trials reached that length, so a
+reader knows how much the pick rests on.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from lradvisor.errors import StudyError
@@ -26,24 +25,12 @@ __all__ = ["Horizon", "best_recommendation", "recommend", "recommendation_from_d
 
 @dataclass(frozen=True)
 class Horizon:
-    """How a peak LR the search chose at a fraction of the run is stated for the full run.
-
-    Attributes:
-        exponent: ``b`` in "best peak ~ length^-b" (the ``[[horizon]]`` rule's).
-        reason: the rule's ``"id: reason"``.
-        given: the peaks the rules gave (the guide's default and each of their
-            recommendations'): stated for the full run already, so kept.
-
-    Example:
-        >>> Horizon(0.5, "horizon-sgd: ...", (0.1,)).factor(0.2, 0.25)
-        0.5
-        >>> Horizon(0.5, "horizon-sgd: ...", (0.1,)).factor(0.1, 0.25)  # the rules' peak
-        1.0
-    """
+    """The ``[[horizon]]`` rule a study's proxies followed: ``exponent`` ``b`` (a proxy
+    at a fraction ``f`` of the run trains at the full run's peak times ``f ** -b``) and
+    the rule's ``"id: reason"``."""
 
     exponent: float
     reason: str
-    given: tuple[float, ...] = ()
 
     @classmethod
     def of(cls, attrs: Mapping[str, Any]) -> Horizon | None:
@@ -51,17 +38,7 @@ class Horizon:
         prior = attrs.get("prior") or {}
         if prior.get("horizon") is None:
             return None
-        given = {float(prior["lr_default"])} if prior.get("lr_default") else set()
-        given |= {float(r["peak_lr"]) for r in attrs.get("rules_recommendations") or ()
-                  if r.get("peak_lr")}
-        return cls(float(prior["horizon"]), str(prior.get("horizon_reason") or ""),
-                   tuple(sorted(given)))
-
-    def factor(self, peak: float, fraction: float) -> float:
-        """What ``peak``, the winner's at ``fraction`` of the run, is multiplied by."""
-        if fraction >= 1 or any(math.isclose(peak, g, rel_tol=1e-9) for g in self.given):
-            return 1.0
-        return float(fraction ** self.exponent)
+        return cls(float(prior["horizon"]), str(prior.get("horizon_reason") or ""))
 
 
 def recommend(
@@ -76,8 +53,7 @@ def recommend(
 ) -> tuple[Any, dict[str, Any]] | None:
     """``(Recommendation, evidence dict)`` for the study's winner; ``None``: no winner yet.
 
-    ``horizon``: restate a peak the search chose short of full length (see
-    :class:`Horizon`); ``None`` keeps the winner's peak as it ran.
+    ``horizon``: the rule the study's proxies followed, for the rationale and evidence.
     """
     from lradvisor.rules import Recommendation
 
@@ -86,11 +62,10 @@ def recommend(
         return None
     steps_total = sum(r.steps_used for r in records)
     fraction = fidelity.rungs[choice.rung]
-    spec, ran_at = choice.entry.spec, choice.entry.spec.peak_lr
-    factor = 1.0 if horizon is None or ran_at is None else horizon.factor(ran_at, fraction)
-    if factor != 1.0:
-        assert ran_at is not None
-        spec = replace(spec, peak_lr=float(f"{ran_at * factor:.3g}"))
+    peak = choice.entry.spec.peak_lr
+    proxy_peak = None
+    if horizon is not None and peak is not None and fraction < 1:
+        proxy_peak = peak * fraction ** -horizon.exponent
     data = {
         "study": study_name,
         "trial": choice.entry.best.number,
@@ -107,8 +82,8 @@ def recommend(
         "steps_used": steps_total,
         "full_run_equivalents": round(steps_total / full_steps, 3),
         "trials": len(records),
-        "peak_lr_at_length": ran_at,
-        "horizon_factor": factor,
+        "horizon": None if horizon is None else horizon.exponent,
+        "proxy_peak_lr": proxy_peak,
     }
     evidence = (
         f"study {study_name!r}: last evaluated at {fraction:.0%} of the run "
@@ -116,16 +91,16 @@ def recommend(
         f"{choice.reached} trial(s) reached that length; search used {steps_total} steps "
         f"({data['full_run_equivalents']:g} full runs) over {len(records)} trials."
     )
-    rationale = _rationale(choice, fidelity, direction, spec.peak_lr)
-    if factor != 1.0:
+    rationale = _rationale(choice, fidelity, direction, peak)
+    if proxy_peak is not None:
         assert horizon is not None
         rationale += (
-            f" Its peak LR {ran_at:.3g} was chosen by the search at {fraction:.0%} of the "
-            f"run; short runs favour higher peaks, so the full run gets {spec.peak_lr:.3g} "
-            f"= {ran_at:.3g} x {fraction:.3g}^{horizon.exponent:g}; rule {horizon.reason}"
+            f" Its proxies trained at the peak a run of their length wants: at "
+            f"{fraction:.0%} of the run at {proxy_peak:.3g} = {peak:.3g} x "
+            f"{fraction:.3g}^-{horizon.exponent:g}; rule {horizon.reason}"
         )
     rec = Recommendation(
-        spec=spec,
+        spec=choice.entry.spec,
         total_steps=full_steps,
         rationale=rationale,
         rules=tuple(rules),

@@ -11,9 +11,12 @@
 5. promote up the rungs (:func:`~lradvisor.search._rungs.next_runs`), re-running each
    promoted configuration at the longer length with its lineage recorded;
 6. pick the winner (:func:`~lradvisor.search._rungs.choose`) and store the
-   recommendation for the full run with its evidence; a peak LR the search chose short
-   of full length is restated for the full run by the profile's ``[[horizon]]`` rule
-   (:class:`~lradvisor.search._recommend.Horizon`).
+   recommendation for the full run with its evidence.
+
+Peaks are the full run's throughout (sampled, stored, recommended); where the profile's
+``[[horizon]]`` rule fires, a proxy at a fraction ``f`` of the run trains at the peak
+times ``f ** -b`` (:meth:`~lradvisor.search._space.SearchSpace.proxy_spec`), since short
+runs want higher peaks than full ones.
 
 Trials run in this process, one after another. The budget, in full-run equivalents,
 caps the steps of this call; each stage keeps back what the later stages need at the

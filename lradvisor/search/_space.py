@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lradvisor.errors import SpecError, StudyError
@@ -65,6 +65,10 @@ class FamilySpace:
 class SearchSpace:
     """Families to try, each with its dimensions, and the peak-LR range.
 
+    Peaks are the full run's. ``horizon`` (the profile's ``[[horizon]]`` exponent ``b``:
+    best peak ~ length^-b) maps one to the peak a proxy at a fraction of the run trains
+    with (:meth:`proxy_spec`); ``None``: every proxy trains at the full run's peak.
+
     Example:
         >>> space = SearchSpace.build(["cosine", "wsd"], lr_low=1e-4, lr_high=1e-1)
         >>> [d.name for d in space.family("wsd").dims]
@@ -74,6 +78,7 @@ class SearchSpace:
     families: tuple[FamilySpace, ...]
     lr_low: float
     lr_high: float
+    horizon: float | None = None
 
     def __post_init__(self) -> None:
         if not self.families:
@@ -94,6 +99,7 @@ class SearchSpace:
         ranges: Mapping[str, Mapping[str, Any]] | None = None,
         fixed: Mapping[str, Mapping[str, Any]] | None = None,
         weights: Mapping[str, float] | None = None,
+        horizon: float | None = None,
     ) -> SearchSpace:
         """A space over ``families``; ``ranges``/``fixed`` per family override the Params."""
         spaces = []
@@ -109,7 +115,7 @@ class SearchSpace:
             spaces.append(
                 FamilySpace(name, dims, held, float((weights or {}).get(name, 1.0)))
             )
-        return cls(tuple(spaces), float(lr_low), float(lr_high))
+        return cls(tuple(spaces), float(lr_low), float(lr_high), horizon)
 
     @classmethod
     def from_prior(cls, prior: Any, families: Iterable[str] | None = None) -> SearchSpace:
@@ -130,7 +136,22 @@ class SearchSpace:
         fixed = {n: dict(by_family[n].fixed) for n in names if n in by_family}
         weights = {n: by_family[n].weight for n in names if n in by_family}
         return cls.build(names, lr_low=prior.lr_low, lr_high=prior.lr_high,
-                         ranges=ranges, fixed=fixed, weights=weights)
+                         ranges=ranges, fixed=fixed, weights=weights,
+                         horizon=getattr(prior, "horizon", None))
+
+    def proxy_spec(self, spec: ScheduleSpec, fraction: float) -> ScheduleSpec:
+        """The schedule a proxy at ``fraction`` of the run trains: ``spec``, the full
+        run's, with its peak LR times ``fraction ** -horizon`` (short runs want higher
+        peaks); ``spec`` itself at full length, without a horizon, or without a peak.
+
+        Example:
+            >>> space = SearchSpace.build(["cosine"], lr_low=0.01, lr_high=0.5, horizon=0.5)
+            >>> space.proxy_spec(ScheduleSpec.create("cosine", peak_lr=0.05), 0.25).peak_lr
+            0.1
+        """
+        if self.horizon is None or fraction >= 1 or spec.peak_lr is None:
+            return spec
+        return replace(spec, peak_lr=spec.peak_lr * fraction ** -self.horizon)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -198,6 +219,7 @@ class SearchSpace:
         return {
             "lr_low": self.lr_low,
             "lr_high": self.lr_high,
+            "horizon": self.horizon,
             "families": {
                 f.family: {
                     "weight": f.weight,

@@ -77,13 +77,17 @@ class TrialRunner:
                 spec = self.space.sample(trial, plan.spec)
                 if plan.spec is None:
                     batch.set_user_attr("spec", spec.to_json())
-            spec.multiplier_fn(steps)  # the schedule must fit the proxy length
+                # the spec is the full run's; the proxy trains at its length's peak
+                proxy = self.space.proxy_spec(spec, self.fidelity.rungs[plan.rung])
+                if proxy is not spec:
+                    batch.set_user_attr("proxy_peak_lr", proxy.peak_lr)
+            proxy.multiplier_fn(steps)  # the schedule must fit the proxy length
         except LRAdvisorError as err:
             return self._fail(trial, f"spec does not fit the search: {err}")
         last = [0]
         curve = TrialCurve(self.study, trial, self.flush_every)
         ctx = TrialContext(
-            spec=spec, total_steps=steps, seed=plan.seed, device=self._device(),
+            spec=proxy, total_steps=steps, seed=plan.seed, device=self._device(),
             steps_per_epoch=self.steps_per_epoch, epochs=self._epochs(steps),
             fidelity=self.fidelity.rungs[plan.rung],
             # the rules' configuration is the search's safety net: never pruned

@@ -141,7 +141,12 @@ class SpecOut(BaseModel):
 
 
 class AskOut(BaseModel):
-    """A trial to run: its id, the schedule, the peak LR and the proxy length."""
+    """A trial to run: its id, the schedule, the peak LR and the proxy length.
+
+    ``spec`` and ``peak_lr`` are what this proxy trains with: where the profile's
+    ``[[horizon]]`` rule fires (SGD), the peak a run of this length wants, the full
+    run's peak times ``(total_steps / full_steps) ** -b``; the study stores the full run's.
+    """
 
     study: str
     trial: int = Field(description="The trial's id in this study (Optuna's trial number).")

@@ -171,9 +171,14 @@ class RemoteTrials:
                     self._finish(handle, trial.number, "FAIL", None,
                                  error=f"spec does not fit the search: {err}")
                     continue
+                # the spec is the full run's; the client trains its length's peak
+                proxy = space.proxy_spec(spec, float(attrs.get("fidelity", 1.0)))
+                if proxy is not spec:
+                    self._storage.set_trial_user_attr(trial._trial_id, "proxy_peak_lr",
+                                                      proxy.peak_lr)
                 return {
-                    "study": name, "trial": trial.number, "spec": spec.to_dict(),
-                    "peak_lr": spec.peak_lr, "total_steps": attrs["total_steps"],
+                    "study": name, "trial": trial.number, "spec": proxy.to_dict(),
+                    "peak_lr": proxy.peak_lr, "total_steps": attrs["total_steps"],
                     "full_steps": full, "rung": attrs.get("rung", 0),
                     "requeued_from": attrs.get("requeued_from"),
                     "origin": attrs.get("origin", "remote"),

@@ -36,6 +36,12 @@ def quadratic(ctx):
     return value
 
 
+def returns_peak(ctx):
+    """No training: reports and returns the peak LR it was handed (lower wins)."""
+    ctx.report(ctx.total_steps, ctx.peak_lr)
+    return ctx.peak_lr
+
+
 def fails_on_onecycle(ctx):
     """Raises for the ``onecycle`` family, trains the quadratic otherwise."""
     if ctx.spec.family == "onecycle":

@@ -169,20 +169,34 @@ def test_the_rules_configuration_reaches_the_finals_within_a_budget(tmp_path):
     assert last == 2 and rules_key in {r.key for r in records if r.rung == last}
 
 
-def test_a_short_final_states_the_searched_peak_for_the_full_run_by_the_horizon(tmp_path):
-    # SGD: the shipped horizon rule (best peak ~ length^-0.5). No rules' trials, so the
-    # winner's peak is one the search chose, at the finals' 25% of the run.
+def test_sgd_proxies_train_at_the_peak_their_length_wants_and_store_the_full_runs(tmp_path):
+    # The shipped [[horizon]] rule for SGD (b = 0.5): each proxy at a fraction f of the
+    # run trains at its spec's peak (the full run's) times f^-0.5; the trainable returns
+    # the peak it was handed, so each trial's value shows what it trained with.
     from lradvisor.search._recommend import study_recommendation
 
-    result = search(tmp_path, n_trials=6, budget=2, seed=0, rules_first=0,
-                    profile={"task": "scratch", "optimizer": "sgd", "total_steps": 40})
-    evidence, rec = result.evidence, result.recommendation
-    assert evidence["fraction"] == 0.25 and evidence["horizon_factor"] == 0.5
-    assert rec.spec.peak_lr == pytest.approx(0.5 * evidence["peak_lr_at_length"], rel=5e-3)
+    sgd = {"task": "scratch", "optimizer": "sgd", "total_steps": 40}
+    result = search(tmp_path, "returns_peak", n_trials=6, budget=2, seed=0, profile=sgd)
+    done = [t for t in result.study.trials if t.state.name == "COMPLETE"]
+    assert {t.user_attrs["fidelity"] for t in done} == {0.1, 0.25}
+    for t in done:
+        full = ScheduleSpec.from_json(t.user_attrs["spec"]).peak_lr
+        assert t.value == pytest.approx(full * t.user_attrs["fidelity"] ** -0.5)
+        assert t.user_attrs["proxy_peak_lr"] == pytest.approx(t.value)
+    rec, evidence = result.recommendation, result.evidence
     winner = result.study.trials[evidence["trial"]]
-    assert ScheduleSpec.from_json(winner.user_attrs["spec"]).peak_lr == \
-        evidence["peak_lr_at_length"]
-    assert "chosen by the search at 25% of the run" in rec.rationale
-    assert "rule horizon-sgd:" in rec.rationale
+    assert rec.spec == ScheduleSpec.from_json(winner.user_attrs["spec"])  # the full run's
+    assert evidence["proxy_peak_lr"] == pytest.approx(winner.value)
+    assert "at 25% of the run at" in rec.rationale and "rule horizon-sgd:" in rec.rationale
     result.study.set_user_attr("recommendation", None)  # recomputed from the study alone
     assert study_recommendation(result.study) == rec
+    full = search(tmp_path, "returns_peak", n_trials=3, profile=sgd, study_name="full",
+                  fidelity=Fidelity(rungs=(0.25, 1.0)))
+    finals = [t for t in full.study.trials if t.user_attrs["fidelity"] == 1.0]
+    assert finals and all(
+        t.value == ScheduleSpec.from_json(t.user_attrs["spec"]).peak_lr
+        and "proxy_peak_lr" not in t.user_attrs for t in finals)
+    adam = search(tmp_path, "returns_peak", n_trials=3, budget=2, study_name="adam",
+                  profile={**sgd, "optimizer": "adam"})
+    assert all(t.value == ScheduleSpec.from_json(t.user_attrs["spec"]).peak_lr
+               for t in adam.study.trials if t.state.name == "COMPLETE")

@@ -145,38 +145,32 @@ def test_a_rationale_says_when_the_rules_configuration_was_kept():
     assert "3.0%" in rec_.rationale and "25% of the run" in rec_.rationale
 
 
-def test_a_peak_the_search_chose_short_of_full_length_is_restated_by_the_horizon():
+def test_a_short_final_says_at_which_peak_its_proxies_trained():
     from lradvisor.search._recommend import Horizon, recommend
 
-    horizon = Horizon(0.5, "horizon-sgd: SGD.", given=(0.011,))
+    horizon = Horizon(0.5, "horizon-sgd: SGD.")
     short = Fidelity(rungs=(0.1, 0.25))
     rec_, data = recommend(_short_final(1.10, 1.0), short, direction="minimize",
                            full_steps=100, study_name="s", horizon=horizon)
-    assert rec_.spec.peak_lr == 0.01  # the sampled 0.02 won at 25%: 0.02 x 0.25^0.5
-    assert (data["peak_lr_at_length"], data["horizon_factor"]) == (0.02, 0.5)
-    assert "0.02 was chosen by the search at 25% of the run" in rec_.rationale
-    assert "0.01 = 0.02 x 0.25^0.5; rule horizon-sgd: SGD." in rec_.rationale
-    # the same board without a horizon rule, at full length, or won by the rules' peak
-    plain, _ = recommend(_short_final(1.10, 1.0), short, direction="minimize",
-                         full_steps=100, study_name="s")
-    full, _ = recommend(_short_final(1.10, 1.0), Fidelity(rungs=(0.1, 1.0)),
-                        direction="minimize", full_steps=100, study_name="s", horizon=horizon)
-    kept, kept_data = recommend(_short_final(1.03, 1.0), short, direction="minimize",
-                                full_steps=100, study_name="s", horizon=horizon)
-    assert plain.spec.peak_lr == full.spec.peak_lr == 0.02
-    assert kept.spec.peak_lr == 0.011 and kept_data["horizon_factor"] == 1.0
-    assert "chosen by the search" not in plain.rationale + full.rationale + kept.rationale
+    assert rec_.spec.peak_lr == 0.02  # the full run's peak, as stored
+    assert data["horizon"] == 0.5 and abs(data["proxy_peak_lr"] - 0.04) < 1e-12
+    assert "at 25% of the run at 0.04 = 0.02 x 0.25^-0.5; rule horizon-sgd: SGD." \
+        in rec_.rationale
+    full, full_data = recommend(_short_final(1.10, 1.0), Fidelity(rungs=(0.1, 1.0)),
+                                direction="minimize", full_steps=100, study_name="s",
+                                horizon=horizon)
+    plain, plain_data = recommend(_short_final(1.10, 1.0), short, direction="minimize",
+                                  full_steps=100, study_name="s")
+    assert full.spec.peak_lr == plain.spec.peak_lr == 0.02
+    assert full_data["proxy_peak_lr"] is None and plain_data["horizon"] is None
+    assert "proxies" not in full.rationale + plain.rationale
 
 
-def test_horizon_reads_the_study_prior_and_keeps_every_peak_the_rules_gave():
+def test_horizon_reads_the_study_prior():
     from lradvisor.search._recommend import Horizon
 
-    attrs = {"prior": {"lr_default": 0.1, "horizon": 0.5, "horizon_reason": "h: r."},
-             "rules_recommendations": [{"peak_lr": 0.1}, {"peak_lr": 0.05}]}
-    horizon = Horizon.of(attrs)
-    assert horizon == Horizon(0.5, "h: r.", (0.05, 0.1))
-    assert horizon.factor(0.05, 0.25) == horizon.factor(0.1, 0.25) == 1.0
-    assert horizon.factor(0.2, 0.25) == 0.5 and horizon.factor(0.2, 1.0) == 1.0
+    attrs = {"prior": {"lr_default": 0.1, "horizon": 0.5, "horizon_reason": "h: r."}}
+    assert Horizon.of(attrs) == Horizon(0.5, "h: r.")
     assert Horizon.of({"prior": {"lr_default": 0.1}}) is None and Horizon.of({}) is None
 
 

@@ -36,6 +36,20 @@ def test_space_comes_from_the_prior():
     assert "warmup_fraction" not in {d.name for d in space.family("cosine").dims}  # fixed
 
 
+def test_a_proxy_trains_at_the_full_runs_peak_times_fraction_to_the_minus_horizon():
+    sgd = SearchSpace.from_prior(advise(TaskProfile("scratch", optimizer="sgd",
+                                                    total_steps=100)).prior)
+    adam = SearchSpace.from_prior(advise(TaskProfile("scratch", optimizer="adam",
+                                                     total_steps=100)).prior)
+    assert (sgd.horizon, adam.horizon) == (0.5, None)
+    assert sgd.to_dict()["horizon"] == 0.5
+    spec = ScheduleSpec.create("cosine", peak_lr=0.05)
+    assert sgd.proxy_spec(spec, 0.25) == ScheduleSpec.create("cosine", peak_lr=0.1)
+    assert sgd.proxy_spec(spec, 0.1).peak_lr == pytest.approx(0.05 * 10 ** 0.5)
+    assert sgd.proxy_spec(spec, 1.0) is spec and adam.proxy_spec(spec, 0.25) is spec
+    assert sgd.proxy_spec(ScheduleSpec.create("cosine"), 0.25).peak_lr is None
+
+
 def test_samples_are_valid_specs_within_their_ranges():
     space = SearchSpace.from_prior(PRIOR)
     study, specs = sample_many(space)

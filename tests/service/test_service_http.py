@@ -130,6 +130,23 @@ def test_two_concurrent_clients_run_one_study_to_its_best(server):
     assert best == json.loads(cli.stdout)
 
 
+def test_an_sgd_proxy_is_asked_to_train_at_the_peak_its_length_wants(server):
+    # The shipped [[horizon]] rule for SGD (b = 0.5): the study stores the full run's
+    # peak; a first-rung proxy at 10% of the run is handed that peak times 0.1^-0.5.
+    import json
+
+    with Client(server.url, token=TOKEN) as client:
+        client.create_study("sgd-proxy", {**PROFILE, "optimizer": "sgd"})
+        trial = client.ask("sgd-proxy")
+        trial.fail("not trained")
+    attrs = optuna.load_study(study_name="sgd-proxy",
+                              storage=server.storage).trials[trial.number].user_attrs
+    full = json.loads(attrs["spec"])["peak_lr"]
+    assert trial.total_steps == 100 and trial.spec.family == json.loads(attrs["spec"])["family"]
+    assert trial.spec.peak_lr == pytest.approx(full * 0.1 ** -0.5)
+    assert attrs["proxy_peak_lr"] == pytest.approx(trial.spec.peak_lr)
+
+
 def test_report_answers_are_the_plateau_pruners(server):
     with Client(server.url, token=TOKEN) as client:
         client.create_study("prune", PROFILE)
