@@ -43,11 +43,14 @@ FULL = {"workloads": ("digits-cnn", "charlm", "digits-finetune", "tabular-mlp"),
 
 
 def simulate_search(workload: str, specs: Sequence[object], rungs: Sequence[float], seed: int,
-                    recorder: Recorder, full: int) -> tuple[object, int, list[object]]:
+                    recorder: Recorder, full: int,
+                    space: Any = None) -> tuple[object, int, list[object]]:
     """The search's rungs over ``specs`` as its first rung: ``(pick spec, steps, records)``.
 
     The first spec has origin ``rules`` (the rules' top pick, always promoted), as in
-    ``run_search``. Diverged runs are recorded as pruned and diverged.
+    ``run_search``. Diverged runs are recorded as pruned and diverged. With ``space``
+    (a ``SearchSpace``), each proxy trains at the peak its length wants
+    (``space.proxy_spec``), as ``run_search``'s do; records keep the full run's spec.
     """
     from lradvisor.search import Fidelity, rung_steps
     from lradvisor.search._rungs import Record, choose, next_runs
@@ -57,7 +60,8 @@ def simulate_search(workload: str, specs: Sequence[object], rungs: Sequence[floa
 
     def add(spec: object, rung: int, run_seed: int, origin: str, parent: int | None) -> None:
         steps = rung_steps(fid.rungs[rung], full)
-        curve = recorder.curve(workload, spec, steps, run_seed)
+        trained = spec if space is None else space.proxy_spec(spec, fid.rungs[rung])
+        curve = recorder.curve(workload, trained, steps, run_seed)
         ok = math.isfinite(curve.final)
         records.append(Record(
             number=len(records), rung=rung, spec=spec, seed=run_seed,
@@ -77,18 +81,20 @@ def simulate_search(workload: str, specs: Sequence[object], rungs: Sequence[floa
 def _seed_tables(workload: str, seed: int, args: argparse.Namespace,
                  recorder: Recorder) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rank-fidelity rows (one per fraction) and search-pick rows (one per setting)."""
+    from benchmarks._trials import search_space
     from lradvisor.search import rung_steps
     from lradvisor.workloads import get_workload
 
     full = int(args.full_steps or get_workload(workload).total_steps)
+    space = search_space(workload)[0] if args.horizon else None
     shortest = min([*args.fractions, *(s[0] for s in args.settings)])
     specs = spec_sequence(workload, args.specs, seed, rung_steps(shortest, full))
     full_values = [recorder.curve(workload, s, full, seed).final for s in specs]
     best_full = min(full_values)
     fidelity_rows = []
     for fraction in args.fractions:
-        proxy = [recorder.curve(workload, s, rung_steps(fraction, full), seed).final
-                 for s in specs]
+        proxy = [recorder.curve(workload, s if space is None else space.proxy_spec(s, fraction),
+                                rung_steps(fraction, full), seed).final for s in specs]
         top = min(range(len(specs)), key=proxy.__getitem__)
         fidelity_rows.append({
             "workload": workload, "seed": seed, "fraction": fraction,
@@ -97,7 +103,8 @@ def _seed_tables(workload: str, seed: int, args: argparse.Namespace,
         })
     pick_rows = []
     for rungs in args.settings:
-        pick, steps, records = simulate_search(workload, specs, rungs, seed, recorder, full)
+        pick, steps, records = simulate_search(workload, specs, rungs, seed, recorder, full,
+                                               space)
         value = recorder.curve(workload, pick, full, seed).final
         pick_rows.append({
             "workload": workload, "seed": seed, "rungs": "/".join(f"{r:g}" for r in rungs),
@@ -184,6 +191,9 @@ def main(argv: list[str] | None = None) -> tuple[list[dict[str, Any]], list[dict
                         help="rung settings to simulate, e.g. 0.1/0.33/1")
     parser.add_argument("--full-steps", type=int,
                         help="treat the full run as this many steps (smoke tests)")
+    parser.add_argument("--horizon", action="store_true",
+                        help="proxies train at the peak the search gives them (the "
+                             "profile's [[horizon]] rule: peak x fraction^-b)")
     parser.add_argument("--name", default="proxy_fidelity", help="results file stem")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
@@ -212,7 +222,8 @@ def _run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str,
             pick_rows += p
     default = Fidelity().rungs[0]
     fid_table, pick_table = _summaries(fid_rows, pick_rows, default)
-    print(f"proxy_fidelity: {args.seeds} seed(s) x {args.specs} specs; {machine()}; "
+    how = "proxies at the horizon rule's peak" if args.horizon else "proxies at the full run's peak"
+    print(f"proxy_fidelity: {args.seeds} seed(s) x {args.specs} specs; {how}; {machine()}; "
           f"benchmark trained {recorder.runs} runs, {recorder.steps} steps")
     print(table(FID_HEADER, fid_table))
     print()

@@ -26,6 +26,22 @@ def test_simulated_search_spends_the_planned_steps_and_picks_a_finalist() -> Non
     assert pick in {r.spec for r in finals}
 
 
+def test_horizon_proxies_train_at_the_peak_the_search_gives_them() -> None:
+    # digits-cnn uses SGD: the shipped [[horizon]] rule, b = 0.5. The recorder holds
+    # exactly the runs made: proxies at 0.25 of the run at twice the spec's peak.
+    from benchmarks._trials import search_space
+    from lradvisor.schedules import ScheduleSpec
+
+    specs = spec_sequence("digits-cnn", 2, 0, 10)
+    recorder = Recorder()
+    simulate_search("digits-cnn", specs, (0.25, 1.0), 0, recorder, 40,
+                    search_space("digits-cnn")[0])
+    trained = {(ScheduleSpec.from_json(key[1]), key[2]) for key in recorder._cache}
+    for spec in specs:
+        assert (spec.replace(peak_lr=2 * spec.peak_lr), 10) in trained
+        assert (spec, 10) not in trained
+
+
 def test_quick_path_runs_on_a_tiny_setting(tmp_path) -> None:
     fid_rows, pick_rows = main([
         "--workloads", "digits-cnn", "--seeds", "1", "--specs", "3", "--fractions", "0.25",
