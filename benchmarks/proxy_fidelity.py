@@ -222,7 +222,7 @@ def _run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str,
             pick_rows += p
     default = Fidelity().rungs[0]
     fid_table, pick_table = _summaries(fid_rows, pick_rows, default)
-    how = "proxies at the horizon rule's peak" if args.horizon else "proxies at the full run's peak"
+    how = "proxies at the horizon rule's peak" if args.horizon else "proxies at the run's peak"
     print(f"proxy_fidelity: {args.seeds} seed(s) x {args.specs} specs; {how}; {machine()}; "
           f"benchmark trained {recorder.runs} runs, {recorder.steps} steps")
     print(table(FID_HEADER, fid_table))

@@ -232,14 +232,14 @@ def _peak_lr(rules: Sequence[Rule], profile: TaskProfile,
 def _horizon(rules: Sequence[Rule], profile: TaskProfile,
              trace: list[str]) -> tuple[float | None, str | None]:
     """The top ``[[horizon]]`` rule's exponent and ``"id: reason"``; ``(None, None)``
-    when none fires or the profile fixes the peak LR (nothing to restate then)."""
+    when none fires or the profile fixes the peak LR (every run trains at it then)."""
     firings = match(rules, profile, trace, kind="horizon")
     if profile.peak_lr is not None or not firings:
         return None, None
     rule = firings[0].rule
     assert rule.exponent is not None
-    trace.append(f"horizon {rule.id}: a peak LR the search picks at a fraction f of the "
-                 f"run is stated for the full run times f^{rule.exponent:g}.")
+    trace.append(f"horizon {rule.id}: a search's proxy at a fraction f of the run trains "
+                 f"at the full run's peak LR times f^-{rule.exponent:g}.")
     return rule.exponent, f"{rule.id}: {rule.reason}"
 
 

@@ -11,8 +11,8 @@ the task profile), a one-line ``reason`` and an optional ``score``:
 * ``[[adjust]]`` concludes parameters added to every recommended schedule that takes
   them and does not set them already (warmup for large batches, say).
 * ``[[horizon]]`` concludes how the best peak LR moves with the run's length:
-  ``exponent = b`` in "best peak ~ length^-b". A search whose last rung is shorter than
-  the run states a peak it chose there for the full run times ``fraction ** b``.
+  ``exponent = b`` in "best peak ~ length^-b". The search's peaks are the full run's;
+  its proxy at a fraction ``f`` of the run trains at the peak times ``f ** -b``.
 
 A condition is a value (equality), a list (membership) or ``{min = , max = }`` (an
 inclusive range); a field the profile leaves out matches nothing. The fields are those
@@ -63,8 +63,8 @@ class Rule:
         scale: an ``lr`` rule's ``(field, ref, exponent)``: peak and range are
             multiplied by ``(profile.field / ref) ** exponent`` (``None``: as written).
         exponent: a ``horizon`` rule's ``b`` in "the best peak LR goes as length^-b":
-            a peak the search chose at a fraction ``f`` of the run is stated for the full
-            run times ``f ** b``.
+            a proxy at a fraction ``f`` of the run trains at the full run's peak times
+            ``f ** -b``.
         source: the file (or ``<text>``) it came from; order: its place in that file.
         enabled: ``false`` in a user file switches a shipped rule of that id off.
     """

@@ -144,8 +144,9 @@ class AskOut(BaseModel):
     """A trial to run: its id, the schedule, the peak LR and the proxy length.
 
     ``spec`` and ``peak_lr`` are what this proxy trains with: where the profile's
-    ``[[horizon]]`` rule fires (SGD), the peak a run of this length wants, the full
-    run's peak times ``(total_steps / full_steps) ** -b``; the study stores the full run's.
+    ``[[horizon]]`` rule fires (SGD), the peak a run of this length wants: the full
+    run's peak times ``f ** -b``, ``f`` the rung's fraction of the run (about
+    ``total_steps / full_steps``). The study stores the full run's.
     """
 
     study: str
