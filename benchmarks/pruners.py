@@ -43,9 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import RESULTS, machine, mean_std, table, write_csv
-from benchmarks._trials import Curve, Recorder, check_deterministic, spec_sequence
+from benchmarks._trials import Curve, Recorder, check_deterministic, search_space, spec_sequence
 
-__all__ = ["Outcome", "area_under_curve", "main", "replay"]
+__all__ = ["Outcome", "area_under_curve", "main", "proxy_curves", "replay"]
 
 PRUNERS = ("none", "median", "patient", "successive_halving", "hyperband", "wilcoxon",
            "plateau")
@@ -88,18 +88,27 @@ class _Replay:
         return curve.final
 
 
+def proxy_curves(workload: str, specs: Sequence[Any], fraction: float, steps: int,
+                 seed: int, recorder: Recorder) -> dict[str, Curve]:
+    """The recorded proxy run of each spec, by the JSON of the spec it trains: at the
+    peak the search gives a proxy at ``fraction`` (the ``[[horizon]]`` rule, for SGD)."""
+    space = search_space(workload)[0]
+    trained = [space.proxy_spec(s, fraction) for s in specs]
+    return {t.to_json(): recorder.curve(workload, t, steps, seed) for t in trained}
+
+
 def replay(pruner: str, workload: str, specs: Sequence[object], curves: dict[str, Curve],
            fraction: float, seed: int, full_steps: int | None = None,
            settings: Mapping[str, Any] | None = None) -> Outcome:
     """Run ``specs`` in order through the search's ``TrialRunner`` under ``pruner``.
 
-    ``curves`` maps each spec's JSON to its recorded run at ``fraction`` of
-    ``full_steps`` (default: the workload's full run). ``settings``: arguments for
+    ``curves`` (see :func:`proxy_curves`) maps the JSON of the spec each proxy trains
+    to its recorded run at ``fraction`` of ``full_steps`` (default: the workload's full
+    run). ``settings``: arguments for
     ``make_pruner`` (default: the pruner's defaults), for sweeps over them.
     """
     import optuna
 
-    from benchmarks._trials import search_space
     from lradvisor.search import Fidelity
     from lradvisor.search._pruner import make_pruner
     from lradvisor.search._rungs import Planned
@@ -150,7 +159,7 @@ def _seed_rows(workload: str, seed: int, args: argparse.Namespace,
     full = _full_steps(workload, args)
     steps = rung_steps(args.fraction, full)
     specs = spec_sequence(workload, args.trials, seed, steps)
-    curves = {s.to_json(): recorder.curve(workload, s, steps, seed) for s in specs}
+    curves = proxy_curves(workload, specs, args.fraction, steps, seed, recorder)
     outcomes = {p: replay(p, workload, specs, curves, args.fraction, seed, full)
                 for p in args.pruners}
     none = outcomes["none"]

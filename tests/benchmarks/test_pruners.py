@@ -7,7 +7,7 @@ import csv
 import pytest
 
 from benchmarks._trials import Recorder, search_space, spec_sequence
-from benchmarks.pruners import Outcome, area_under_curve, main, replay
+from benchmarks.pruners import Outcome, area_under_curve, main, proxy_curves, replay
 
 REFERENCE = Outcome(("COMPLETE",) * 4, (3.0, 2.0, 1.0, 4.0), (10, 10, 10, 10))
 
@@ -37,8 +37,7 @@ def test_area_is_one_when_nothing_completes() -> None:
 def recorded() -> tuple[list, dict]:
     """Seven specs of digits-cnn and their recorded 10-step runs (full run: 40 steps)."""
     specs = spec_sequence("digits-cnn", 7, 0, 10)
-    recorder = Recorder()
-    return specs, {s.to_json(): recorder.curve("digits-cnn", s, 10, 0) for s in specs}
+    return specs, proxy_curves("digits-cnn", specs, 0.25, 10, 0, Recorder())
 
 
 @pytest.mark.parametrize("pruner", ["successive_halving", "plateau"])
