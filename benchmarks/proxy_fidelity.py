@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import RESULTS, machine, mean_std, spearman, table, write_csv
-from benchmarks._trials import Recorder, spec_sequence
+from benchmarks._trials import Recorder, search_space, spec_sequence
 
 __all__ = ["main", "simulate_search"]
 
@@ -81,7 +81,6 @@ def simulate_search(workload: str, specs: Sequence[object], rungs: Sequence[floa
 def _seed_tables(workload: str, seed: int, args: argparse.Namespace,
                  recorder: Recorder) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rank-fidelity rows (one per fraction) and search-pick rows (one per setting)."""
-    from benchmarks._trials import search_space
     from lradvisor.search import rung_steps
     from lradvisor.workloads import get_workload
 

@@ -104,8 +104,8 @@ def replay(pruner: str, workload: str, specs: Sequence[object], curves: dict[str
 
     ``curves`` (see :func:`proxy_curves`) maps the JSON of the spec each proxy trains
     to its recorded run at ``fraction`` of ``full_steps`` (default: the workload's full
-    run). ``settings``: arguments for
-    ``make_pruner`` (default: the pruner's defaults), for sweeps over them.
+    run). ``settings``: arguments for ``make_pruner`` (default: the pruner's defaults),
+    for sweeps over them.
     """
     import optuna
 

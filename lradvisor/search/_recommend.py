@@ -18,6 +18,7 @@ from typing import Any
 from lradvisor.errors import StudyError
 from lradvisor.search._fidelity import Fidelity, rung_steps
 from lradvisor.search._rungs import Choice, Record, choose, lineage
+from lradvisor.search._space import proxy_peak
 
 __all__ = ["Horizon", "best_recommendation", "recommend", "recommendation_from_dict",
            "study_recommendation"]
@@ -63,9 +64,9 @@ def recommend(
     steps_total = sum(r.steps_used for r in records)
     fraction = fidelity.rungs[choice.rung]
     peak = choice.entry.spec.peak_lr
-    proxy_peak = None
+    trained = None  # the peak the winner's proxies trained at, where it differs
     if horizon is not None and peak is not None and fraction < 1:
-        proxy_peak = peak * fraction ** -horizon.exponent
+        trained = proxy_peak(peak, fraction, horizon.exponent)
     data = {
         "study": study_name,
         "trial": choice.entry.best.number,
@@ -83,7 +84,7 @@ def recommend(
         "full_run_equivalents": round(steps_total / full_steps, 3),
         "trials": len(records),
         "horizon": None if horizon is None else horizon.exponent,
-        "proxy_peak_lr": proxy_peak,
+        "proxy_peak_lr": trained,
     }
     evidence = (
         f"study {study_name!r}: last evaluated at {fraction:.0%} of the run "
@@ -91,12 +92,12 @@ def recommend(
         f"{choice.reached} trial(s) reached that length; search used {steps_total} steps "
         f"({data['full_run_equivalents']:g} full runs) over {len(records)} trials."
     )
-    rationale = _rationale(choice, fidelity, direction, peak)
-    if proxy_peak is not None:
+    rationale = _rationale(choice, fidelity, direction)
+    if trained is not None:
         assert horizon is not None
         rationale += (
             f" Its proxies trained at the peak a run of their length wants: at "
-            f"{fraction:.0%} of the run at {proxy_peak:.3g} = {peak:.3g} x "
+            f"{fraction:.0%} of the run at {trained:.3g} = {peak:.3g} x "
             f"{fraction:.3g}^-{horizon.exponent:g}; rule {horizon.reason}"
         )
     rec = Recommendation(
@@ -110,8 +111,7 @@ def recommend(
     return rec, data
 
 
-def _rationale(choice: Choice, fidelity: Fidelity, direction: str,
-               peak: float | None) -> str:
+def _rationale(choice: Choice, fidelity: Fidelity, direction: str) -> str:
     entry = choice.entry
     shown = ", ".join(f"{v:.4g}" for v in entry.values)
     words = "lowest" if direction == "minimize" else "highest"
@@ -134,6 +134,7 @@ def _rationale(choice: Choice, fidelity: Fidelity, direction: str,
             f"{words} value; the one with the lowest peak LR was preferred for its margin "
             "from divergence."
         )
+    peak = entry.spec.peak_lr
     if choice.diverged_lr is not None and peak:
         parts.append(
             f"In this family the search saw divergence from peak LR {choice.diverged_lr:.3g} "

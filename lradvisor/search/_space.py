@@ -19,7 +19,7 @@ from lradvisor.errors import SpecError, StudyError
 from lradvisor.schedules import FAMILY_NAMES, ScheduleSpec, get_family
 from lradvisor.schedules._params import Param
 
-__all__ = ["Dimension", "FamilySpace", "SearchSpace"]
+__all__ = ["Dimension", "FamilySpace", "SearchSpace", "proxy_peak"]
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class SearchSpace:
         """
         if self.horizon is None or fraction >= 1 or spec.peak_lr is None:
             return spec
-        return replace(spec, peak_lr=spec.peak_lr * fraction ** -self.horizon)
+        return replace(spec, peak_lr=proxy_peak(spec.peak_lr, fraction, self.horizon))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -233,6 +233,12 @@ class SearchSpace:
                 for f in self.families
             },
         }
+
+
+def proxy_peak(peak: float, fraction: float, horizon: float) -> float:
+    """The peak a proxy at ``fraction`` of the run trains at: ``peak`` (the full run's)
+    times ``fraction ** -horizon``."""
+    return peak * fraction ** -horizon
 
 
 def _dimension(param: Param, narrowed: Any) -> Dimension:
