@@ -55,9 +55,6 @@ __all__ = ["PRUNER_NAMES", "PROTECTED_PHASES", "PlateauPruner", "make_pruner", "
 _HOPELESS_SIGMAS = 2.0
 # A median of n normal values has a standard error sqrt(pi / 2) times the mean's.
 _MEDIAN_SE = math.sqrt(math.pi / 2)
-# The behind test needs this many reports: its noise is estimated from the trial's own
-# first differences, and two values give one difference, no spread.
-_BEHIND_MIN_REPORTS = 3
 
 #: Phases in which a plateau is not judged (divergence and hopelessness still are).
 PROTECTED_PHASES = ("warmup", "high", "adaptive")
@@ -177,11 +174,8 @@ class PlateauPruner(BasePruner):
        where its LR was still as high as this trial's LR now: a ``wsd`` trial at its
        peak is granted what a ``cosine`` trial gained from its own peak LR, since the
        gain of the final decay is missing from a same-progress comparison. Every phase.
-    4. **Behind**: outside an LR warmup (a rising LR counts, as ``onecycle``'s ramp)
-       and from its third report (two give no estimate of its noise), prune when its
-       trend level (where a robust line through its last ``window`` reports is now,
-       when that line falls; else their median), less two standard errors of its
-       noise, is worse than the
+    4. **Behind**: outside an LR warmup (a rising LR counts, as ``onecycle``'s ramp),
+       prune when its level, less two standard errors of its noise, is worse than the
        ``behind_percentile``-th of completed trials' levels: at its LR multiplier
        (their last point, no later, where their LR was as high) while its LR is high
        with a decay to come; at the same progress otherwise (no decay ahead, so its
@@ -208,13 +202,6 @@ class PlateauPruner(BasePruner):
     digits-cnn's winner. On seeds 5-9 a ``step`` winner was pruned at the report
     where its LR fell, on the level its last reports had at the old LR: that is why a
     drop within the window counts as a decay still to come.
-
-    ``behind_percentile`` went from 50 to 35, with the trend level and the third
-    report, on the full benchmark's SGD workloads once their proxies trained at their
-    length's peak (the ``[[horizon]]`` rule; seeds 0-9): there, slow starters at a
-    high LR that fall steeply past the middle of their run win, and the median of
-    their last reports lagged where they were; at 50 without the two changes the
-    winner was pruned on 5 of 20 seed-workloads, with them on none.
 
     Levels of completed trials at a progress are medians of their values over the same
     span of progress as the trial's last ``window`` reports.
@@ -263,7 +250,7 @@ class PlateauPruner(BasePruner):
         interval_steps: int = 1,
         *,
         percentile: float = 25.0,
-        behind_percentile: float | None = 35.0,
+        behind_percentile: float | None = 50.0,
         hopeless_margin: float = 1.5,
         high_lr: float = 0.5,
         decay_ratio: float = 0.6,
@@ -377,8 +364,7 @@ class PlateauPruner(BasePruner):
         # its level less two standard errors of its own noise: what the hopeless and
         # behind tests hold against the others
         sigma = self._detector.noise(values)
-        allowance = _HOPELESS_SIGMAS * _MEDIAN_SE * sigma * math.sqrt(2.0 / window)
-        hoped = level - allowance
+        hoped = level - _HOPELESS_SIGMAS * _MEDIAN_SE * sigma * math.sqrt(2.0 / window)
         # each reference's level where its LR was last at this trial's (None: no spec)
         at_lr: list[float | None] = (_levels_at_lr(seen, now, lr_now, window)
                                      if lr_now is not None else [None] * len(seen))
@@ -387,15 +373,13 @@ class PlateauPruner(BasePruner):
         between: list[float] | None = None  # each reference's level over [lo, now]
         # at equal LR while a decay is to come; otherwise (no decay ahead, or an adaptive
         # schedule whose LR depends on the metric) at the same progress
-        if (phase != "warmup" and self._behind_percentile is not None
-                and len(values) >= _BEHIND_MIN_REPORTS):
+        if phase != "warmup" and self._behind_percentile is not None:
             if phase == "high":
                 levels = [ref.level_between(lo, now) if at is None else at
                           for ref, at in zip(seen, at_lr, strict=True)]
             else:
                 levels = between = _levels_between(seen, lo, now)
-            # where a falling curve is now, not the median its last reports lag behind
-            if self._behind(_trend_level(values[-window:]) - allowance, levels):
+            if self._behind(hoped, levels):
                 return True  # comparing at equal LR is phase-aware: no "high" protection
         if phase in PROTECTED_PHASES:
             return False
@@ -523,30 +507,6 @@ def schedule_phase(
         return "warmup"
     ahead = min(future)
     return "high" if now >= high_lr and ahead <= decay_ratio * now else "final"
-
-
-def _trend_level(values: list[float]) -> float:
-    """Where a falling curve is at its last value: the Theil-Sen line through
-    ``values`` (the median of pairwise slopes, then the median intercept) at the last
-    index, when that line falls; otherwise, and never above it, their median.
-
-    A slow starter falling steeply (an SGD run at a high LR) has a median of its last
-    reports well above where it is; a flat or rising curve is judged on its median.
-
-    Example:
-        >>> _trend_level([5.0, 4.0, 3.0, 2.0, 1.0]), _trend_level([1.0, 2.0, 1.0])
-        (1.0, 1.0)
-    """
-    level = median(values)
-    n = len(values)
-    if n < 3:
-        return level
-    slope = median((values[j] - values[i]) / (j - i)
-                   for i in range(n) for j in range(i + 1, n))
-    if slope >= 0:
-        return level
-    intercept = median(v - slope * i for i, v in enumerate(values))
-    return min(level, intercept + slope * (n - 1))
 
 
 def _spec_of(raw: Any) -> ScheduleSpec | None:

@@ -21,7 +21,6 @@ from lradvisor.search._pruner import (
     _levels_at_lr,
     _percentile,
     _Ref,
-    _trend_level,
     make_pruner,
     schedule_phase,
 )
@@ -229,52 +228,6 @@ def test_a_constant_lr_trial_behind_at_the_same_progress_is_pruned() -> None:
     off = PlateauPruner(hopeless_margin=math.inf, behind_percentile=None)
     plateau_only = first_pruned(make_study(off), values, total_steps=TOTAL, spec=constant)
     assert behind is not None and plateau_only is not None and behind < plateau_only
-
-
-def _judged_once(values: dict[int, float], spec: str, pruner: PlateauPruner) -> bool:
-    """Report every value of a trial, then ask the pruner once: its verdict there."""
-    study = make_study(pruner)
-    trial = study.ask()
-    trial.set_user_attr("total_steps", TOTAL)
-    trial.set_user_attr("spec", spec)
-    for step, value in values.items():
-        trial.report(value, step)
-    return trial.should_prune()
-
-
-def test_the_behind_check_judges_a_falling_curve_where_it_is_now() -> None:
-    """Two trials with the same last five reports in opposite orders (median 0.6,
-    worse than most completed trials there): the one falling steeply, as a high-LR SGD
-    run coming out of a bump, is judged where its robust line is now (0.3) and kept;
-    the one rising is pruned. The behind check alone (an adaptive schedule, hopeless
-    off)."""
-    adaptive = ScheduleSpec.create("plateau").to_json()
-    pruner = PlateauPruner(hopeless_margin=math.inf)
-    kept_pace = curve(lambda p: loss(p, 0.30), until=0.5)
-    falling = kept_pace | dict(zip((55, 60, 65, 70, 75), (0.9, 0.75, 0.6, 0.45, 0.3)))
-    rising = kept_pace | dict(zip((55, 60, 65, 70, 75), (0.3, 0.45, 0.6, 0.75, 0.9)))
-    assert not _judged_once(falling, adaptive, pruner)
-    assert _judged_once(rising, adaptive, pruner)
-
-
-def test_the_behind_check_waits_for_three_reports() -> None:
-    """Two reports give one difference and no estimate of the trial's noise: a trial
-    far behind after two reports is kept by the behind check, and pruned at its third."""
-    adaptive = ScheduleSpec.create("plateau").to_json()
-    pruner = PlateauPruner(hopeless_margin=math.inf, warmup_progress=0.0)
-    behind = {5: 5.0, 10: 5.0, 15: 5.0}
-    assert first_pruned(make_study(pruner), behind, total_steps=TOTAL, spec=adaptive) == 15
-
-
-@pytest.mark.parametrize(("values", "expected"), [
-    ([5.0, 4.0, 3.0, 2.0, 1.0], 1.0),           # a falling line: its last value
-    ([1.0, 2.0, 3.0], 2.0),                     # rising: the median
-    ([3.0, 3.0, 3.0, 3.0], 3.0),                # flat: the median
-    ([2.0, 1.0], 1.5),                          # too few for a line: the median
-    ([4.0, 9.0, 3.0, 2.0, 1.0], 1.0),           # one outlier does not move the line
-])
-def test_trend_level(values: list[float], expected: float) -> None:
-    assert _trend_level(values) == pytest.approx(expected)
 
 
 def test_a_rising_lr_counts_as_warmup() -> None:
