@@ -1,16 +1,18 @@
 """Does a bigger search budget, or longer rungs, pick a better schedule at full length?
 
 Run: ``python -m benchmarks.budget [--workloads a,b] [--seeds 3] [--jobs 2]
-[--budgets 2,8] [--rungs 0.1/0.33/1 0.2/0.5/1]``.
+[--budgets 2,8] [--rungs 0.1/0.33/1 0.2/0.5/1] [--pruners plateau none median]``.
 
 For each workload, seed, rung setting and budget (in full-run equivalents): one
 ``run_search`` on the quality benchmark's profile (the workload's full length, an
-in-memory study, the default pruner and sampler), then one full-length run of its
-recommendation on the same seed. Reported: the length at which the pick was last
-evaluated (the budget decides it, see ``Fidelity.fit``), the search's compute in full
-runs, and the pick's full-length value, next to the rules' top pick run the same way.
-Lower is better for every built-in workload (validation losses). Results:
-``benchmarks/results/budget.csv`` (per run), ``budget.md`` and ``budget.png``.
+in-memory study, the default sampler and each of ``--pruners``, default ``plateau``),
+then one full-length run of its recommendation on the same seed: what a pruner is
+worth is what the search then recommends, at the same budget. Reported: the length at
+which the pick was last evaluated (the budget decides it, see ``Fidelity.fit``), the
+search's compute in full runs, and the pick's full-length value, next to the rules'
+top pick run the same way. Lower is better for every built-in workload (validation
+losses). Results: ``benchmarks/results/budget.csv`` (per run), ``budget.md`` and
+``budget.png``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import RESULTS, finish_figure, machine, mean_std, table, write_csv
+from lradvisor.search._pruner import PRUNER_NAMES
 
 DEFAULT_WORKLOADS = ("digits-cnn", "digits-finetune", "tabular-mlp")
 RULES = "the rules alone"
@@ -35,7 +38,7 @@ def parse_rungs(text: str) -> tuple[float, ...]:
 
 
 def run_case(name: str, seed: int, rungs: tuple[float, ...] | None, budget: float | None,
-             steps: int | None = None) -> dict[str, Any]:
+             steps: int | None = None, pruner: str = "plateau") -> dict[str, Any]:
     """One search and one full run of its pick; ``rungs=None``: the rules' top pick alone.
 
     ``steps``: the full run's length (default: the workload's).
@@ -53,7 +56,7 @@ def run_case(name: str, seed: int, rungs: tuple[float, ...] | None, budget: floa
         value, _ = run(name, spec, steps, seed, device="cpu")
         return {"value": value, "spec": spec.describe(), "fraction": None, "runs": 0.0}
     result = run_search(workload=name, profile=profile, budget=budget, seed=seed,
-                        storage="sqlite://", study_name=f"{name}-{seed}",
+                        storage="sqlite://", study_name=f"{name}-{seed}", pruner=pruner,
                         fidelity=Fidelity(rungs=rungs), device="cpu")
     rec = result.recommendation
     value, _ = run(name, rec.spec, steps, seed, device="cpu")
@@ -61,17 +64,20 @@ def run_case(name: str, seed: int, rungs: tuple[float, ...] | None, budget: floa
             "runs": result.steps_used / steps}
 
 
-def _task(task: tuple[str, int, tuple[float, ...] | None, float | None, int | None]
+def _task(task: tuple[str, int, tuple[float, ...] | None, float | None, int | None, str]
           ) -> dict[str, Any]:
     os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
     return run_case(*task)
 
 
-def label(rungs: tuple[float, ...] | None, budget: float | None) -> str:
-    """A row name: ``0.1/0.33/1, budget 2`` or the rules' row."""
+def label(rungs: tuple[float, ...] | None, budget: float | None,
+          pruner: str | None = None) -> str:
+    """A row name: ``0.1/0.33/1, budget 2`` (``…, pruner median`` for a pruner named)
+    or the rules' row."""
     if rungs is None:
         return RULES
-    return f"{'/'.join(f'{r:g}' for r in rungs)}, budget {budget:g}"
+    name = f"{'/'.join(f'{r:g}' for r in rungs)}, budget {budget:g}"
+    return name if pruner is None else f"{name}, pruner {pruner}"
 
 
 def main(argv: list[str] | None = None) -> list[list[Any]]:
@@ -82,6 +88,8 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--budgets", default="2,8", help="comma-separated full-run budgets")
     parser.add_argument("--rungs", nargs="+", default=["0.1/0.33/1", "0.2/0.5/1"])
+    parser.add_argument("--pruners", nargs="+", default=["plateau"], choices=PRUNER_NAMES,
+                        help="the search's pruner(s); more than one names each row's")
     parser.add_argument("--name", default="budget", help="results file stem")
     parser.add_argument("--full-steps", type=int, default=None,
                         help="full-run length (default: each workload's; tests use less)")
@@ -89,27 +97,34 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
     args = parser.parse_args(argv)
     out = Path(args.out)
     names = args.workloads.split(",")
-    settings: list[tuple[tuple[float, ...] | None, float | None]] = [
-        (parse_rungs(r), float(b)) for r in args.rungs for b in args.budgets.split(",")
+    settings: list[tuple[tuple[float, ...] | None, float | None, str]] = [
+        (parse_rungs(r), float(b), p) for r in args.rungs for b in args.budgets.split(",")
+        for p in args.pruners
     ]
-    settings.append((None, None))
-    tasks = [(n, s, r, b, args.full_steps) for n in names for s in range(args.seeds)
-             for r, b in settings]
+    settings.append((None, None, "none"))
+    named = len(args.pruners) > 1
+
+    def name_of(rungs: tuple[float, ...] | None, budget: float | None, pruner: str) -> str:
+        return label(rungs, budget, pruner if named else None)
+
+    tasks = [(n, s, r, b, args.full_steps, p) for n in names for s in range(args.seeds)
+             for r, b, p in settings]
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(_task, tasks))
     elapsed = time.perf_counter() - start
-    per_run = [[n, label(r, b), s, res["fraction"], f"{res['runs']:.3f}", f"{res['value']:.6g}",
-                res["spec"]] for (n, s, r, b, _), res in zip(tasks, results, strict=True)]
+    per_run = [[n, name_of(r, b, p), s, res["fraction"], f"{res['runs']:.3f}",
+                f"{res['value']:.6g}", res["spec"]]
+               for (n, s, r, b, _, p), res in zip(tasks, results, strict=True)]
     write_csv(args.name, ["workload", "setting", "seed", "evidence length", "search full runs",
                           "full-length value", "pick"], per_run, folder=out)
     rows = []
     means: dict[tuple[str, str], float] = {}
-    for rungs, budget in settings:
-        row: list[Any] = [label(rungs, budget)]
+    for rungs, budget, pruner in settings:
+        row: list[Any] = [name_of(rungs, budget, pruner)]
         for name in names:
-            got = [res for (n, _, r, b, _), res in zip(tasks, results, strict=True)
-                   if n == name and (r, b) == (rungs, budget)]
+            got = [res for (n, _, r, b, _, p), res in zip(tasks, results, strict=True)
+                   if n == name and (r, b, p) == (rungs, budget, pruner)]
             mean, std = mean_std([g["value"] for g in got])
             means[(name, row[0])] = mean
             fractions = {g["fraction"] for g in got if g["fraction"] is not None}

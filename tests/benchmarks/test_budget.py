@@ -26,3 +26,17 @@ def test_a_tiny_budget_sweep_writes_its_table_and_keeps_to_each_budget(tmp_path)
     assert float(lengths["0.2/1, budget 8"]) == 1.0
     assert (tmp_path / "tiny.png").stat().st_size > 0
     assert "budget 8" in (tmp_path / "tiny.md").read_text()
+
+
+def test_several_pruners_each_get_a_row_and_run_their_own_search(tmp_path) -> None:
+    """With two pruners, each setting is searched under each: the rows and the per-run
+    file name the pruner, and each search keeps to the budget."""
+    rows = main(["--workloads", "tabular-mlp", "--seeds", "1", "--budgets", "2",
+                 "--rungs", "0.2/1", "--full-steps", "40", "--out", str(tmp_path),
+                 "--name", "two", "--pruners", "plateau", "none"])
+    assert [r[0] for r in rows] == ["0.2/1, budget 2, pruner plateau",
+                                    "0.2/1, budget 2, pruner none", RULES]
+    with open(tmp_path / "two.csv") as fh:
+        per_run = {r["setting"]: r for r in csv.DictReader(fh)}
+    assert set(per_run) == {rows[0][0], rows[1][0], RULES}
+    assert all(float(per_run[r[0]]["search full runs"]) <= 2.0 + 1e-9 for r in rows[:2])
