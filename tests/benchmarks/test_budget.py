@@ -28,8 +28,8 @@ def test_a_tiny_budget_sweep_writes_its_table_and_keeps_to_each_budget(tmp_path)
     assert "budget 8" in (tmp_path / "tiny.md").read_text()
 
 
-def test_several_pruners_each_get_a_row_and_run_their_own_search(tmp_path) -> None:
-    """With two pruners, each setting is searched under each: the rows and the per-run
+def test_several_pruners_each_get_a_named_row_and_keep_to_the_budget(tmp_path) -> None:
+    """With two pruners, each setting is searched once under each: the rows and the per-run
     file name the pruner, and each search keeps to the budget."""
     rows = main(["--workloads", "tabular-mlp", "--seeds", "1", "--budgets", "2",
                  "--rungs", "0.2/1", "--full-steps", "40", "--out", str(tmp_path),
