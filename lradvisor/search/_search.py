@@ -27,8 +27,11 @@ finished stays in the study, and the recommendation is still stored.
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -163,9 +166,10 @@ def run_search(
     loop.records = [record_of(t) for t in study.get_trials(deepcopy=False)]
     interrupted = False
     try:
-        loop.first_rung(_rules_plans(setup, loop.records, rules_first, seed), n_trials)
-        for rung in range(1, fid.last + 1):
-            loop.rung(rung)
+        with _ctrl_c_remembered() as loop.ctrl_c:
+            loop.first_rung(_rules_plans(setup, loop.records, rules_first, seed), n_trials)
+            for rung in range(1, fid.last + 1):
+                loop.rung(rung)
     except KeyboardInterrupt:
         interrupted = True
     found = recommend(loop.records, fid, direction=direction, full_steps=setup["full_steps"],
@@ -302,6 +306,34 @@ def relative_spec(spec: Any, full_steps: int) -> Any:
         return None
 
 
+@contextmanager
+def _ctrl_c_remembered() -> Iterator[threading.Event]:
+    """An event set by Ctrl-C (SIGINT) while the search runs, besides the usual
+    ``KeyboardInterrupt``: the search stops before its next trial even when the
+    exception was swallowed where it struck (a trainable that catches it to save a
+    checkpoint, or a library callback run during garbage collection, where Python
+    prints it and goes on).
+
+    Only where Ctrl-C raises ``KeyboardInterrupt`` now (Python's default handler, in the
+    main thread); a process that ignores SIGINT, or has its own handler, keeps it.
+    """
+    event = threading.Event()
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield event
+        return
+
+    def remember(signum: int, frame: Any) -> None:
+        event.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, remember)
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class _Loop:
     """The running state of one call: spent steps, records, the clock, the budget."""
 
@@ -318,6 +350,7 @@ class _Loop:
         self.spent = self.done = self.pruned = self.failed = 0
         self.total = 0
         self.steps = [rung_steps(r, full) for r in fid.rungs]
+        self.ctrl_c = threading.Event()
 
     def reserve(self, rung: int) -> float:
         """Steps the rungs after ``rung`` need at the least."""
@@ -359,6 +392,8 @@ class _Loop:
                 self.run(plan)
 
     def run(self, plan: Planned) -> None:
+        if self.ctrl_c.is_set():  # a Ctrl-C that the code it met swallowed
+            raise KeyboardInterrupt
         record = self.runner.run(plan)
         self.records.append(record)
         self.spent += record.steps_used

@@ -99,7 +99,10 @@ def test_bad_trainable_or_storage_is_one_line_exit_2(tmp_path, args, message):
     assert proc.stderr.startswith(message) and "Traceback" not in proc.stderr
 
 
-def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path):
+def _interrupted_after_two_trials(tmp_path, trainable: str,
+                                  delay: float = 0.0) -> tuple[int, str]:
+    """Start a search of ``trainable`` (1 s a trial), send it Ctrl-C ``delay`` seconds
+    after the progress bar says two trials have finished; its exit status and stderr."""
     url = f"sqlite:///{tmp_path}/i.db"
     # A runner that starts the suite in the background (no job control) passes SIGINT
     # on as ignored, and Python then never raises KeyboardInterrupt: give the search
@@ -108,8 +111,8 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path):
              " sys.argv[0] = 'lradvisor'; runpy.run_module('lradvisor', run_name='__main__')")
     proc = subprocess.Popen(
         [sys.executable, "-c", start, "search", "--task", "scratch", "--total-steps",
-         "40", "--trainable", f"{TRAINABLES}:slow", "--trials", "30", "--storage", url,
-         "--study", "i"],
+         "40", "--trainable", f"{TRAINABLES}:{trainable}", "--trials", "30",
+         "--storage", url, "--study", "i"],
         cwd=tmp_path, env={**os.environ, "SLOW_SECONDS": "1.0"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -126,13 +129,37 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path):
     else:
         proc.kill()
         raise AssertionError(f"the search did not get 2 trials done: {seen[-2000:]}")
+    time.sleep(delay)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    err = seen + err
-    assert proc.returncode == 130, err[-3000:]
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, seen + err
+
+
+def _kept(tmp_path) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name="i", storage=f"sqlite:///{tmp_path}/i.db").trials
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path):
+    code, err = _interrupted_after_two_trials(tmp_path, "slow")
+    assert code == 130, err[-3000:]
     assert "Interrupted: finished trials are kept in study 'i'" in err
     assert "Traceback" not in err
-    kept = optuna.load_study(study_name="i", storage=url).trials
+    kept = _kept(tmp_path)
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in kept) >= 2
+
+
+def test_ctrl_c_that_the_trainable_swallows_still_stops_the_search(tmp_path):
+    """Ctrl-C half a second into the third trial, which catches KeyboardInterrupt and
+    returns: that trial completes, and the search stops before the next one (it would
+    otherwise run 30 trials and the rungs)."""
+    code, err = _interrupted_after_two_trials(tmp_path, "swallows_ctrl_c", delay=0.5)
+    assert code == 130, err[-3000:]
+    assert "Interrupted: finished trials are kept in study 'i'" in err
+    assert "Traceback" not in err
+    kept = _kept(tmp_path)
+    # the third trial completes (or, should Ctrl-C miss its sleep, is failed as
+    # interrupted); none starts after it
+    assert len(kept) <= 3
     assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in kept) >= 2
 
 

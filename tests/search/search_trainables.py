@@ -5,6 +5,7 @@ Loaded by path (``tests/search/search_trainables.py:quadratic``), as users load 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -63,4 +64,13 @@ def slow(ctx):
     return quadratic(ctx)
 
 
+def swallows_ctrl_c(ctx):
+    """The slow quadratic, catching Ctrl-C itself (as a loop that saves a checkpoint on
+    it might) and returning as if nothing happened."""
+    with contextlib.suppress(KeyboardInterrupt):
+        time.sleep(float(os.environ.get("SLOW_SECONDS", "0.3")))
+    return quadratic(ctx)
+
+
 NOT_CALLABLE = 3
+
