@@ -27,16 +27,15 @@ finished stays in the study, and the recommendation is still stored.
 from __future__ import annotations
 
 import math
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lradvisor.errors import StudyError
 from lradvisor.search._fidelity import Fidelity, rung_steps
+from lradvisor.search._interrupt import ctrl_c_remembered
 from lradvisor.search._recommend import Horizon, recommend
 from lradvisor.search._rungs import Planned, Record, leaderboard, next_runs
 from lradvisor.search._space import SearchSpace
@@ -166,7 +165,7 @@ def run_search(
     loop.records = [record_of(t) for t in study.get_trials(deepcopy=False)]
     interrupted = False
     try:
-        with _ctrl_c_remembered() as loop.ctrl_c:
+        with ctrl_c_remembered() as loop.ctrl_c:
             loop.first_rung(_rules_plans(setup, loop.records, rules_first, seed), n_trials)
             for rung in range(1, fid.last + 1):
                 loop.rung(rung)
@@ -304,34 +303,6 @@ def relative_spec(spec: Any, full_steps: int) -> Any:
         return spec.relative_to(full_steps)
     except SpecError:
         return None
-
-
-@contextmanager
-def _ctrl_c_remembered() -> Iterator[threading.Event]:
-    """An event set by Ctrl-C (SIGINT) while the search runs, besides the usual
-    ``KeyboardInterrupt``: the search stops before its next trial even when the
-    exception was swallowed where it struck (a trainable that catches it to save a
-    checkpoint, or a library callback run during garbage collection, where Python
-    prints it and goes on).
-
-    Only where Ctrl-C raises ``KeyboardInterrupt`` now (Python's default handler, in the
-    main thread); a process that ignores SIGINT, or has its own handler, keeps it.
-    """
-    event = threading.Event()
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield event
-        return
-
-    def remember(signum: int, frame: Any) -> None:
-        event.set()
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, remember)
-    try:
-        yield event
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class _Loop:

@@ -31,6 +31,7 @@ from typing import Any
 
 from lradvisor.errors import StudyError
 from lradvisor.search._claim import DONE, WAIT, decide
+from lradvisor.search._interrupt import ctrl_c_remembered
 from lradvisor.search._lock import StorageLock
 from lradvisor.search._rungs import Planned, Record
 from lradvisor.search._shared import DEFAULT_GRACE, DEFAULT_HEARTBEAT, open_shared_storage
@@ -194,7 +195,8 @@ def run_worker(
     limit = timeout if timeout is not None else settings.get("timeout")
     deadline = time.monotonic() + limit if limit else float("inf")
     try:
-        return worker.loop(n_trials, deadline, patience, poll)
+        with ctrl_c_remembered() as worker.ctrl_c:
+            return worker.loop(n_trials, deadline, patience, poll)
     finally:
         worker.close()
 
@@ -217,6 +219,7 @@ class _Worker:
             lock=self.lock, heartbeat=self.heartbeat, worker=self.name,
         )
         self.result = WorkerResult(study=self.study, worker=self.name)
+        self.ctrl_c = threading.Event()  # set by Ctrl-C, even where it was swallowed
 
     def close(self) -> None:
         self.heartbeat.stop()
@@ -229,6 +232,9 @@ class _Worker:
         away_since: float | None = None
         result = self.result
         while True:
+            if self.ctrl_c.is_set():  # a Ctrl-C that the code it met swallowed
+                result.reason = "interrupted"
+                return result
             if n_trials is not None and result.trials_run >= n_trials:
                 result.reason = "n_trials"
                 return result

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
 
-from tests.conftest import run_cli
+import optuna
+
+from tests.conftest import ROOT, run_cli
 from tests.distributed.conftest import HERE, trials_of
 
 ARGS = ["--trainable", f"{HERE / 'quick_trainable.py'}:train", "--task", "scratch",
@@ -53,3 +61,35 @@ def test_a_worker_on_a_study_without_a_target_says_how_to_make_one(tmp_path):
     done = run_cli("worker", "--study", "plain", "--storage", url)
     assert done.returncode == 2
     assert "lradvisor search --create-only" in done.stderr
+
+
+def test_a_worker_stops_on_a_ctrl_c_its_trainable_swallowed(tmp_path):
+    """Ctrl-C half a second into a worker's second trial, whose trainable catches
+    KeyboardInterrupt and returns: that trial completes, and the worker stops before
+    the next one with exit 130 (it would otherwise run the study to its end)."""
+    url = f"sqlite:///{tmp_path}/s.db"
+    trainable = f"{ROOT / 'tests' / 'search' / 'search_trainables.py'}:swallows_ctrl_c"
+    made = run_cli("search", "--trainable", trainable, "--task", "scratch", "--total-steps",
+                   "40", "--trials", "10", "--create-only", "--storage", url, "--study", "w")
+    assert made.returncode == 0, made.stderr
+    # Python's own Ctrl-C handler, which a runner in the background may have replaced
+    start = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+             " sys.argv[0] = 'lradvisor'; runpy.run_module('lradvisor', run_name='__main__')")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", start, "worker", "--study", "w", "--storage", url,
+         "--device", "cpu"], cwd=tmp_path, env={**os.environ, "SLOW_SECONDS": "1.0"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    seen, deadline = "", time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None and "trial 0 " not in seen:
+        if select.select([proc.stderr], [], [], 0.5)[0]:
+            seen += os.read(proc.stderr.fileno(), 1 << 16).decode(errors="replace")
+    assert "trial 0 " in seen, seen
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    err = seen + err
+    assert proc.returncode == 130, err[-3000:]
+    assert "interrupted" in err and "Traceback" not in err
+    trials = optuna.load_study(study_name="w", storage=url).trials
+    assert len(trials) <= 2, [t.state for t in trials]
