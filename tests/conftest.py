@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
+import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +25,38 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
         input=input,
     )
+
+
+def interrupt_cli(*args: str, after: str, delay: float = 0.0, cwd: Path | None = None,
+                  env: dict[str, str] | None = None, wait: float = 90) -> tuple[int, str]:
+    """Run ``lradvisor ARGS`` in a real subprocess, send it Ctrl-C ``delay`` seconds after
+    its stderr first matches the regex ``after``; its exit status and whole stderr.
+
+    The process gets Python's own Ctrl-C handler: a runner that starts the suite in the
+    background (no job control) passes SIGINT on as ignored, and Python then never
+    raises KeyboardInterrupt. Reading stderr, not polling the database, keeps a second
+    process's connections out of what a test checks.
+    """
+    start = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+             " sys.argv[0] = 'lradvisor'; runpy.run_module('lradvisor', run_name='__main__')")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", start, *args], cwd=cwd or ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    seen, deadline = "", time.monotonic() + wait
+    while time.monotonic() < deadline and proc.poll() is None:
+        if select.select([proc.stderr], [], [], 0.5)[0]:
+            seen += os.read(proc.stderr.fileno(), 1 << 16).decode(errors="replace")
+            if re.search(after, seen):
+                break
+    else:
+        proc.kill()
+        raise AssertionError(f"stderr never matched {after!r}: {seen[-2000:]}")
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, seen + err
 
 
 @pytest.fixture

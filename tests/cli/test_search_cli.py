@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import select
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
@@ -19,6 +15,7 @@ from click.testing import CliRunner
 from lradvisor.cli import cli as cli_group
 from lradvisor.cli._search import read_spec_file
 from lradvisor.errors import StudyError
+from tests.conftest import interrupt_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINABLES = ROOT / "tests" / "search" / "search_trainables.py"
@@ -102,37 +99,14 @@ def test_bad_trainable_or_storage_is_one_line_exit_2(tmp_path, args, message):
 def _interrupted_after_two_trials(tmp_path, trainable: str,
                                   delay: float = 0.0) -> tuple[int, str]:
     """Start a search of ``trainable`` (1 s a trial), send it Ctrl-C ``delay`` seconds
-    after the progress bar says two trials have finished; its exit status and stderr."""
-    url = f"sqlite:///{tmp_path}/i.db"
-    # A runner that starts the suite in the background (no job control) passes SIGINT
-    # on as ignored, and Python then never raises KeyboardInterrupt: give the search
-    # the handler a terminal's Ctrl-C meets.
-    start = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
-             " sys.argv[0] = 'lradvisor'; runpy.run_module('lradvisor', run_name='__main__')")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", start, "search", "--task", "scratch", "--total-steps",
-         "40", "--trainable", f"{TRAINABLES}:{trainable}", "--trials", "30",
-         "--storage", url, "--study", "i"],
-        cwd=tmp_path, env={**os.environ, "SLOW_SECONDS": "1.0"},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    # Interrupt once the progress bar says two trials have finished (each is then
-    # committed). Reading the bar, not polling the database, keeps a second process's
-    # connections out of what this test checks.
-    seen, deadline = "", time.monotonic() + 90
-    while time.monotonic() < deadline and proc.poll() is None:
-        ready, _, _ = select.select([proc.stderr], [], [], 0.5)
-        if ready:
-            seen += os.read(proc.stderr.fileno(), 1 << 16).decode(errors="replace")
-            if re.search(r"\b([2-9]|[1-9]\d+)/\d+ \[", seen):
-                break
-    else:
-        proc.kill()
-        raise AssertionError(f"the search did not get 2 trials done: {seen[-2000:]}")
-    time.sleep(delay)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    return proc.returncode, seen + err
+    after the progress bar says two trials have finished (each is then committed); its
+    exit status and stderr."""
+    return interrupt_cli(
+        "search", "--task", "scratch", "--total-steps", "40", "--trainable",
+        f"{TRAINABLES}:{trainable}", "--trials", "30", "--storage",
+        f"sqlite:///{tmp_path}/i.db", "--study", "i",
+        after=r"\b([2-9]|[1-9]\d+)/\d+ \[", delay=delay, cwd=tmp_path,
+        env={"SLOW_SECONDS": "1.0"})
 
 
 def _kept(tmp_path) -> list[optuna.trial.FrozenTrial]:

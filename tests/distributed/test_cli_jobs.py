@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import select
-import signal
-import subprocess
-import sys
-import time
 
 import optuna
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, interrupt_cli, run_cli
 from tests.distributed.conftest import HERE, trials_of
 
 ARGS = ["--trainable", f"{HERE / 'quick_trainable.py'}:train", "--task", "scratch",
@@ -72,24 +66,10 @@ def test_a_worker_stops_on_a_ctrl_c_its_trainable_swallowed(tmp_path):
     made = run_cli("search", "--trainable", trainable, "--task", "scratch", "--total-steps",
                    "40", "--trials", "10", "--create-only", "--storage", url, "--study", "w")
     assert made.returncode == 0, made.stderr
-    # Python's own Ctrl-C handler, which a runner in the background may have replaced
-    start = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
-             " sys.argv[0] = 'lradvisor'; runpy.run_module('lradvisor', run_name='__main__')")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", start, "worker", "--study", "w", "--storage", url,
-         "--device", "cpu"], cwd=tmp_path, env={**os.environ, "SLOW_SECONDS": "1.0"},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    seen, deadline = "", time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None and "trial 0 " not in seen:
-        if select.select([proc.stderr], [], [], 0.5)[0]:
-            seen += os.read(proc.stderr.fileno(), 1 << 16).decode(errors="replace")
-    assert "trial 0 " in seen, seen
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    err = seen + err
-    assert proc.returncode == 130, err[-3000:]
+    code, err = interrupt_cli("worker", "--study", "w", "--storage", url, "--device", "cpu",
+                              after="trial 0 ", delay=0.5, cwd=tmp_path,
+                              env={"SLOW_SECONDS": "1.0"}, wait=60)
+    assert code == 130, err[-3000:]
     assert "interrupted" in err and "Traceback" not in err
     trials = optuna.load_study(study_name="w", storage=url).trials
     assert len(trials) <= 2, [t.state for t in trials]
