@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import RESULTS, finish_figure, machine, mean_std, table, write_csv
-from lradvisor.search._pruner import PRUNER_NAMES
 
 DEFAULT_WORKLOADS = ("digits-cnn", "digits-finetune", "tabular-mlp")
 RULES = "the rules alone"
@@ -82,6 +81,8 @@ def label(rungs: tuple[float, ...] | None, budget: float | None,
 
 def main(argv: list[str] | None = None) -> list[list[Any]]:
     """Run, write the results, print the table; returns the table's rows."""
+    from lradvisor.search._pruner import PRUNER_NAMES
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workloads", default=",".join(DEFAULT_WORKLOADS))
     parser.add_argument("--seeds", type=int, default=3)
