@@ -12,6 +12,13 @@ seeds (>= 3), at the run length (the workload's full length; ``--quick``: a fift
   equivalents followed by one full run of its recommendation; and the same with the
   LR range test first (``search --lr-find``: its suggested range replaces the rules'
   peak-LR range; its sweep's steps are counted in the search's compute);
+* the guide that learns (``lradvisor rules learn``), left out one seed at a time: each
+  seed's search is stored as evidence, with ``--evidence-seeds`` more seeds searched for
+  evidence only; for each seed the guide is fitted on every other study (all workloads'
+  studies, so its neighbourhood has to find the same profile), and ``suggest``'s blended
+  pick runs at full length ("rules+learned"), then a search seeded by it
+  (``run_search(learned=...)``) and a full run of its pick ("rules+learned+search").
+  The evidence is the same workload on other seeds: the best case for a learned guide.
 * the oracle: the best (mean over seeds) of a full-length grid over families x peak LRs
   (the guide's default peak times 0.1, 0.3, 1, 3, 10);
 * the AlgoPerf-style baseline: linear warmup (10%) + cosine, peak LR tuned over the 5
@@ -52,6 +59,8 @@ QUICK_WORKLOADS = ("tabular-mlp", "digits-finetune")
 SEARCH_BUDGET = 2.0
 SEARCH = "lradvisor rules+search"
 LRFIND = "lradvisor rules+lr-find+search"
+LEARNED = "lradvisor rules+learned"
+LEARNED_SEARCH = "lradvisor rules+learned+search"
 
 
 def profile_of(workload: Any, steps: int) -> dict[str, Any]:
@@ -138,6 +147,7 @@ def run_seed(name: str, seed: int, steps: int, grid_names: tuple[str, ...]) -> d
     value, curve = run(name, spec, steps, seed, device="cpu")
     out["lradvisor rules+search"] = (value, result.steps_used + steps, curve)
     out["_search"] = {"steps_used": result.steps_used, "spec": spec.describe()}
+    out["_evidence"] = study_evidence(result.study)
     found = lr_find(workload=name, seed=seed, device="cpu")  # `search --lr-find`
     result = run_search(workload=name, profile=profile, budget=SEARCH_BUDGET, seed=seed,
                         storage="sqlite://", study_name=f"{name}-{seed}-lr-find",
@@ -148,6 +158,51 @@ def run_seed(name: str, seed: int, steps: int, grid_names: tuple[str, ...]) -> d
     out[LRFIND] = (value, used + steps, curve)
     out["_lr_find"] = {"steps_used": used, "spec": spec.describe(),
                        "range": (found.suggestion.low, found.suggestion.high)}
+    return out
+
+
+def study_evidence(study: Any) -> dict[str, Any] | None:
+    """What a finished search says to the learned guide (``lradvisor rules learn``)."""
+    from lradvisor.learn import evidence_of
+
+    return evidence_of(study)
+
+
+def search_evidence(name: str, seed: int, steps: int) -> dict[str, Any] | None:
+    """A search at the quality budget, kept only as evidence (``--evidence-seeds``)."""
+    from lradvisor.search import run_search
+    from lradvisor.workloads import get_workload
+
+    profile = profile_of(get_workload(name), steps)
+    result = run_search(workload=name, profile=profile, budget=SEARCH_BUDGET, seed=seed,
+                        storage="sqlite://", study_name=f"{name}-{seed}", device="cpu")
+    return study_evidence(result.study)
+
+
+def run_learned(name: str, seed: int, steps: int,
+                evidence: list[dict[str, Any]]) -> dict[str, Any]:
+    """The learned guide fitted on ``evidence`` (other seeds' studies): its pick at full
+    length, and a search it seeds followed by a full run of that search's pick."""
+    from lradvisor.learn import fit
+    from lradvisor.rules import advise
+    from lradvisor.rules._learn import blend
+    from lradvisor.search import run_search
+    from lradvisor.workloads import get_workload, run
+
+    profile = profile_of(get_workload(name), steps)
+    guide, _ = fit(evidence)
+    advice = blend(advise(profile), guide)
+    out: dict[str, Any] = {}
+    value, curve = run(name, advice.best.spec, steps, seed, device="cpu")
+    out[LEARNED] = (value, steps, curve)
+    result = run_search(workload=name, profile=profile, budget=SEARCH_BUDGET, seed=seed,
+                        storage="sqlite://", study_name=f"{name}-{seed}-learned",
+                        device="cpu", learned=guide)
+    spec = result.recommendation.spec if result.recommendation else advice.best.spec
+    value, curve = run(name, spec, steps, seed, device="cpu")
+    out[LEARNED_SEARCH] = (value, result.steps_used + steps, curve)
+    out["_learned"] = {"spec": advice.best.spec.describe(), "evidence": advice.best.evidence}
+    out["_learned_search"] = {"steps_used": result.steps_used, "spec": spec.describe()}
     return out
 
 
@@ -175,8 +230,9 @@ def summarise(name: str, runs: list[dict[str, Any]], steps: int,
     methods |= {"baseline schedule-free": "schedule-free",
                 f"AlgoPerf warmup+cosine ({algo_key.split('@')[1]}x)": algo_key,
                 "lradvisor rules": "lradvisor rules",
-                SEARCH: SEARCH, LRFIND: LRFIND,
-                f"oracle {oracle_key[5:]}x": oracle_key}
+                SEARCH: SEARCH, LRFIND: LRFIND}
+    methods |= {m: m for m in (LEARNED, LEARNED_SEARCH) if m in runs[0]}
+    methods[f"oracle {oracle_key[5:]}x"] = oracle_key
     rows = []
     for label, key in methods.items():
         mean, std = mean_std(values(key)) if all(map(math.isfinite, values(key))) \
@@ -185,18 +241,26 @@ def summarise(name: str, runs: list[dict[str, Any]], steps: int,
         regret = (mean - oracle) / abs(oracle)
         rows.append([name, label, f"{mean:.4g}", f"{std:.2g}", f"{regret:+.2%}",
                      int(used), f"{used / grid_steps:.3f}"])
-    rules_close = [(r["lradvisor rules"][0] - r[oracle_key][0]) / abs(r[oracle_key][0]) <= 0.03
-                   for r in runs]
+    def close(method: str) -> list[bool]:
+        return [(r[method][0] - r[oracle_key][0]) / abs(r[oracle_key][0]) <= 0.03 for r in runs]
+
     baselines = [k for k in methods if k.startswith("baseline")]
-    facts: dict[str, Any] = {"rules_close": rules_close, "grid_size": len(grid_keys)}
-    for method, extra in ((SEARCH, "_search"), (LRFIND, "_lr_find")):
+    facts: dict[str, Any] = {"rules_close": close("lradvisor rules"),
+                             "grid_size": len(grid_keys)}
+    if LEARNED in runs[0]:
+        facts["learned_close"] = close(LEARNED)
+    for method, extra in ((SEARCH, "_search"), (LRFIND, "_lr_find"), (LEARNED, None),
+                          (LEARNED_SEARCH, "_learned_search")):
+        if method not in runs[0]:
+            continue
         mean = statistics.fmean(values(method))
         ratios = [steps_to(r[algo_key][2], r[algo_key][0]) / steps_to(r[method][2], r[algo_key][0])
                   for r in runs]
         facts[method] = {
             "regret": (mean - oracle) / abs(oracle),
             "compute": statistics.fmean(r[method][1] for r in runs) / grid_steps,
-            "runs": statistics.fmean(r[extra]["steps_used"] for r in runs) / steps,
+            "runs": statistics.fmean(r[extra]["steps_used"] for r in runs) / steps
+            if extra else 0.0,
             "speedup": statistics.median(ratios),
             "beats_baselines": all(mean < statistics.fmean(values(methods[b]))
                                    for b in baselines),
@@ -239,6 +303,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workloads", help="comma-separated (default: all; quick: 2)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=1, help="processes (workload-seeds)")
+    parser.add_argument("--evidence-seeds", type=int, default=3,
+                        help="more seeds searched only as the learned guide's evidence "
+                        "(0 with --no-learned)")
+    parser.add_argument("--no-learned", action="store_true",
+                        help="leave out the learned-guide methods")
     parser.add_argument("--name", default=None, help="results file stem (default quality)")
     args = parser.parse_args(argv)
     from lradvisor.workloads import WORKLOAD_NAMES, get_workload
@@ -249,8 +318,21 @@ def main(argv: list[str] | None = None) -> None:
     lengths = {n: get_workload(n).total_steps // (5 if args.quick else 1) for n in names}
     tasks = [(n, s, lengths[n], grid_names) for n in names for s in range(args.seeds)]
     start = time.perf_counter()
+    extra = [] if args.no_learned else [
+        (n, s, lengths[n]) for n in names
+        for s in range(args.seeds, args.seeds + args.evidence_seeds)]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(_run_task, tasks))
+        if not args.no_learned:
+            studies = [(n, s, r["_evidence"]) for (n, s, *_), r in zip(tasks, results,
+                                                                        strict=False)]
+            studies += [(n, s, e) for (n, s, _), e in
+                        zip(extra, pool.map(_evidence_task, extra), strict=False)]
+            jobs = [(n, s, lengths[n], [e for n2, s2, e in studies
+                                        if e is not None and (n2, s2) != (n, s)])
+                    for n, s, *_ in tasks]
+            for result, more in zip(results, pool.map(_learned_task, jobs), strict=False):
+                result.update(more)
     elapsed = time.perf_counter() - start
     rows, facts = [], {}
     for name in names:
@@ -265,6 +347,20 @@ def _run_task(task: tuple[str, int, int, tuple[str, ...]]) -> dict[str, Any]:
 
     os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
     return run_seed(*task)
+
+
+def _evidence_task(task: tuple[str, int, int]) -> dict[str, Any] | None:
+    import os
+
+    os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
+    return search_evidence(*task)
+
+
+def _learned_task(task: tuple[str, int, int, list[dict[str, Any]]]) -> dict[str, Any]:
+    import os
+
+    os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
+    return run_learned(*task)
 
 
 def _report(rows: list[list[Any]], facts: dict[str, Any], names: Any, args: Any,
@@ -283,7 +379,13 @@ def _report(rows: list[list[Any]], facts: dict[str, Any], names: Any, args: Any,
         f"- rules alone within 3% of the oracle on {sum(close)}/{len(close)} workload-seeds "
         "(target >= 80%)",
     ]
-    for method in (SEARCH, LRFIND):
+    if "learned_close" in next(iter(facts.values())):
+        close = [c for f in facts.values() for c in f["learned_close"]]
+        lines.append(f"- rules + learned guide (other seeds' studies) within 3% of the oracle "
+                     f"on {sum(close)}/{len(close)} workload-seeds")
+    for method in (SEARCH, LRFIND, LEARNED, LEARNED_SEARCH):
+        if method not in next(iter(facts.values())):
+            continue
         got = {n: facts[n][method] for n in names}
         regrets = [g["regret"] for g in got.values()]
         compute = [g["compute"] for g in got.values()]

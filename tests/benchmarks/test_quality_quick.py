@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import math
 
-from benchmarks.quality import BASELINES, LRFIND, SEARCH, run_seed, steps_to, summarise
+from benchmarks.quality import (
+    BASELINES,
+    LEARNED,
+    LEARNED_SEARCH,
+    LRFIND,
+    SEARCH,
+    run_learned,
+    run_seed,
+    search_evidence,
+    steps_to,
+    summarise,
+)
 
 
 def test_quality_tiny_run_and_summary():
@@ -26,6 +37,22 @@ def test_quality_tiny_run_and_summary():
     assert lr_find[1] == runs[0]["_lr_find"]["steps_used"] + 20  # sweep + search + one run
     assert 0 < runs[0]["_lr_find"]["range"][0] < runs[0]["_lr_find"]["range"][1]
     assert facts["grid_size"] == 10 and len(facts["rules_close"]) == 1
+
+
+def test_quality_learned_guide_left_out_one_seed_at_a_time():
+    grid = ("cosine-warmup",)  # the AlgoPerf row the summary needs
+    run = run_seed("tabular-mlp", 0, 20, grid)
+    assert run["_evidence"]["label"] == "tabular-mlp"  # the seed's own study is evidence
+    others = [search_evidence("tabular-mlp", seed, 20) for seed in (1, 2)]
+    run.update(run_learned("tabular-mlp", 0, 20, [*others, run["_evidence"]]))
+    # three similar studies: the guide speaks (two would keep the rules' answer)
+    assert run["_learned"]["evidence"].startswith("evidence: 3 studies, tabular-mlp-like")
+    assert run[LEARNED][1] == 20  # one full run, no search
+    assert run[LEARNED_SEARCH][1] == run["_learned_search"]["steps_used"] + 20
+    rows, facts = summarise("tabular-mlp", [run], 20, grid)
+    assert {LEARNED, LEARNED_SEARCH} <= {r[1] for r in rows}
+    assert len(facts["learned_close"]) == 1 and facts[LEARNED]["runs"] == 0.0
+    assert facts[LEARNED_SEARCH]["runs"] <= 2.0 + 1e-9
 
 
 def test_steps_to_target():
