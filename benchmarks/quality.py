@@ -137,6 +137,7 @@ def run_seed(name: str, seed: int, steps: int, grid_names: tuple[str, ...]) -> d
             out[f"grid:{gname}@{factor:g}"] = (value, steps, curve)
     value, curve = run(name, advice.best.spec, steps, seed, device="cpu")
     out["lradvisor rules"] = (value, steps, curve)
+    out["_rules"] = advice.best.spec.describe()
     with schedule_free(warmup_steps=max(1, steps // 20)):
         spec = ScheduleSpec("constant", {}, peak * SF_SCALE.get(work.optimizer, 1.0))
         value, curve = run(name, spec, steps, seed, device="cpu")
@@ -340,6 +341,22 @@ def main(argv: list[str] | None = None) -> None:
         more, facts[name] = summarise(name, runs, lengths[name], grid_names)
         rows += more
     _report(rows, facts, names, args, elapsed)
+    write_csv(f"{args.name or ('quality_quick' if args.quick else 'quality')}_picks",
+              ["workload", "seed", "method", "final value", "pick"],
+              picks(tasks, results))
+
+
+def picks(tasks: list[Any], results: list[dict[str, Any]]) -> list[list[Any]]:
+    """Per workload-seed: what each of lradvisor's methods ran at full length."""
+    rows = []
+    for (name, seed, *_), run in zip(tasks, results, strict=False):
+        rows.append([name, seed, "lradvisor rules", f"{run['lradvisor rules'][0]:.4g}",
+                     run["_rules"]])
+        for method, extra in ((SEARCH, "_search"), (LRFIND, "_lr_find"),
+                              (LEARNED, "_learned"), (LEARNED_SEARCH, "_learned_search")):
+            if method in run:
+                rows.append([name, seed, method, f"{run[method][0]:.4g}", run[extra]["spec"]])
+    return rows
 
 
 def _run_task(task: tuple[str, int, int, tuple[str, ...]]) -> dict[str, Any]:

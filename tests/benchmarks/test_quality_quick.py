@@ -10,6 +10,7 @@ from benchmarks.quality import (
     LEARNED_SEARCH,
     LRFIND,
     SEARCH,
+    picks,
     run_learned,
     run_seed,
     search_evidence,
@@ -53,6 +54,9 @@ def test_quality_learned_guide_left_out_one_seed_at_a_time():
     assert {LEARNED, LEARNED_SEARCH} <= {r[1] for r in rows}
     assert len(facts["learned_close"]) == 1 and facts[LEARNED]["runs"] == 0.0
     assert facts[LEARNED_SEARCH]["runs"] <= 2.0 + 1e-9
+    table = picks([("tabular-mlp", 0, 20, grid)], [run])  # what each method ran, per seed
+    assert [r[2] for r in table] == ["lradvisor rules", SEARCH, LRFIND, LEARNED, LEARNED_SEARCH]
+    assert table[3][4] == run["_learned"]["spec"] and table[0][4] == run["_rules"]
 
 
 def test_steps_to_target():
