@@ -119,3 +119,20 @@ def finish_figure(fig: Any, ax: Any, path: Any, *, ylabel: str, title: str) -> N
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def grouped_bars(path: Any, labels: Sequence[str], series: dict[str, Sequence[float]], *,
+                 ylabel: str, title: str) -> None:
+    """One bar per label for each series (a workload), side by side; changes in %."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
+    width = 0.8 / max(1, len(series))
+    for i, (name, ys) in enumerate(series.items()):
+        ax.bar([j + i * width for j in range(len(labels))], ys, width, label=name)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(labels))])
+    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
+    finish_figure(fig, ax, path, ylabel=ylabel, title=title)

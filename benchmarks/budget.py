@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import RESULTS, finish_figure, machine, mean_std, table, write_csv
+from benchmarks._common import RESULTS, grouped_bars, machine, mean_std, table, write_csv
 
 DEFAULT_WORKLOADS = ("digits-cnn", "digits-finetune", "tabular-mlp")
 RULES = "the rules alone"
@@ -148,22 +148,12 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
 def _plot(names: list[str], labels: list[str], means: dict[tuple[str, str], float],
           path: Any) -> None:
     """Each setting's mean value relative to the rules alone, per workload (bars)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
-    width = 0.8 / len(names)
-    for i, name in enumerate(names):
+    series = {}
+    for name in names:
         base = means[(name, RULES)]
-        ys = [100 * (means[(name, lab)] - base) / abs(base) for lab in labels]
-        ax.bar([j + i * width for j in range(len(labels))], ys, width, label=name)
-    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(labels))])
-    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
-    finish_figure(fig, ax, path, ylabel="full-length value vs the rules alone (%)",
-                  title="benchmarks/budget: the pick at full length, by budget and rungs")
-
+        series[name] = [100 * (means[(name, lab)] - base) / abs(base) for lab in labels]
+    grouped_bars(path, labels, series, ylabel="full-length value vs the rules alone (%)",
+                 title="benchmarks/budget: the pick at full length, by budget and rungs")
 
 if __name__ == "__main__":
     main()

@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import RESULTS, finish_figure, machine, mean_std, table, write_csv
+from benchmarks._common import RESULTS, grouped_bars, machine, mean_std, table, write_csv
 
 SEARCH = "rules + search (one new search)"
 
@@ -142,22 +142,11 @@ def summarise(runs: list[list[Any]], names: list[str], counts: list[int]) -> lis
 
 def plot(rows: list[list[Any]], names: list[str], path: Any) -> None:
     """Each guide's mean full-length value against the rules alone, per workload."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
     labels = list(dict.fromkeys(r[1] for r in rows))
-    width = 0.8 / len(names)
-    for i, name in enumerate(names):
-        got = {r[1]: float(r[4].rstrip("%")) for r in rows if r[0] == name}
-        ax.bar([j + i * width for j in range(len(labels))], [got[lab] for lab in labels],
-               width, label=name)
-    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(labels))])
-    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
-    finish_figure(fig, ax, path, ylabel="full-length value vs the rules alone (%)",
-                  title="benchmarks/learned: the guide's pick by number of stored studies")
+    got = {(r[0], r[1]): float(r[4].rstrip("%")) for r in rows}
+    grouped_bars(path, labels, {n: [got[(n, lab)] for lab in labels] for n in names},
+                 ylabel="full-length value vs the rules alone (%)",
+                 title="benchmarks/learned: the guide's pick by number of stored studies")
 
 
 if __name__ == "__main__":
