@@ -93,19 +93,20 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         base = {(n, s): got for (n, s, _), got in
                 zip(tasks, pool.map(search_and_rules, *zip(*tasks, strict=True)), strict=True)}
+        wanted = [k for _ in names for k in counts for _ in range(args.seeds)]
         jobs = [(n, s, [e for o in others(s, args.seeds, k)
                         if (e := base[(n, o)]["evidence"]) is not None],  # no pick: no study
                  args.steps) for n in names for k in counts for s in range(args.seeds)]
         picks = list(pool.map(learned_pick, *zip(*jobs, strict=True)))
     runs: list[list[Any]] = []
     for (n, s), got in base.items():
-        runs.append([n, s, 0, "rules", f"{got['rules'][0]:.6g}", got["rules"][1]])
-        runs.append([n, s, "", SEARCH, f"{got['search'][0]:.6g}", got["search"][1]])
-    for (n, s, ev, _), (value, spec) in zip(jobs, picks, strict=True):
-        runs.append([n, s, len(ev), "learned", f"{value:.6g}", spec])
+        runs.append([n, s, 0, 0, "rules", f"{got['rules'][0]:.6g}", got["rules"][1]])
+        runs.append([n, s, "", "", SEARCH, f"{got['search'][0]:.6g}", got["search"][1]])
+    for k, (n, s, ev, _), (value, spec) in zip(wanted, jobs, picks, strict=True):
+        runs.append([n, s, k, len(ev), "learned", f"{value:.6g}", spec])
     out = Path(args.out)
-    write_csv(args.name, ["workload", "seed", "studies", "method", "final value", "pick"],
-              runs, folder=out)
+    write_csv(args.name, ["workload", "seed", "studies", "studies with a pick", "method",
+                          "final value", "pick"], runs, folder=out)
     rows = summarise(runs, names, counts)
     header = ["workload", "guide", "mean final value", "std", "vs the rules",
               "seeds better than the rules", "seeds better than one new search"]
@@ -123,8 +124,8 @@ def summarise(runs: list[list[Any]], names: list[str], counts: list[int]) -> lis
     rows = []
     for name in names:
         def values(method: str, k: Any = None, name: str = name) -> list[float]:
-            return [float(r[4]) for r in sorted(runs, key=lambda r: r[1])
-                    if r[0] == name and r[3] == method and (k is None or r[2] == k)]
+            return [float(r[5]) for r in sorted(runs, key=lambda r: r[1])
+                    if r[0] == name and r[4] == method and (k is None or r[2] == k)]
 
         rules, search = values("rules"), values(SEARCH)
         guides = [("the rules alone (0 studies)", rules)]

@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="processes (workload-seeds)")
     parser.add_argument("--evidence-seeds", type=int, default=3,
                         help="more seeds searched only as the learned guide's evidence "
-                        "(0 with --no-learned)")
+                        "(ignored with --no-learned)")
     parser.add_argument("--no-learned", action="store_true",
                         help="leave out the learned-guide methods")
     parser.add_argument("--name", default=None, help="results file stem (default quality)")
@@ -326,13 +326,13 @@ def main(argv: list[str] | None = None) -> None:
         results = list(pool.map(_run_task, tasks))
         if not args.no_learned:
             studies = [(n, s, r["_evidence"]) for (n, s, *_), r in zip(tasks, results,
-                                                                        strict=False)]
+                                                                        strict=True)]
             studies += [(n, s, e) for (n, s, _), e in
-                        zip(extra, pool.map(_evidence_task, extra), strict=False)]
+                        zip(extra, pool.map(_evidence_task, extra), strict=True)]
             jobs = [(n, s, lengths[n], [e for n2, s2, e in studies
                                         if e is not None and (n2, s2) != (n, s)])
                     for n, s, *_ in tasks]
-            for result, more in zip(results, pool.map(_learned_task, jobs), strict=False):
+            for result, more in zip(results, pool.map(_learned_task, jobs), strict=True):
                 result.update(more)
     elapsed = time.perf_counter() - start
     rows, facts = [], {}
@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
 def picks(tasks: list[Any], results: list[dict[str, Any]]) -> list[list[Any]]:
     """Per workload-seed: what each of lradvisor's methods ran at full length."""
     rows = []
-    for (name, seed, *_), run in zip(tasks, results, strict=False):
+    for (name, seed, *_), run in zip(tasks, results, strict=True):
         rows.append([name, seed, "lradvisor rules", f"{run['lradvisor rules'][0]:.4g}",
                      run["_rules"]])
         for method, extra in ((SEARCH, "_search"), (LRFIND, "_lr_find"),

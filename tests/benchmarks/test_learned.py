@@ -22,6 +22,7 @@ def test_a_tiny_run_leaves_each_seed_out_and_counts_its_studies(tmp_path) -> Non
     learned = [r for r in per_run if r["method"] == "learned"]
     assert sorted((r["seed"], r["studies"]) for r in learned) == sorted(
         (str(s), k) for s in range(4) for k in ("2", "3"))
+    assert all(r["studies with a pick"] == r["studies"] for r in learned)
     rules = {r["seed"]: r for r in per_run if r["method"] == "rules"}
     for run in learned:  # below min_studies (3) the guide keeps the rules' answer
         if run["studies"] == "2":
