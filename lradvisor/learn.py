@@ -60,7 +60,9 @@ def evidence_of(study: Any) -> dict[str, Any] | None:
     scores = {f: 1.0 - i / (len(order) - 1) if len(order) > 1 else 1.0
               for i, f in enumerate(order)}
     peak = rec.get("peak_lr")
-    prior_peak = (attrs.get("prior") or {}).get("lr_default")
+    # The rules' own peak: a study searched with a learned guide has the guide's moved
+    # peak as its prior's default, and ratios to that would pull the next fit back.
+    prior_peak = attrs.get("rules_lr_default") or (attrs.get("prior") or {}).get("lr_default")
     found = (attrs.get("lr_find") or {}).get("suggestion", {}).get("peak_lr")
     return {
         "name": study.study_name, "label": attrs.get("workload") or study.study_name,

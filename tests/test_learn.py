@@ -5,6 +5,7 @@ a new search starts from what won."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -153,3 +154,22 @@ def test_new_search_starts_from_the_winner(planted):
     first = result.study.trials[0]
     assert json.loads(first.user_attrs["spec"])["family"] == "onecycle"
     assert first.user_attrs["origin"] == "rules"
+
+
+def test_a_search_seeded_by_the_guide_stores_its_peak_against_the_rules(planted):
+    """A study searched with a learned guide is evidence like any other: its winner's peak
+    is stored against the rules' own peak, not the guide's moved one, so refitting on it
+    does not pull the guide back towards the rules."""
+    from lradvisor.learn import evidence_of
+    from lradvisor.search import Fidelity, run_search
+
+    _, path = planted
+    rules_peak = advise(TaskProfile(**CNN)).prior.lr_default
+    result = run_search(tiny, profile=CNN, n_trials=2, storage="sqlite://", study_name="again",
+                        fidelity=Fidelity(rungs=(0.05, 0.1)), learned=load_learned(path),
+                        device="cpu")
+    moved = result.study.user_attrs["prior"]["lr_default"]
+    assert moved > 1.5 * rules_peak  # the guide did move the search's peak (onecycle at 3x)
+    evidence = evidence_of(result.study)
+    winner = result.recommendation.spec.peak_lr
+    assert evidence["lr_ratio"] == pytest.approx(math.log10(winner / rules_peak))

@@ -213,6 +213,7 @@ def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
             "give --total-steps, or --epochs with --steps-per-epoch."
         )
     advice = advise(profile, rules_files)
+    rules_peak = advice.prior.lr_default  # before evidence: what learned ratios are against
     if learned is not None:
         from lradvisor.rules._learn import blend
 
@@ -224,7 +225,7 @@ def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
         "trainable": function, "trainable_path": trainable if isinstance(trainable, str)
         else f"{getattr(trainable, '__module__', '?')}:{getattr(trainable, '__name__', '?')}",
         "profile": profile, "full_steps": int(full), "advice": advice, "space": space,
-        "name": name, "rules": rules, "workload": workload,
+        "name": name, "rules": rules, "workload": workload, "rules_peak": rules_peak,
     }
 
 
@@ -271,7 +272,8 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
         "profile": setup["profile"].to_dict(), "full_steps": setup["full_steps"],
         "fidelity": fid.to_dict(), "rules": list(setup["rules"]),
         "rules_recommendations": [r.to_dict() for r in advice.recommendations],
-        "prior": advice.prior.to_dict(), "space": setup["space"].to_dict(),
+        "prior": advice.prior.to_dict(), "rules_lr_default": setup["rules_peak"],
+        "space": setup["space"].to_dict(),
         "trainable": setup["trainable_path"], "workload": setup["workload"],
         "pruner": pruner, "sampler": sampler, "seed": seed,
     }
