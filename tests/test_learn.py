@@ -173,3 +173,13 @@ def test_a_search_seeded_by_the_guide_stores_its_peak_against_the_rules(planted)
     evidence = evidence_of(result.study)
     winner = result.recommendation.spec.peak_lr
     assert evidence["lr_ratio"] == pytest.approx(math.log10(winner / rules_peak))
+
+
+def test_the_part_near_a_profile_blends_as_the_whole_guide(planted):
+    _, path = planted
+    guide = load_learned(path)
+    near = guide.near(TaskProfile(**CNN).to_dict())
+    assert sorted(s["name"] for s in near.studies) == [f"cnn-{i}" for i in range(4)]
+    whole, part = blend(advise(TaskProfile(**CNN)), guide), blend(advise(TaskProfile(**CNN)), near)
+    assert [r.spec for r in part.recommendations] == [r.spec for r in whole.recommendations]
+    assert part.prior == whole.prior and part.trace == whole.trace

@@ -93,6 +93,7 @@ def parallel_search(settings: dict[str, Any], fidelity: Any, fmt: str, *, jobs: 
 
 
 def _create(settings: dict[str, Any], fidelity: Any) -> Any:
+    from lradvisor.cli._search import _learned
     from lradvisor.search._jobs import create_search_study
 
     return create_search_study(
@@ -102,7 +103,7 @@ def _create(settings: dict[str, Any], fidelity: Any) -> Any:
         storage=settings.get("storage"), study_name=settings.get("study"),
         pruner=settings["pruner"], sampler=settings["sampler"], seed=settings["seed"],
         families=settings.get("families"), direction=settings["direction"],
-        fidelity=fidelity, rules_files=settings.get("rules") or (),
+        fidelity=fidelity, rules_files=settings.get("rules") or (), learned=_learned(),
     )
 
 

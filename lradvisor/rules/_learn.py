@@ -90,6 +90,12 @@ class LearnedGuide:
                 found.append((d, study))
         return sorted(found, key=lambda pair: pair[0])
 
+    def near(self, profile: Mapping[str, Any]) -> LearnedGuide:
+        """This guide with only the studies within ``radius`` of ``profile``: it blends
+        ``profile`` exactly as the whole guide does, and is small enough to store in a
+        study (workers re-blend from it)."""
+        return replace(self, studies=tuple(s for _, s in self.neighbours(profile)))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (with a format number)."""
         return {"format": FORMAT, "categories": {k: list(v) for k, v in self.categories.items()},

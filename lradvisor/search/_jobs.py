@@ -46,11 +46,13 @@ def create_search_study(
     fidelity: Fidelity | None = None,
     rules_files: Sequence[str] = (),
     rules_first: int = 3,
+    learned: Any = None,
 ) -> Any:
     """Create (or find, when it exists with a target) the study workers will run.
 
     Arguments are :func:`~lradvisor.search.run_search`'s; ``n_trials``, ``budget`` and
-    ``timeout`` are the whole study's, not one worker's. The trainable must be
+    ``timeout`` are the whole study's, not one worker's. The part of a ``learned`` guide
+    near the profile is stored in the study, and every worker blends it in. The trainable must be
     importable by every worker (a module, or a file path valid where they run).
 
     Raises:
@@ -67,7 +69,7 @@ def create_search_study(
         raise StudyError(f"n_trials must be an integer >= 1, but got {n_trials!r}.")
     url = resolve_url(storage)
     check_shared_url(url)
-    setup = _prepare(trainable, profile, workload, families, rules_files, study_name)
+    setup = _prepare(trainable, profile, workload, families, rules_files, study_name, learned)
     fid = (fidelity or Fidelity()).fit(budget)
     open_schema_locked(url).engine.dispose()
     settings = {
@@ -104,8 +106,14 @@ def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal,
             f"study {name!r} has no stored target for workers; create it with "
             "`lradvisor search --create-only ...` (or give the worker --spec)."
         )
+    learned = attrs.get("learned_guide")
+    if learned:
+        from lradvisor.rules._learn import LearnedGuide
+
+        learned = LearnedGuide.from_dict(learned)
     setup = _prepare(attrs["trainable"], attrs["profile"], attrs.get("workload"),
-                     settings.get("families"), settings.get("rules_files") or (), name)
+                     settings.get("families"), settings.get("rules_files") or (), name,
+                     learned or None)
     n_trials = int(settings["n_trials"])
     seed = int(attrs.get("seed", 0))
     sampler_seed = (seed * 1_000_003 + zlib.crc32(worker.encode())) % 2**31  # apart per worker

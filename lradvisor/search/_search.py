@@ -217,6 +217,7 @@ def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
     if learned is not None:
         from lradvisor.rules._learn import blend
 
+        learned = learned.near(advice.profile.to_dict())
         advice = blend(advice, learned)
     space = SearchSpace.from_prior(advice.prior, families)
     name = study_name or _default_name(workload, trainable, profile)
@@ -226,6 +227,7 @@ def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
         else f"{getattr(trainable, '__module__', '?')}:{getattr(trainable, '__name__', '?')}",
         "profile": profile, "full_steps": int(full), "advice": advice, "space": space,
         "name": name, "rules": rules, "workload": workload, "rules_peak": rules_peak,
+        "learned": None if learned is None else learned.to_dict(),
     }
 
 
@@ -273,6 +275,7 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
         "fidelity": fid.to_dict(), "rules": list(setup["rules"]),
         "rules_recommendations": [r.to_dict() for r in advice.recommendations],
         "prior": advice.prior.to_dict(), "rules_lr_default": setup["rules_peak"],
+        "learned_guide": setup["learned"],  # the evidence blended in (workers re-blend it)
         "space": setup["space"].to_dict(),
         "trainable": setup["trainable_path"], "workload": setup["workload"],
         "pruner": pruner, "sampler": sampler, "seed": seed,

@@ -73,3 +73,35 @@ def test_a_worker_stops_on_a_ctrl_c_its_trainable_swallowed(tmp_path):
     assert "interrupted" in err and "Traceback" not in err
     trials = optuna.load_study(study_name="w", storage=url).trials
     assert len(trials) <= 2, [t.state for t in trials]
+
+
+def test_workers_start_from_the_learned_guide_the_search_found(tmp_path):
+    """`search --create-only` stores the evidence near the profile; a worker on another
+    machine (no learned guide file there) still runs the family that won first."""
+    from lradvisor.learn import fit
+
+    profile = {"task": "scratch", "total_steps": 90}
+    evidence = [{"name": f"old-{i}", "label": "old", "profile": profile, "lr_ratio": 0.0,
+                 "family_scores": {"constant": 1.0, "cosine": 0.0, "onecycle": 0.0,
+                                   "plateau": 0.0},
+                 "winner": {"family": "constant", "params": {}, "peak_lr": 1e-3}}
+                for i in range(3)]
+    far = {**evidence[0], "name": "far", "profile": {"task": "pretrain", "total_steps": 90}}
+    guide, _ = fit([*evidence, far])
+    path = tmp_path / "learned.json"
+    path.write_text(json.dumps(guide.to_dict()))
+    url = f"sqlite:///{tmp_path}/s.db"
+    made = run_cli("search", *ARGS, "--trials", "3", "--create-only", "--storage", url,
+                   env={"LRADVISOR_LEARNED": str(path)})
+    assert made.returncode == 0, made.stderr
+    from lradvisor.storage import load_study, open_storage
+
+    stored = load_study(open_storage(url), "cli").user_attrs["learned_guide"]
+    assert sorted(s["name"] for s in stored["studies"]) == ["old-0", "old-1", "old-2"]
+    done = run_cli("worker", "--study", "cli", "--device", "cpu",
+                   env={"LRADVISOR_STORAGE": url, "LRADVISOR_LEARNED": str(tmp_path / "none"),
+                        "LRADVISOR_TEST_SLEEP": "0.05"})
+    assert done.returncode == 0, done.stderr
+    first = min(trials_of(url, "cli"), key=lambda t: t.number)
+    assert json.loads(first.user_attrs["spec"])["family"] == "constant"  # rules: cosine
+    assert first.user_attrs["origin"] == "rules"
