@@ -52,8 +52,9 @@ def create_search_study(
 
     Arguments are :func:`~lradvisor.search.run_search`'s; ``n_trials``, ``budget`` and
     ``timeout`` are the whole study's, not one worker's. The part of a ``learned`` guide
-    near the profile is stored in the study, and every worker blends it in. The trainable must be
-    importable by every worker (a module, or a file path valid where they run).
+    near the profile is stored in the study, and every worker blends it in. The
+    trainable must be importable by every worker (a module, or a file path valid where
+    they run).
 
     Raises:
         TrainableError, StudyError, ProfileError, SpecError: as ``run_search``.
