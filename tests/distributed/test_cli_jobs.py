@@ -105,3 +105,5 @@ def test_workers_start_from_the_learned_guide_the_search_found(tmp_path):
     first = min(trials_of(url, "cli"), key=lambda t: t.number)
     assert json.loads(first.user_attrs["spec"])["family"] == "constant"  # rules: cosine
     assert first.user_attrs["origin"] == "rules"
+    shown = run_cli("studies", "show", "cli", "--storage", url)
+    assert "learned guide: 3 similar studies (old-0, old-1, old-2)\n" in shown.stdout
