@@ -183,3 +183,18 @@ def test_the_part_near_a_profile_blends_as_the_whole_guide(planted):
     whole, part = blend(advise(TaskProfile(**CNN)), guide), blend(advise(TaskProfile(**CNN)), near)
     assert [r.spec for r in part.recommendations] == [r.spec for r in whole.recommendations]
     assert part.prior == whole.prior and part.trace == whole.trace
+
+
+def test_studies_show_says_when_the_evidence_was_too_thin(planted, tmp_path):
+    from lradvisor.search import Fidelity, run_search
+
+    _, path = planted
+    url = f"sqlite:///{tmp_path / 'thin.db'}"
+    charlm = {"task": "pretrain", "arch": "transformer", "optimizer": "adamw",
+              "total_steps": 864}
+    run_search(tiny, profile=charlm, n_trials=2, storage=url, study_name="thin",
+               fidelity=Fidelity(rungs=(0.05, 0.1)), learned=load_learned(path), device="cpu")
+    out = CliRunner().invoke(cli, ["studies", "show", "thin", "--storage", url])
+    assert out.exit_code == 0, out.output
+    assert ("learned guide: 1 similar study (charlm-0); too few, so the rules' ranking was "
+            "kept\n") in out.output

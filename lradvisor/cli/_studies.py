@@ -72,7 +72,8 @@ def show(name: str, storage: str | None, plot_dir: str | None) -> None:
     if near:
         names = ", ".join(str(s.get("name")) for s in near[:5]) + (", ..." if near[5:] else "")
         thin = len(near) < int(attrs["learned_guide"].get("min_studies", 3))
-        click.echo(f"learned guide: {len(near)} similar studies ({names})"
+        click.echo(f"learned guide: {len(near)} similar "
+                   f"{'study' if len(near) == 1 else 'studies'} ({names})"
                    + ("; too few, so the rules' ranking was kept" if thin else ""))
     click.echo("")
     click.echo(f"{'#':>4} {'rung':>4} {'state':<8} {'value':>10} {'steps':>6} {'from':>4} "
