@@ -155,5 +155,6 @@ def _plot(names: list[str], labels: list[str], means: dict[tuple[str, str], floa
     grouped_bars(path, labels, series, ylabel="full-length value vs the rules alone (%)",
                  title="benchmarks/budget: the pick at full length, by budget and rungs")
 
+
 if __name__ == "__main__":
     main()

@@ -34,19 +34,18 @@ SEARCH = "rules + search (one new search)"
 def search_and_rules(name: str, seed: int, steps: int | None = None) -> dict[str, Any]:
     """One seed: the study's evidence, and the rules' and the search's picks at full length."""
     os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
-    from benchmarks.quality import SEARCH_BUDGET, profile_of, study_evidence
+    from benchmarks.quality import profile_of, quality_search
+    from lradvisor.learn import evidence_of
     from lradvisor.rules import advise
-    from lradvisor.search import run_search
     from lradvisor.workloads import get_workload, run
 
     work = get_workload(name)
     steps = steps or work.total_steps
     profile = profile_of(work, steps)
     rules = advise(profile).best.spec
-    result = run_search(workload=name, profile=profile, budget=SEARCH_BUDGET, seed=seed,
-                        storage="sqlite://", study_name=f"{name}-{seed}", device="cpu")
+    result = quality_search(name, profile, seed)
     picked = result.recommendation.spec if result.recommendation else rules
-    return {"evidence": study_evidence(result.study),
+    return {"evidence": evidence_of(result.study),
             "rules": (run(name, rules, steps, seed, device="cpu")[0], rules.describe()),
             "search": (run(name, picked, steps, seed, device="cpu")[0], picked.describe())}
 
@@ -93,16 +92,16 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         base = {(n, s): got for (n, s, _), got in
                 zip(tasks, pool.map(search_and_rules, *zip(*tasks, strict=True)), strict=True)}
-        wanted = [k for _ in names for k in counts for _ in range(args.seeds)]
-        jobs = [(n, s, [e for o in others(s, args.seeds, k)
-                        if (e := base[(n, o)]["evidence"]) is not None],  # no pick: no study
-                 args.steps) for n in names for k in counts for s in range(args.seeds)]
-        picks = list(pool.map(learned_pick, *zip(*jobs, strict=True)))
+        jobs = [(n, s, k, [e for o in others(s, args.seeds, k)
+                           if (e := base[(n, o)]["evidence"]) is not None])  # no pick: no study
+                for n in names for k in counts for s in range(args.seeds)]
+        picks = list(pool.map(learned_pick, *zip(*[(n, s, ev, args.steps)
+                                                  for n, s, _, ev in jobs], strict=True)))
     runs: list[list[Any]] = []
     for (n, s), got in base.items():
         runs.append([n, s, 0, 0, "rules", f"{got['rules'][0]:.6g}", got["rules"][1]])
         runs.append([n, s, "", "", SEARCH, f"{got['search'][0]:.6g}", got["search"][1]])
-    for k, (n, s, ev, _), (value, spec) in zip(wanted, jobs, picks, strict=True):
+    for (n, s, k, ev), (value, spec) in zip(jobs, picks, strict=True):
         runs.append([n, s, k, len(ev), "learned", f"{value:.6g}", spec])
     out = Path(args.out)
     write_csv(args.name, ["workload", "seed", "studies", "studies with a pick", "method",

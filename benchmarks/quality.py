@@ -118,10 +118,10 @@ def schedule_free(warmup_steps: int) -> Iterator[None]:
 # -- one workload-seed ---------------------------------------------------------------------
 def run_seed(name: str, seed: int, steps: int, grid_names: tuple[str, ...]) -> dict[str, Any]:
     """Every method on one workload and seed: ``{method: (value, steps, curve)}``."""
+    from lradvisor.learn import evidence_of
     from lradvisor.lrfind import lr_find
     from lradvisor.rules import advise
     from lradvisor.schedules import ScheduleSpec
-    from lradvisor.search import run_search
     from lradvisor.workloads import get_workload, run
 
     work = get_workload(name)
@@ -142,17 +142,15 @@ def run_seed(name: str, seed: int, steps: int, grid_names: tuple[str, ...]) -> d
         spec = ScheduleSpec("constant", {}, peak * SF_SCALE.get(work.optimizer, 1.0))
         value, curve = run(name, spec, steps, seed, device="cpu")
     out["schedule-free"] = (value, steps, curve)
-    result = run_search(workload=name, profile=profile, budget=SEARCH_BUDGET, seed=seed,
-                        storage="sqlite://", study_name=f"{name}-{seed}", device="cpu")
+    result = quality_search(name, profile, seed)
     spec = result.recommendation.spec if result.recommendation else advice.best.spec
     value, curve = run(name, spec, steps, seed, device="cpu")
     out["lradvisor rules+search"] = (value, result.steps_used + steps, curve)
     out["_search"] = {"steps_used": result.steps_used, "spec": spec.describe()}
-    out["_evidence"] = study_evidence(result.study)
+    out["_evidence"] = evidence_of(result.study)
     found = lr_find(workload=name, seed=seed, device="cpu")  # `search --lr-find`
-    result = run_search(workload=name, profile=profile, budget=SEARCH_BUDGET, seed=seed,
-                        storage="sqlite://", study_name=f"{name}-{seed}-lr-find",
-                        device="cpu", lr_range=(found.suggestion.low, found.suggestion.high))
+    result = quality_search(name, profile, seed, "-lr-find",
+                            lr_range=(found.suggestion.low, found.suggestion.high))
     spec = result.recommendation.spec if result.recommendation else advice.best.spec
     value, curve = run(name, spec, steps, seed, device="cpu")
     used = found.steps_used + result.steps_used
@@ -162,22 +160,23 @@ def run_seed(name: str, seed: int, steps: int, grid_names: tuple[str, ...]) -> d
     return out
 
 
-def study_evidence(study: Any) -> dict[str, Any] | None:
-    """What a finished search says to the learned guide (``lradvisor rules learn``)."""
-    from lradvisor.learn import evidence_of
+def quality_search(name: str, profile: dict[str, Any], seed: int, suffix: str = "",
+                   **options: Any) -> Any:
+    """``run_search`` as every method here runs it: the workload, at the quality budget,
+    in an in-memory study ``<name>-<seed><suffix>``, on the CPU."""
+    from lradvisor.search import run_search
 
-    return evidence_of(study)
+    return run_search(workload=name, profile=profile, budget=SEARCH_BUDGET, seed=seed,
+                      storage="sqlite://", study_name=f"{name}-{seed}{suffix}", device="cpu",
+                      **options)
 
 
 def search_evidence(name: str, seed: int, steps: int) -> dict[str, Any] | None:
     """A search at the quality budget, kept only as evidence (``--evidence-seeds``)."""
-    from lradvisor.search import run_search
+    from lradvisor.learn import evidence_of
     from lradvisor.workloads import get_workload
 
-    profile = profile_of(get_workload(name), steps)
-    result = run_search(workload=name, profile=profile, budget=SEARCH_BUDGET, seed=seed,
-                        storage="sqlite://", study_name=f"{name}-{seed}", device="cpu")
-    return study_evidence(result.study)
+    return evidence_of(quality_search(name, profile_of(get_workload(name), steps), seed).study)
 
 
 def run_learned(name: str, seed: int, steps: int,
@@ -187,7 +186,6 @@ def run_learned(name: str, seed: int, steps: int,
     from lradvisor.learn import fit
     from lradvisor.rules import advise
     from lradvisor.rules._learn import blend
-    from lradvisor.search import run_search
     from lradvisor.workloads import get_workload, run
 
     profile = profile_of(get_workload(name), steps)
@@ -196,9 +194,7 @@ def run_learned(name: str, seed: int, steps: int,
     out: dict[str, Any] = {}
     value, curve = run(name, advice.best.spec, steps, seed, device="cpu")
     out[LEARNED] = (value, steps, curve)
-    result = run_search(workload=name, profile=profile, budget=SEARCH_BUDGET, seed=seed,
-                        storage="sqlite://", study_name=f"{name}-{seed}-learned",
-                        device="cpu", learned=guide)
+    result = quality_search(name, profile, seed, "-learned", learned=guide)
     spec = result.recommendation.spec if result.recommendation else advice.best.spec
     value, curve = run(name, spec, steps, seed, device="cpu")
     out[LEARNED_SEARCH] = (value, result.steps_used + steps, curve)

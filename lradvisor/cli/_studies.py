@@ -68,10 +68,11 @@ def show(name: str, storage: str | None, plot_dir: str | None) -> None:
     for key in ("workload", "trainable", "profile", "fidelity", "rules"):
         if attrs.get(key) is not None:
             click.echo(f"{key}: {json.dumps(attrs[key])}")
-    near = (attrs.get("learned_guide") or {}).get("studies") or []
+    guide = attrs.get("learned_guide") or {}
+    near = guide.get("studies") or []
     if near:
         names = ", ".join(str(s.get("name")) for s in near[:5]) + (", ..." if near[5:] else "")
-        thin = len(near) < int(attrs["learned_guide"].get("min_studies", 3))
+        thin = len(near) < int(guide.get("min_studies", 3))
         click.echo(f"learned guide: {len(near)} similar "
                    f"{'study' if len(near) == 1 else 'studies'} ({names})"
                    + ("; too few, so the rules' ranking was kept" if thin else ""))

@@ -107,14 +107,13 @@ def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal,
             f"study {name!r} has no stored target for workers; create it with "
             "`lradvisor search --create-only ...` (or give the worker --spec)."
         )
-    learned = attrs.get("learned_guide")
-    if learned:
-        from lradvisor.rules._learn import LearnedGuide
+    from lradvisor.rules._learn import LearnedGuide
 
-        learned = LearnedGuide.from_dict(learned)
+    kept = attrs.get("learned_guide")  # the evidence the study was made with
+    learned = LearnedGuide.from_dict(kept) if kept else None
     setup = _prepare(attrs["trainable"], attrs["profile"], attrs.get("workload"),
                      settings.get("families"), settings.get("rules_files") or (), name,
-                     learned or None)
+                     learned)
     n_trials = int(settings["n_trials"])
     seed = int(attrs.get("seed", 0))
     sampler_seed = (seed * 1_000_003 + zlib.crc32(worker.encode())) % 2**31  # apart per worker
