@@ -14,7 +14,8 @@ opposite to full runs), so the search climbs rungs as successive halving does:
 3. the last rung: the top ``finalists`` of the rung below (the rules' configuration
    always among them), each on ``seeds`` seeds, at ``rungs[-1]`` (full length by
    default). When it is shorter than the full run, the rules' configuration stays the
-   pick unless beaten by more than ``trust`` (short runs favour higher peak LRs).
+   pick unless beaten by more than ``trust`` by a finalist at a higher peak LR (short
+   runs favour higher peak LRs).
 
 Compute is counted in optimizer steps; a budget is stated in full-run equivalents
 (total steps / full-run steps). The budget is spent in order, each stage keeping back
@@ -49,10 +50,12 @@ class Fidelity:
         tie: relative gap within which finalists count as tied; the lower peak LR
             (more margin from divergence) is then preferred.
         trust: when the last rung is shorter than the full run, the rules'
-            configuration stays the pick unless a finalist beats its score by more
-            than this share: short runs favour higher peak LRs than full ones
-            (short-horizon bias), so a small lead at a fraction of the run is not
-            evidence enough. ``0`` turns this off; it never applies at full length.
+            configuration stays the pick unless a finalist at a higher peak LR beats
+            its score by more than this share: short runs favour higher peak LRs than
+            full ones (short-horizon bias), so a small lead at a fraction of the run is
+            not evidence enough for a higher peak. A finalist at a peak no higher than
+            the rules' needs only to lead. ``0`` turns this off; it never applies at
+            full length.
 
     Example:
         >>> Fidelity().rungs

@@ -125,9 +125,16 @@ def _rationale(choice: Choice, fidelity: Fidelity, direction: str) -> str:
             f"The rules' configuration, kept: at {fidelity.rungs[choice.rung]:.0%} of the "
             f"run the best of {len(choice.finalists)} finalist(s) led it by only "
             f"{choice.kept_rules:.1%} (worst seed {entry.score:.4g}; seeds: {shown}), within "
-            f"the {fidelity.trust:.0%} a lead short of full length must exceed: short runs "
-            "favour higher peak LRs than full ones."
+            f"the {fidelity.trust:.0%} a lead short of full length must exceed when it comes "
+            "with a higher peak LR: short runs favour higher peak LRs than full ones."
         ]
+    elif choice.waived is not None:
+        parts.append(
+            f"It led the rules' configuration by {choice.waived:.1%} at "
+            f"{fidelity.rungs[choice.rung]:.0%} of the run, within the {fidelity.trust:.0%} "
+            "trust margin, but at a peak LR no higher than the rules', where short runs' "
+            "preference for higher peaks (what the margin guards against) cannot explain it."
+        )
     elif len(choice.tied) > 1:
         parts.append(
             f"{len(choice.tied)} configurations were within {fidelity.tie:.1%} of the "

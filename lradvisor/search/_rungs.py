@@ -87,6 +87,9 @@ class Choice:
     reached: int  # trials that ran at this rung (completed or pruned)
     diverged_lr: float | None  # lowest peak LR seen diverging in the winner's family
     kept_rules: float | None = None  # the best finalist's lead over the rules' pick, kept
+    # the winner's lead over the rules' pick when within the trust margin, but the
+    # winner's peak LR is no higher than the rules' (the margin is not for it)
+    waived: float | None = None
 
 
 def _sign(direction: str) -> float:
@@ -221,7 +224,8 @@ def choose(records: Sequence[Record], fidelity: Fidelity, direction: str) -> Cho
     count as tied, and among them the lowest peak LR wins (margin from divergence).
     When the last rung is shorter than the full run, the rules' configuration (the
     finalist promoted from a run of origin ``rules``) wins unless the best beats it by
-    more than ``fidelity.trust``.
+    more than ``fidelity.trust``, or the winner's peak LR is no higher than the rules'
+    (the margin guards against short runs' preference for higher peaks).
     """
     sign = _sign(direction)
     for rung in range(fidelity.last, -1, -1):
@@ -235,9 +239,15 @@ def choose(records: Sequence[Record], fidelity: Fidelity, direction: str) -> Cho
         margin = fidelity.tie * max(abs(best), 1e-12)
         tied = tuple(e for e in board if sign * (e.score - best) <= margin)
         winner = min(tied, key=lambda e: (e.spec.peak_lr or math.inf, sign * e.score))
-        kept = _kept_rules(records, board, rung, fidelity, direction)
-        if kept is not None:
-            winner = kept[0]
+        kept = waived = None
+        rules = _rules_finalist(records, board, rung, fidelity, direction)
+        if rules is not None and rules is not winner and rules is not board[0]:
+            lead = rules_lead(rules.score, best, direction)
+            if lead <= fidelity.trust:
+                if _higher_peak(winner, rules):
+                    winner, kept = rules, lead
+                else:
+                    waived = lead
         return Choice(
             entry=winner,
             rung=rung,
@@ -245,23 +255,27 @@ def choose(records: Sequence[Record], fidelity: Fidelity, direction: str) -> Cho
             tied=tied,
             reached=finished_count(records, rung),
             diverged_lr=_diverged_lr(records, winner.spec.family),
-            kept_rules=None if kept is None else kept[1],
+            kept_rules=kept,
+            waived=waived,
         )
     return None
 
 
-def _kept_rules(records: Sequence[Record], board: Sequence[Entry], rung: int,
-                fidelity: Fidelity, direction: str) -> tuple[Entry, float] | None:
-    """``(rules' entry, the best's relative lead)`` when the trust margin keeps it."""
+def _rules_finalist(records: Sequence[Record], board: Sequence[Entry], rung: int,
+                    fidelity: Fidelity, direction: str) -> Entry | None:
+    """The rules' configuration among a short last rung's finalists, when the trust
+    margin applies there (a last rung shorter than the full run, ``trust`` > 0)."""
     if rung != fidelity.last or rung == 0 or fidelity.rungs[rung] >= 1.0 or not fidelity.trust:
         return None
     below = rules_entry(leaderboard(records, rung - 1, direction))
     key = None if below is None else below.spec.to_json()
-    rules = next((e for e in board if e.spec.to_json() == key), None)
-    if rules is None or rules is board[0]:
-        return None
-    lead = rules_lead(rules.score, board[0].score, direction)
-    return (rules, lead) if lead <= fidelity.trust else None
+    return next((e for e in board if e.spec.to_json() == key), None)
+
+
+def _higher_peak(entry: Entry, rules: Entry) -> bool:
+    """Whether ``entry`` trains at a higher peak LR than the rules' configuration."""
+    peak, base = entry.spec.peak_lr, rules.spec.peak_lr
+    return peak is not None and base is not None and peak > base * (1 + 1e-9)
 
 
 def rules_lead(rules_score: float, best_score: float, direction: str) -> float:

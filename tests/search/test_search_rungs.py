@@ -129,6 +129,40 @@ def test_a_short_final_keeps_the_rules_configuration_unless_beaten_by_the_trust_
     assert higher.entry.spec.peak_lr == 0.011
 
 
+def _short_final_vs(lr: float, family: str, rules_worst: float, best_worst: float):
+    """Finals at rung 1 of two: the rules' cosine at 0.011 against ``family`` at ``lr``."""
+    return [*FIRST, rec(6, 0, lr, 0.5, family=family),
+            rec(10, 1, lr, best_worst, seed=0, parent=6, origin="finalist", family=family),
+            rec(11, 1, lr, best_worst, seed=1, parent=6, origin="finalist", family=family),
+            rec(12, 1, 0.011, rules_worst, seed=0, parent=0, origin="finalist"),
+            rec(13, 1, 0.011, rules_worst, seed=1, parent=0, origin="finalist")]
+
+
+def test_the_trust_margin_is_for_higher_peaks_only():
+    short = Fidelity(rungs=(0.1, 0.25))
+    for lr in (0.011, 0.005):  # the same peak, or a lower one: a 3% lead stands
+        lower = choose(_short_final_vs(lr, "wsd", 1.03, 1.0), short, "minimize")
+        assert (lower.entry.spec.family, lower.entry.spec.peak_lr) == ("wsd", lr)
+        assert lower.kept_rules is None and abs(lower.waived - 0.03) < 1e-9
+    higher = choose(_short_final_vs(0.0111, "wsd", 1.03, 1.0), short, "minimize")
+    assert higher.entry.spec.family == "cosine" and higher.waived is None  # 1% higher: kept
+    clear = choose(_short_final_vs(0.005, "wsd", 1.10, 1.0), short, "minimize")
+    assert clear.waived is None and clear.kept_rules is None  # beyond the margin anyway
+    full = choose(_short_final_vs(0.005, "wsd", 1.03, 1.0), Fidelity(rungs=(0.1, 1.0)),
+                  "minimize")
+    assert full.entry.spec.family == "wsd" and full.waived is None  # no margin at full length
+
+
+def test_a_rationale_says_when_a_lower_peak_lead_stood_within_the_margin():
+    from lradvisor.search._recommend import recommend
+
+    rec_, _ = recommend(_short_final_vs(0.005, "wsd", 1.03, 1.0), Fidelity(rungs=(0.1, 0.25)),
+                        direction="minimize", full_steps=100, study_name="s")
+    assert rec_.spec.family == "wsd"
+    assert "led the rules' configuration by 3.0% at 25% of the run, within the 5% trust " \
+        "margin, but at a peak LR no higher than the rules'" in rec_.rationale
+
+
 def test_a_full_length_final_needs_no_trust_margin():
     full = Fidelity(rungs=(0.1, 1.0))
     choice = choose(_short_final(1.03, 1.0), full, "minimize")
