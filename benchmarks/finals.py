@@ -7,10 +7,11 @@ At a budget too small for full-length finals (the default 2 full runs judges the
 peak LRs than full ones. For each workload and seed this runs the search, then re-runs
 every finalist of its last rung at full length on the search's seed, and reports what
 the pick would have been, at full length, for each ``Fidelity.trust`` margin (the
-rules' configuration stays the pick unless another finalist beats it by more than the
-margin at the short length; 0 turns it off). Lower is better for every built-in
-workload. Results: ``benchmarks/results/finals.csv`` (every finalist), ``finals.md`` and
-``finals.png``.
+rules' configuration stays the pick when the best finalist, at a higher peak LR, leads
+it by no more than the margin at the short length, as the search rules; 0 turns it
+off), and for the default margin applied whatever the best's peak, as the search did
+before. Lower is better for every built-in workload. Results:
+``benchmarks/results/finals.csv`` (every finalist), ``finals.md`` and ``finals.png``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from benchmarks._common import RESULTS, finish_figure, machine, table, write_csv
 
 MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 1.0, math.inf)
+DEFAULT_MARGIN = 0.05  # Fidelity().trust
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -59,27 +61,41 @@ def run_finals(name: str, seed: int, budget: float,
     board = []
     for entry in leaderboard(records, rung, "minimize"):
         full, _ = run(name, entry.spec, steps, seed, device="cpu")
-        board.append({"spec": entry.spec.describe(), "score": entry.score,
+        board.append({"spec": entry.spec.describe(), "peak": entry.spec.peak_lr,
+                      "score": entry.score,
                       "values": list(entry.values), "full": full,
                       "rules": entry.spec.to_json() == rules})
     fraction = Fidelity().fit(budget).rungs[rung]
     return {"name": name, "seed": seed, "fraction": fraction, "board": board}
 
 
-def pick(board: list[dict[str, Any]], margin: float) -> dict[str, Any]:
+def pick(board: list[dict[str, Any]], margin: float, *,
+         any_peak: bool = False) -> dict[str, Any]:
     """The finalist a trust ``margin`` picks (lower is better): the best unless the
-    rules' configuration is within ``margin`` of it."""
+    rules' configuration is within ``margin`` of it and the best's peak LR is higher
+    (``any_peak``: whatever its peak, the rule before the margin was for higher peaks)."""
     from lradvisor.search._rungs import rules_lead  # the search's own rule
 
     best = min(board, key=lambda e: e["score"])
     rules = next((e for e in board if e["rules"]), None)
-    if rules is not None and rules_lead(rules["score"], best["score"], "minimize") <= margin:
-        return rules
-    return best
+    if rules is None or rules_lead(rules["score"], best["score"], "minimize") > margin:
+        return best
+    higher = None not in (best.get("peak"), rules.get("peak")) and \
+        best["peak"] > rules["peak"] * (1 + 1e-9)
+    return rules if any_peak or higher else best
+
+
+def _peak_of(text: str) -> float | None:
+    """The peak LR at the end of a spec's description (``... peak 0.0039``)."""
+    head, _, tail = text.rpartition(" peak ")
+    try:
+        return float(tail) if head else None
+    except ValueError:
+        return None
 
 
 def _label(margin: float) -> str:
-    return f"{margin:.0%}" if math.isfinite(margin) else "always the rules'"
+    return f"{margin:.0%}" if math.isfinite(margin) else "∞ (no higher peak wins)"
 
 
 def replay(path: Path) -> list[dict[str, Any]]:
@@ -90,7 +106,10 @@ def replay(path: Path) -> list[dict[str, Any]]:
             key = (row["workload"], int(row["seed"]))
             result = results.setdefault(key, {"name": key[0], "seed": key[1], "board": [],
                                               "fraction": float(row["finals' length"])})
+            # older files have no peak column: the description ends with it (3 digits)
+            peak = float(row["peak LR"]) if row.get("peak LR") else _peak_of(row["finalist"])
             result["board"].append({"spec": row["finalist"], "rules": row["rules' pick"] == "True",
+                                    "peak": peak,
                                     "score": float(row["short-run score (worst seed)"]),
                                     "full": float(row["full-length value"])})
     return list(results.values())
@@ -121,6 +140,8 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
     if args.replay:
         results = [r for r in replay(Path(args.replay))
                    if r["name"] in names and r["seed"] in seeds]
+        names = [n for n in names if any(r["name"] == n for r in results)]  # those it has
+        seeds = sorted({r["seed"] for r in results})
         elapsed = math.nan
     else:
         tasks = [(n, s, args.budget, args.full_steps) for s in seeds for n in names]
@@ -128,18 +149,20 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
             results = list(pool.map(_task, tasks))
         elapsed = time.perf_counter() - start
     write_csv(args.name, ["workload", "seed", "finals' length", "finalist", "rules' pick",
-                          "short-run score (worst seed)", "full-length value"],
+                          "short-run score (worst seed)", "full-length value", "peak LR"],
               [[r["name"], r["seed"], r["fraction"], e["spec"], e["rules"],
-                f"{e['score']:.10g}", f"{e['full']:.10g}"] for r in results for e in r["board"]],
+                f"{e['score']:.10g}", f"{e['full']:.10g}",
+                "" if e.get("peak") is None else f"{e['peak']:.10g}"]
+               for r in results for e in r["board"]],
               folder=out)
     rows = []
     half = seeds[: (len(seeds) + 1) // 2], seeds[(len(seeds) + 1) // 2:]
     groups = [g for g in half if g]
-    for margin in MARGINS:
-        row: list[Any] = [_label(margin)]
+    for margin, any_peak in [(m, False) for m in MARGINS] + [(DEFAULT_MARGIN, True)]:
+        row: list[Any] = [_label(margin) + (", any peak (before)" if any_peak else "")]
         for name in names:
             for group in groups:
-                got = [pick(r["board"], margin)["full"] for r in results
+                got = [pick(r["board"], margin, any_peak=any_peak)["full"] for r in results
                        if r["name"] == name and r["seed"] in group]
                 row.append(f"{statistics.fmean(got):.4g}")
         rows.append(row)
@@ -176,7 +199,7 @@ def _plot(names: list[str], groups: list[list[int]], results: list[dict[str, Any
             rel = [100 * (y - ys[0]) / abs(ys[0]) for y in ys]
             ax.plot(xs, rel, marker="o", label=f"{name}, seeds {group[0]}-{group[-1]}")
     ax.set_xticks(xs)
-    ax.set_xticklabels([_label(m) if math.isfinite(m) else "rules" for m in MARGINS])
+    ax.set_xticklabels([_label(m) if math.isfinite(m) else "∞" for m in MARGINS])
     ax.set_xlabel("trust margin")
     finish_figure(fig, ax, path, ylabel="pick's full-length value vs margin 0 (%)",
                   title="benchmarks/finals: keeping the rules' pick after short finals")

@@ -8,18 +8,39 @@ import math
 from benchmarks.finals import MARGINS, main, parse_seeds, pick
 
 BOARD = [
-    {"spec": "high", "score": 1.00, "full": 0.9, "rules": False},
-    {"spec": "rules", "score": 1.04, "full": 0.5, "rules": True},
+    {"spec": "high", "score": 1.00, "full": 0.9, "rules": False, "peak": 0.05},
+    {"spec": "rules", "score": 1.04, "full": 0.5, "rules": True, "peak": 0.02},
 ]
 
 
 def test_pick_keeps_the_rules_configuration_within_the_margin() -> None:
     assert pick(BOARD, 0.0)["spec"] == "high"
-    assert pick(BOARD, 0.05)["spec"] == "rules"  # a 4% lead is within 5%
+    assert pick(BOARD, 0.05)["spec"] == "rules"  # a 4% lead at a higher peak is within 5%
     assert pick(BOARD, 0.02)["spec"] == "high"
     assert pick([BOARD[0]], 0.5)["spec"] == "high"  # no rules' finalist: the best
     far = [{**BOARD[0], "score": 0.1}, BOARD[1]]  # led by 940%
     assert pick(far, 1.0)["spec"] == "high" and pick(far, math.inf)["spec"] == "rules"
+
+
+def test_pick_lets_a_lead_at_no_higher_peak_stand() -> None:
+    lower = [{**BOARD[0], "peak": 0.01}, BOARD[1]]  # the rules' peak is 0.02
+    assert pick(lower, 0.05)["spec"] == "high"
+    assert pick(lower, 0.05, any_peak=True)["spec"] == "rules"  # the rule before
+    same = [{**BOARD[0], "peak": 0.02}, BOARD[1]]
+    assert pick(same, math.inf)["spec"] == "high"
+
+
+def test_replay_reads_the_peak_from_the_description_in_older_files(tmp_path) -> None:
+    from benchmarks.finals import replay
+
+    old = tmp_path / "old.csv"
+    old.write_text("workload,seed,finals' length,finalist,rules' pick,"
+                   "short-run score (worst seed),full-length value\n"
+                   'w,0,0.25,"wsd(decay_fraction=0.2) peak 0.0039",False,2.3,1.65\n'
+                   "w,0,0.25,constant() peak 0.0041,True,2.4,1.7\n")
+    board = replay(old)[0]["board"]
+    assert [e["peak"] for e in board] == [0.0039, 0.0041]
+    assert pick(board, 0.05)["spec"].startswith("wsd")  # a 4.3% lead at a lower peak
 
 
 def test_parse_seeds() -> None:
@@ -29,7 +50,7 @@ def test_parse_seeds() -> None:
 def test_a_tiny_run_re_runs_every_finalist_at_full_length(tmp_path) -> None:
     rows = main(["--workloads", "tabular-mlp", "--seeds", "0", "--full-steps", "40",
                  "--out", str(tmp_path), "--name", "tiny"])
-    assert len(rows) == len(MARGINS)
+    assert len(rows) == len(MARGINS) + 1  # and the default margin for any peak
     with open(tmp_path / "tiny.csv") as fh:
         finalists = list(csv.DictReader(fh))
     assert len(finalists) >= 2  # the rules' configuration and at least one other
@@ -39,4 +60,5 @@ def test_a_tiny_run_re_runs_every_finalist_at_full_length(tmp_path) -> None:
     again = main(["--workloads", "tabular-mlp", "--seeds", "0", "--replay",
                   str(tmp_path / "tiny.csv"), "--out", str(tmp_path), "--name", "again"])
     assert again == rows  # the CSV holds all a table needs
-    assert rows[-1][0] == "always the rules'"
+    assert rows[-2][0] == "∞ (no higher peak wins)"
+    assert rows[-1][0] == "5%, any peak (before)"
