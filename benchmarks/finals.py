@@ -74,15 +74,14 @@ def pick(board: list[dict[str, Any]], margin: float, *,
     """The finalist a trust ``margin`` picks (lower is better): the best unless the
     rules' configuration is within ``margin`` of it and the best's peak LR is higher
     (``any_peak``: whatever its peak, the rule before the margin was for higher peaks)."""
-    from lradvisor.search._rungs import rules_lead  # the search's own rule
+    from lradvisor.search._rungs import higher_peak, rules_lead  # the search's own rule
 
     best = min(board, key=lambda e: e["score"])
     rules = next((e for e in board if e["rules"]), None)
     if rules is None or rules_lead(rules["score"], best["score"], "minimize") > margin:
         return best
-    higher = None not in (best.get("peak"), rules.get("peak")) and \
-        best["peak"] > rules["peak"] * (1 + 1e-9)
-    return rules if any_peak or higher else best
+    held = any_peak or higher_peak(best.get("peak"), rules.get("peak"))
+    return rules if held else best
 
 
 def _peak_of(text: str) -> float | None:

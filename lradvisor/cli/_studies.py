@@ -72,7 +72,9 @@ def show(name: str, storage: str | None, plot_dir: str | None) -> None:
     near = guide.get("studies") or []
     if near:
         names = ", ".join(str(s.get("name")) for s in near[:5]) + (", ..." if near[5:] else "")
-        thin = len(near) < int(guide.get("min_studies", 3))
+        from lradvisor.rules._learn import LearnedGuide  # plain Python, no torch
+
+        thin = len(near) < int(guide.get("min_studies", LearnedGuide.min_studies))
         click.echo(f"learned guide: {len(near)} similar "
                    f"{'study' if len(near) == 1 else 'studies'} ({names})"
                    + ("; too few, so the rules' ranking was kept" if thin else ""))

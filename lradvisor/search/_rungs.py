@@ -244,7 +244,7 @@ def choose(records: Sequence[Record], fidelity: Fidelity, direction: str) -> Cho
         if rules is not None and rules is not winner and rules is not board[0]:
             lead = rules_lead(rules.score, best, direction)
             if lead <= fidelity.trust:
-                if _higher_peak(winner, rules):
+                if higher_peak(winner.spec.peak_lr, rules.spec.peak_lr):
                     winner, kept = rules, lead
                 else:
                     waived = lead
@@ -272,10 +272,10 @@ def _rules_finalist(records: Sequence[Record], board: Sequence[Entry], rung: int
     return next((e for e in board if e.spec.to_json() == key), None)
 
 
-def _higher_peak(entry: Entry, rules: Entry) -> bool:
-    """Whether ``entry`` trains at a higher peak LR than the rules' configuration."""
-    peak, base = entry.spec.peak_lr, rules.spec.peak_lr
-    return peak is not None and base is not None and peak > base * (1 + 1e-9)
+def higher_peak(peak: float | None, rules_peak: float | None) -> bool:
+    """Whether ``peak`` is a higher peak LR than the rules' configuration's (the case the
+    trust margin is for); ``False`` when either is unknown."""
+    return peak is not None and rules_peak is not None and peak > rules_peak * (1 + 1e-9)
 
 
 def rules_lead(rules_score: float, best_score: float, direction: str) -> float:
