@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 from benchmarks.quality import (
     BASELINES,
+    HELD_OUT,
     LEARNED,
     LEARNED_SEARCH,
     LRFIND,
     SEARCH,
+    held_out_oracle,
     picks,
     run_learned,
     run_seed,
@@ -38,6 +41,16 @@ def test_quality_tiny_run_and_summary():
     assert lr_find[1] == runs[0]["_lr_find"]["steps_used"] + 20  # sweep + search + one run
     assert 0 < runs[0]["_lr_find"]["range"][0] < runs[0]["_lr_find"]["range"][1]
     assert facts["grid_size"] == 10 and len(facts["rules_close"]) == 1
+    assert HELD_OUT not in labels  # one seed: nothing to leave out
+
+
+def test_quality_two_seeds_report_the_held_out_oracle():
+    grid = ("constant", "cosine-warmup")
+    runs = [run_seed("tabular-mlp", seed, 20, grid) for seed in (0, 1)]
+    rows, facts = summarise("tabular-mlp", runs, 20, grid)
+    held = next(r for r in rows if r[1] == HELD_OUT)
+    assert facts[HELD_OUT] >= 0 and not held[4].startswith("-")  # never below the oracle
+    assert held[5] == 10 * 20  # it needs the whole grid
 
 
 def test_quality_learned_guide_left_out_one_seed_at_a_time():
@@ -63,3 +76,16 @@ def test_steps_to_target():
     curve = [(10, 3.0), (20, 2.0), (30, 1.0)]
     assert steps_to(curve, 2.0) == 20
     assert math.isinf(steps_to(curve, 0.5))
+
+
+def test_held_out_oracle_picks_each_seed_by_the_other_seeds():
+    # cell "a" wins on seeds 0 and 1 by a little, "b" wins seed 2 by a lot: "b" is the
+    # oracle (best mean), but seed 2 left out, "a" looks best and is what seed 2 gets.
+    runs = [{"grid:a@1": (1.0, 10, []), "grid:b@1": (1.1, 10, [])},
+            {"grid:a@1": (1.0, 10, []), "grid:b@1": (1.1, 10, [])},
+            {"grid:a@1": (3.0, 10, []), "grid:b@1": (1.0, 10, [])}]
+    held = held_out_oracle(runs, ["grid:a@1", "grid:b@1"])
+    # seed 0 out: means a 2.0, b 1.05 -> b (1.1); seed 1 likewise; seed 2 out: a (3.0)
+    assert held == [1.1, 1.1, 3.0]
+    assert statistics.fmean(held) > min(statistics.fmean(r[k][0] for r in runs)
+                                        for k in ("grid:a@1", "grid:b@1"))
