@@ -22,7 +22,9 @@ seeds (>= 3), at the run length (the workload's full length; ``--quick``: a fift
 * the oracle: the best (mean over seeds) of a full-length grid over families x peak LRs
   (the guide's default peak times 0.1, 0.3, 1, 3, 10); and, as the scale of the seeds'
   noise, the same grid's pick made without the seed it is judged on (leave one seed
-  out: ``held_out_oracle``). Per-seed grid values: ``<name>_grid.csv``;
+  out: ``held_out_oracle``), and the grid's runner-up cell with the paired standard
+  error of its regret (``grid_resolution``: how finely the seeds tell cells apart).
+  Per-seed grid values: ``<name>_grid.csv``;
 * the AlgoPerf-style baseline: linear warmup (10%) + cosine, peak LR tuned over the 5
   grid LRs (the grid's ``cosine-warmup`` row), and the steps the recommended schedule
   needs to reach that baseline's final value, read off its validation curve.
@@ -212,9 +214,10 @@ def held_out_oracle(runs: list[dict[str, Any]], grid_keys: list[str]) -> list[fl
     The oracle is chosen on the seeds it is judged on, so with a noisy grid it is the
     best of many draws, lower than any choice made without those seeds can expect. The
     grid's own pick made one seed out (leave one seed out) is the same grid without that
-    advantage: its regret against the oracle is what the seeds' noise alone costs a
-    perfect selector, the floor below which a regret target cannot be resolved with
-    this many seeds. Needs at least two seeds.
+    advantage: its regret against the oracle is what the seeds' noise costs a perfect
+    selector. It is a floor, not the noise's scale: with many seeds the other seeds are
+    nearly the same set, so it picks the oracle's cell almost always
+    (:func:`grid_resolution` gives the scale). Needs at least two seeds.
     """
     out = []
     for i, run in enumerate(runs):
@@ -225,6 +228,38 @@ def held_out_oracle(runs: list[dict[str, Any]], grid_keys: list[str]) -> list[fl
             return statistics.fmean(values) if all(map(math.isfinite, values)) else math.inf
 
         out.append(run[min(grid_keys, key=mean_elsewhere)][0])
+    return out
+
+
+def grid_resolution(cells: dict[str, list[float]]) -> dict[str, Any]:
+    """How finely the grid's seeds tell its cells apart: the runner-up against the oracle.
+
+    ``cells`` maps each grid cell to its per-seed final values (the same seeds, in the
+    same order, for every cell). Returns the oracle cell (best mean), the runner-up cell,
+    the runner-up's regret and the standard error of that regret (the per-seed
+    differences runner-up minus oracle, paired by seed, over the oracle's mean), and how
+    many cells are within 1% and 3% of the oracle. A regret target smaller than the
+    runner-up's standard error asks the search to tell apart cells the grid itself,
+    with all its seeds, cannot; the counts say how many cells a pick may land on and
+    still meet it. Cells with a non-finite value on any seed are left out. Needs at
+    least two seeds for the standard error (``nan`` with one).
+    """
+    finite = {k: v for k, v in cells.items() if all(map(math.isfinite, v))}
+    mean = {k: statistics.fmean(v) for k, v in finite.items()}
+    order = sorted(mean, key=mean.__getitem__)
+    best = mean[order[0]]
+    out: dict[str, Any] = {
+        "oracle": order[0], "finite": len(order), "cells": len(cells),
+        "within_1": sum(mean[k] <= best + 0.01 * abs(best) for k in order),
+        "within_3": sum(mean[k] <= best + 0.03 * abs(best) for k in order),
+        "runner_up": None, "regret": math.nan, "se": math.nan,
+    }
+    if len(order) > 1:
+        second = order[1]
+        diffs = [a - b for a, b in zip(finite[second], finite[order[0]], strict=True)]
+        se = statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else math.nan
+        out |= {"runner_up": second, "regret": (mean[second] - best) / abs(best),
+                "se": se / abs(best)}
     return out
 
 
@@ -275,6 +310,7 @@ def summarise(name: str, runs: list[dict[str, Any]], steps: int,
                              "grid_size": len(grid_keys)}
     if HELD_OUT in runs[0]:
         facts[HELD_OUT] = (statistics.fmean(values(HELD_OUT)) - oracle) / abs(oracle)
+        facts["resolution"] = grid_resolution({k: values(k) for k in grid_keys})
     if LEARNED in runs[0]:
         facts["learned_close"] = close(LEARNED)
     for method, extra in ((SEARCH, "_search"), (LRFIND, "_lr_find"), (LEARNED, None),
@@ -441,7 +477,11 @@ def _report(rows: list[list[Any]], facts: dict[str, Any], names: Any, args: Any,
         lines.append("- the grid's own pick made without the seed it is judged on (leave one "
                      "seed out), regret vs oracle: " + ", ".join(
                          f"{n} {facts[n][HELD_OUT]:+.2%}" for n in names)
-                     + " (the seeds' noise alone; a regret below it is not resolved)")
+                     + " (the oracle is chosen on the seeds it is judged on; with many "
+                     "seeds the other seeds are nearly the same set, so this is a floor)")
+        lines.append("- the grid's runner-up cell against the oracle (regret +- its paired "
+                     "standard error over seeds; cells within 1% / 3% of the oracle): "
+                     + ", ".join(_resolution(n, facts[n]["resolution"]) for n in names))
     if "learned_close" in next(iter(facts.values())):
         close = [c for f in facts.values() for c in f["learned_close"]]
         lines.append(f"- rules + learned guide (other seeds' studies) within 3% of the oracle "
@@ -469,6 +509,13 @@ def _report(rows: list[list[Any]], facts: dict[str, Any], names: Any, args: Any,
     text = "\n".join(lines)
     (RESULTS / f"{stem}.md").write_text(text + "\n")
     print(text)
+
+
+def _resolution(name: str, res: dict[str, Any]) -> str:
+    counts = f"({res['within_1']} / {res['within_3']} of {res['finite']} finite)"
+    if res["runner_up"] is None:
+        return f"{name} no runner-up {counts}"
+    return f"{name} {res['runner_up'][5:]}x {res['regret']:+.1%} +- {res['se']:.1%} {counts}"
 
 
 if __name__ == "__main__":

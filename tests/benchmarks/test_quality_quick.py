@@ -12,6 +12,7 @@ from benchmarks.quality import (
     LEARNED_SEARCH,
     LRFIND,
     SEARCH,
+    grid_resolution,
     held_out_oracle,
     picks,
     run_learned,
@@ -51,6 +52,10 @@ def test_quality_two_seeds_report_the_held_out_oracle():
     held = next(r for r in rows if r[1] == HELD_OUT)
     assert facts[HELD_OUT] >= 0 and not held[4].startswith("-")  # never below the oracle
     assert held[5] == 10 * 20  # it needs the whole grid
+    res = facts["resolution"]
+    oracle_label = next(r[1] for r in rows if r[1].startswith("oracle "))
+    assert oracle_label == f"oracle {res['oracle'][5:]}x"  # the same cell as the table's
+    assert res["regret"] >= 0 and res["within_1"] >= 1
 
 
 def test_quality_learned_guide_left_out_one_seed_at_a_time():
@@ -89,3 +94,18 @@ def test_held_out_oracle_picks_each_seed_by_the_other_seeds():
     assert held == [1.1, 1.1, 3.0]
     assert statistics.fmean(held) > min(statistics.fmean(r[k][0] for r in runs)
                                         for k in ("grid:a@1", "grid:b@1"))
+
+
+def test_grid_resolution_pairs_the_runner_up_with_the_oracle_by_seed():
+    # "b" trails "a" by exactly 0.1 on every seed: a large spread across seeds, but the
+    # paired differences are constant, so the runner-up's regret has no standard error.
+    cells = {"grid:a@1": [1.0, 2.0, 3.0], "grid:b@1": [1.1, 2.1, 3.1],
+             "grid:c@1": [1.01, 2.01, math.inf], "grid:d@1": [1.02, 2.02, 3.02]}
+    res = grid_resolution(cells)
+    assert res["oracle"] == "grid:a@1" and res["runner_up"] == "grid:d@1"  # c diverged
+    assert math.isclose(res["regret"], 0.02 / 2.0) and math.isclose(res["se"], 0.0, abs_tol=1e-12)
+    assert (res["within_1"], res["within_3"], res["finite"], res["cells"]) == (2, 2, 3, 4)
+    # unpaired noise: the runner-up's lead flips by seed, so its error is as large as it
+    noisy = grid_resolution({"grid:a@1": [1.0, 1.2], "grid:b@1": [1.2, 1.02]})
+    assert noisy["runner_up"] == "grid:b@1"
+    assert noisy["se"] > noisy["regret"] > 0
