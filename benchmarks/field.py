@@ -38,6 +38,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from benchmarks._common import RESULTS, machine, table, write_csv
+from benchmarks._common import spearman as _spearman  # nan for constant ranks
 from benchmarks.finals import parse_seeds
 from benchmarks.quality import profile_of, quality_search
 
@@ -47,22 +48,26 @@ WORKLOADS = ("digits-cnn", "digits-finetune", "tabular-mlp")  # charlm: 14 s a f
 def run_field(name: str, seed: int, steps: int | None = None) -> dict[str, Any]:
     """The quality search on ``seed``, and its first rung's field run at full length and
     at the last rung's length."""
+    from lradvisor.rules import advise
     from lradvisor.schedules import ScheduleSpec
     from lradvisor.search._fidelity import rung_steps
-    from lradvisor.search._recommend import Horizon
     from lradvisor.search._report import trial_rows
-    from lradvisor.search._space import proxy_peak
+    from lradvisor.search._space import SearchSpace
     from lradvisor.workloads import get_workload, run
 
     work = get_workload(name)
     steps = steps or work.total_steps
-    result = quality_search(name, profile_of(work, steps), seed, "-field")
+    profile = profile_of(work, steps)
+    result = quality_search(name, profile, seed, "-field")
+    space = SearchSpace.from_prior(advise(profile).prior)  # as run_search builds it
     rows = trial_rows(result.study)
     last = max(r["rung"] for r in rows if r["state"] == "COMPLETE")
     fraction = next(r["fidelity"] for r in rows if r["rung"] == last)
     seeds = sorted({r["seed"] for r in rows if r["rung"] == last})
-    horizon = Horizon.of(result.study.user_attrs)
-    exponent = horizon.exponent if horizon is not None else 0.0
+    finals: dict[str, list[float]] = {}
+    for row in rows:
+        if row["rung"] == last:
+            finals.setdefault(row["spec"], []).append(row["value"])
     pick = result.recommendation.spec.to_json() if result.recommendation else None
     field: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -73,8 +78,7 @@ def run_field(name: str, seed: int, steps: int | None = None) -> dict[str, Any]:
     for text, entry in field.items():
         spec = ScheduleSpec.from_json(text)
         entry["full"] = run(name, spec, steps, seed, device="cpu")[0]
-        short = spec if spec.peak_lr is None or fraction >= 1 else spec.replace(
-            peak_lr=proxy_peak(spec.peak_lr, fraction, exponent))
+        short = space.proxy_spec(spec, fraction)  # a finalist's peak at that length
         entry["last"] = [run(name, short, rung_steps(fraction, steps), s, device="cpu")[0]
                          for s in seeds]
         entry.update(family=spec.family, peak_lr=spec.peak_lr, describe=spec.describe())
@@ -87,18 +91,13 @@ def run_field(name: str, seed: int, steps: int | None = None) -> dict[str, Any]:
             "seeds": seeds, "pick": pick, "field": field,
             "search_runs": result.steps_used / steps,
             "finals_runs": sum(r["steps_used"] or 0 for r in rows if r["rung"] == last) / steps,
-            "finals": {r["spec"]: [x["value"] for x in rows
-                                   if x["rung"] == last and x["spec"] == r["spec"]]
-                       for r in rows if r["rung"] == last}}
+            "finals": finals}
 
 
 def spearman(xs: list[float], ys: list[float]) -> float:
-    """Spearman's rank correlation (scipy's); ``nan`` under 4 points or without spread."""
-    from scipy.stats import spearmanr
-
-    if len(xs) < 4 or len(set(xs)) < 2 or len(set(ys)) < 2:
-        return math.nan
-    return float(spearmanr(xs, ys)[0])
+    """Spearman's rank correlation (``benchmarks._common``); ``nan`` under 4 points or
+    without spread."""
+    return _spearman(xs, ys) if len(xs) >= 4 else math.nan
 
 
 def seed_facts(result: dict[str, Any]) -> dict[str, Any]:
