@@ -35,6 +35,7 @@ from typing import Any
 
 from lradvisor.errors import StudyError
 from lradvisor.search._fidelity import Fidelity, rung_steps
+from lradvisor.search._heap import start_objects_frozen
 from lradvisor.search._interrupt import ctrl_c_remembered
 from lradvisor.search._recommend import Horizon, recommend
 from lradvisor.search._rungs import Planned, Record, leaderboard, next_runs
@@ -165,7 +166,7 @@ def run_search(
     loop.records = [record_of(t) for t in study.get_trials(deepcopy=False)]
     interrupted = False
     try:
-        with ctrl_c_remembered() as loop.ctrl_c:
+        with ctrl_c_remembered() as loop.ctrl_c, start_objects_frozen():
             loop.first_rung(_rules_plans(setup, loop.records, rules_first, seed), n_trials)
             for rung in range(1, fid.last + 1):
                 loop.rung(rung)

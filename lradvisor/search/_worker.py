@@ -31,6 +31,7 @@ from typing import Any
 
 from lradvisor.errors import StudyError
 from lradvisor.search._claim import DONE, WAIT, decide
+from lradvisor.search._heap import start_objects_frozen
 from lradvisor.search._interrupt import ctrl_c_remembered
 from lradvisor.search._lock import StorageLock
 from lradvisor.search._rungs import Planned, Record
@@ -195,7 +196,7 @@ def run_worker(
     limit = timeout if timeout is not None else settings.get("timeout")
     deadline = time.monotonic() + limit if limit else float("inf")
     try:
-        with ctrl_c_remembered() as worker.ctrl_c:
+        with ctrl_c_remembered() as worker.ctrl_c, start_objects_frozen():
             return worker.loop(n_trials, deadline, patience, poll)
     finally:
         worker.close()

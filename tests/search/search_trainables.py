@@ -74,3 +74,26 @@ def swallows_ctrl_c(ctx):
 
 NOT_CALLABLE = 3
 
+
+
+def frozen_objects(ctx):
+    """Returns how many objects the cyclic garbage collector has frozen (``gc.freeze``)."""
+    import gc
+
+    return float(gc.get_freeze_count())
+
+
+def cycle_collected(ctx):
+    """Makes a reference cycle, drops it, collects: 1.0 if it was freed, else 0.0."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    node = Node()
+    node.self = node
+    alive = weakref.ref(node)
+    del node
+    gc.collect()
+    return 1.0 if alive() is None else 0.0
