@@ -320,10 +320,28 @@ def _real_table(args: argparse.Namespace, trials: int) -> None:
                          f"{real['training_s']:.1f}", f"{real['outside_s']:.2f}",
                          f"{real['outside_ms_per_run']:.1f}", f"{100 * real['share']:.2f}%",
                          "≤ 2%", "yes" if real["share"] <= 0.02 else "no"])
+        new_ms, existing_ms = _open_ms(Path(tmp))
     print(f"\nreal searches, SQLite file, default budget (2 full runs); {machine()}")
     print(table(header, rows))
+    print(f"each search above opened a new database file: creating one took {new_ms:.0f} ms, "
+          f"opening an existing one {existing_ms:.0f} ms (median of 3)")
     write_csv(f"{args.name}_real", header, rows, folder=args.out)
     print(f"wrote {args.out / args.name}_real.csv")
+
+
+def _open_ms(folder: Path, repeats: int = 3) -> tuple[float, float]:
+    """Median ms to open a new SQLite study database (creating Optuna's schema) and an
+    existing one, as ``run_search`` opens it."""
+    from lradvisor.storage import open_storage
+
+    new, existing = [], []
+    for i in range(repeats):
+        url = f"sqlite:///{folder / f'open{i}'}.db"
+        for times in (new, existing):
+            start = time.perf_counter()
+            open_storage(url).engine.dispose()
+            times.append(1000 * (time.perf_counter() - start))
+    return statistics.median(new), statistics.median(existing)
 
 
 if __name__ == "__main__":

@@ -63,3 +63,11 @@ def test_real_only_writes_the_real_table(tmp_path) -> None:
     assert [r["workload"] for r in rows] == ["digits-cnn"]
     assert rows[0]["target"] == "≤ 2%" and rows[0]["met"] in ("yes", "no")
     assert not (tmp_path / "tiny.csv").exists()  # the 500-trial table is not run
+
+
+def test_opening_times_a_new_database_and_an_existing_one(tmp_path) -> None:
+    from benchmarks.overhead import _open_ms
+
+    new_ms, existing_ms = _open_ms(tmp_path, repeats=1)
+    assert new_ms > 0 and existing_ms > 0
+    assert (tmp_path / "open0.db").exists()  # the new one was created, then reopened
