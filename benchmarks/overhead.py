@@ -46,6 +46,8 @@ import statistics
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +141,11 @@ def measure_real(storage: str, trials: int, workload: str = "digits-cnn",
     """A real search of ``workload``: how much of its wall time is not training.
 
     The workload's trainable is timed around each call, less the time its
-    ``ctx.report`` calls take (judging and storing reports is the search's work).
+    ``ctx.report`` calls take (judging and storing reports is the search's work). The
+    search's own steps of a run are timed too (``phases_ms``, totals in ms): creating
+    the trial (``create``), sampling its values (``sample``, the sampler's reads of the
+    study included), writing them (``write``), ending it (``end``) and the pruner's look
+    at each report (``prune``; ``reports`` counts them).
     """
     from lradvisor.search import run_search
     from lradvisor.workloads import get_workload
@@ -165,15 +171,51 @@ def measure_real(storage: str, trials: int, workload: str = "digits-cnn",
             spent["train"] += time.perf_counter() - start
 
     start = time.perf_counter()
-    result = run_search(timed, workload=workload, n_trials=trials, budget=budget,
-                        storage=storage, study_name=f"overhead-real-{workload}", seed=0)
+    with _phase_timers() as phases:
+        result = run_search(timed, workload=workload, n_trials=trials, budget=budget,
+                            storage=storage, study_name=f"overhead-real-{workload}", seed=0)
     total = time.perf_counter() - start
     training = spent["train"] - spent["report"]
     runs = len(result.records)
     return {"workload": workload, "trials": trials, "runs": runs, "total_s": total,
             "training_s": training, "outside_s": total - training,
             "outside_ms_per_run": 1000 * (total - training) / max(runs, 1),
-            "share": (total - training) / total}
+            "share": (total - training) / total,
+            "phases_ms": {name: 1000 * t for name, (t, _) in phases.items()},
+            "reports": phases["prune"][1]}
+
+
+@contextmanager
+def _phase_timers() -> Iterator[dict[str, tuple[float, int]]]:
+    """Within, the search's steps of a run are timed: ``{phase: (seconds, calls)}``."""
+    from lradvisor.search._space import SearchSpace
+    from lradvisor.search._trial import TrialCurve, TrialRunner
+    from lradvisor.storage import _ParamBuffer
+
+    where = {"create": (TrialRunner, "_ask"), "sample": (SearchSpace, "sample"),
+             "write": (_ParamBuffer, "flush"), "end": (TrialRunner, "_tell"),
+             "prune": (TrialCurve, "should_prune")}
+    phases = {name: (0.0, 0) for name in where}
+    originals = {name: getattr(owner, attr) for name, (owner, attr) in where.items()}
+
+    def timer(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                seconds, calls = phases[name]
+                phases[name] = (seconds + time.perf_counter() - start, calls + 1)
+
+        return timed
+
+    for name, (owner, attr) in where.items():
+        setattr(owner, attr, timer(name, originals[name]))
+    try:
+        yield phases
+    finally:
+        for name, (owner, attr) in where.items():
+            setattr(owner, attr, originals[name])
 
 
 def _first_rung_in_memory(trials: int, pruner: str, sampler: str,
@@ -308,7 +350,8 @@ def _real_table(args: argparse.Namespace, trials: int) -> None:
     """Run, print and save the real searches (``--real-workloads``)."""
     header = ["workload", "first-rung trials", "runs", "wall s", "training s",
               "outside training s", "outside ms per run", "share of wall time", "target",
-              "met"]
+              "met", "create ms per run", "sample ms per run", "write ms per run",
+              "end ms per run", "pruner ms per report"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         # imports and first-use caches untimed, as in the main table: process start-up
@@ -319,7 +362,10 @@ def _real_table(args: argparse.Namespace, trials: int) -> None:
             rows.append([workload, trials, real["runs"], f"{real['total_s']:.1f}",
                          f"{real['training_s']:.1f}", f"{real['outside_s']:.2f}",
                          f"{real['outside_ms_per_run']:.1f}", f"{100 * real['share']:.2f}%",
-                         "≤ 2%", "yes" if real["share"] <= 0.02 else "no"])
+                         "≤ 2%", "yes" if real["share"] <= 0.02 else "no",
+                         *(f"{real['phases_ms'][p] / max(real['runs'], 1):.2f}"
+                           for p in ("create", "sample", "write", "end")),
+                         f"{real['phases_ms']['prune'] / max(real['reports'], 1):.2f}"])
         new_ms, existing_ms = _open_ms(Path(tmp))
     print(f"\nreal searches, SQLite file, default budget (2 full runs); {machine()}")
     print(table(header, rows))

@@ -71,3 +71,21 @@ def test_opening_times_a_new_database_and_an_existing_one(tmp_path) -> None:
     new_ms, existing_ms = _open_ms(tmp_path, repeats=1)
     assert new_ms > 0 and existing_ms > 0
     assert (tmp_path / "open0.db").exists()  # the new one was created, then reopened
+
+
+def test_real_search_times_its_own_steps_and_puts_the_methods_back(tmp_path) -> None:
+    from benchmarks.overhead import measure_real
+    from lradvisor.search._space import SearchSpace
+    from lradvisor.search._trial import TrialCurve, TrialRunner
+    from lradvisor.storage import _ParamBuffer
+
+    before = (TrialRunner._ask, SearchSpace.sample, _ParamBuffer.flush, TrialRunner._tell,
+              TrialCurve.should_prune)
+    res = measure_real(f"sqlite:///{tmp_path}/real.db", 3, budget=1.0)
+    phases = res["phases_ms"]
+    assert set(phases) == {"create", "sample", "write", "end", "prune"}
+    assert all(ms > 0 for ms in phases.values())
+    assert res["reports"] >= 1  # digits-cnn's reports, each judged by the pruner
+    assert sum(phases.values()) < 1000 * res["outside_s"]  # the steps are outside training
+    assert (TrialRunner._ask, SearchSpace.sample, _ParamBuffer.flush, TrialRunner._tell,
+            TrialCurve.should_prune) == before
