@@ -75,7 +75,6 @@ def swallows_ctrl_c(ctx):
 NOT_CALLABLE = 3
 
 
-
 def frozen_objects(ctx):
     """Returns how many objects the cyclic garbage collector has frozen (``gc.freeze``)."""
     import gc
