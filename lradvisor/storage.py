@@ -427,14 +427,38 @@ class _ParamBuffer:
             known = storage._studies[study_id].param_distribution
             previous = {name: known.get(name) for name, _, _ in self.params}
         with _create_scoped_session(backend.scoped_session) as session:
-            for name, value, dist in self.params:  # Optuna's checks, one session
-                backend._set_trial_param_without_commit(session, trial_id, name, value, dist,
-                                                        previous[name])
+            if self.params:
+                _write_params(session, backend, trial_id, self.params, previous)
             _write_attrs(session, models.TrialUserAttributeModel, trial_id, self.attrs)
         with storage._lock:  # as Optuna's caching storage does after a write
             for name, _, dist in self.params:
                 known.setdefault(name, dist)
         self.params, self.attrs = [], {}
+
+
+def _write_params(session: Any, backend: Any, trial_id: int,
+                  params: list[tuple[str, float, Any]], previous: dict[str, Any]) -> None:
+    """Optuna's ``_set_trial_param_without_commit`` for several values of one trial,
+    reading the trial once: it must still be running, and a value whose name the study
+    has seen with another kind of distribution is refused, as at a ``suggest`` call."""
+    from optuna import distributions
+    from optuna.storages._rdb import models
+
+    trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
+    backend.check_trial_is_updatable(trial_id, trial.state)
+    for name, value, dist in params:
+        known = previous[name]
+        if known is None:  # the study's first value of this name, as far as this process knows
+            record = (session.query(models.TrialParamModel).join(models.TrialModel)
+                      .filter(models.TrialModel.study_id == trial.study_id)
+                      .filter(models.TrialParamModel.param_name == name).first())
+            if record is not None:
+                known = distributions.json_to_distribution(record.distribution_json)
+        if known is not None:
+            distributions.check_distribution_compatibility(known, dist)
+        session.add(models.TrialParamModel(
+            trial_id=trial_id, param_name=name, param_value=value,
+            distribution_json=distributions.distribution_to_json(dist)))
 
 
 class _Direct:

@@ -335,3 +335,34 @@ def test_buffered_params_refuse_a_distribution_the_study_does_not_fit(tmp_path):
           buffered_params(trial)):
         trial.suggest_categorical("family", ["cosine", "step", "wsd"])
     assert "family" not in study.trials[1].params  # nothing of the block was written
+
+
+def test_buffered_params_refuse_a_distribution_another_process_stored(tmp_path):
+    import optuna
+
+    url = f"sqlite:///{tmp_path}/p.db"
+    other = optuna.create_study(storage=open_storage(url), study_name="p")
+    first = other.ask()  # another process's trial: this process has not seen its values
+    first.suggest_categorical("family", ["cosine", "step"])
+    other.tell(first, 1.0)
+    study = optuna.load_study(study_name="p", storage=open_storage(url))
+    trial = create_trial(study, {"rung": 0})
+    with (pytest.raises(ValueError, match="dynamic value space"),
+          buffered_params(trial)):
+        trial.suggest_categorical("family", ["cosine", "step", "wsd"])
+    assert "family" not in study.trials[1].params
+
+
+def test_buffered_params_of_a_trial_ended_meanwhile_are_refused(tmp_path):
+    import optuna
+
+    url = f"sqlite:///{tmp_path}/e.db"
+    study = optuna.create_study(storage=open_storage(url), study_name="e")
+    trial = create_trial(study, {"rung": 0})
+    elsewhere = open_storage(url)  # e.g. a stale trial failed by another worker
+    elsewhere.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    with (pytest.raises(optuna.exceptions.UpdateFinishedTrialError),
+          buffered_params(trial)):
+        trial.suggest_float("lr", 1e-4, 1.0, log=True)
+    stored = optuna.load_study(study_name="e", storage=open_storage(url)).trials[0]
+    assert stored.params == {} and stored.state.name == "FAIL"
