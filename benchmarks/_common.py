@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import csv
+import os
 import statistics
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
+
+
+def run_tasks(fn: Callable[..., Any], tasks: Sequence[Sequence[Any]], jobs: int) -> list[Any]:
+    """``[fn(*task) for task in tasks]``, in ``jobs`` worker processes (at least one),
+    each training with one torch thread so that the jobs do not fight over the cores."""
+    with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_one_torch_thread) as pool:
+        return list(pool.map(fn, *zip(*tasks, strict=True)))
+
+
+def _one_torch_thread() -> None:
+    os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
 
 
 def time_process(

@@ -18,14 +18,20 @@ losses). Results: ``benchmarks/results/budget.csv`` (per run), ``budget.md`` and
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import RESULTS, grouped_bars, machine, mean_std, table, write_csv
+from benchmarks._common import (
+    RESULTS,
+    grouped_bars,
+    machine,
+    mean_std,
+    run_tasks,
+    table,
+    write_csv,
+)
 
 DEFAULT_WORKLOADS = ("digits-cnn", "digits-finetune", "tabular-mlp")
 RULES = "the rules alone"
@@ -61,12 +67,6 @@ def run_case(name: str, seed: int, rungs: tuple[float, ...] | None, budget: floa
     value, _ = run(name, rec.spec, steps, seed, device="cpu")
     return {"value": value, "spec": rec.spec.describe(), "fraction": result.evidence["fraction"],
             "runs": result.steps_used / steps}
-
-
-def _task(task: tuple[str, int, tuple[float, ...] | None, float | None, int | None, str]
-          ) -> dict[str, Any]:
-    os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
-    return run_case(*task)
 
 
 def label(rungs: tuple[float, ...] | None, budget: float | None,
@@ -111,8 +111,7 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
     tasks = [(n, s, r, b, args.full_steps, p) for n in names for s in range(args.seeds)
              for r, b, p in settings]
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(_task, tasks))
+    results = run_tasks(run_case, tasks, args.jobs)
     elapsed = time.perf_counter() - start
     per_run = [[n, name_of(r, b, p), s, res["fraction"], f"{res['runs']:.3f}",
                 f"{res['value']:.6g}", res["spec"]]

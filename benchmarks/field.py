@@ -31,13 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from benchmarks._common import RESULTS, machine, table, write_csv
+from benchmarks._common import RESULTS, machine, run_tasks, table, write_csv
 from benchmarks._common import spearman as _spearman  # nan for constant ranks
 from benchmarks.finals import parse_seeds
 from benchmarks.quality import profile_of, quality_search
@@ -202,11 +200,6 @@ def plot(results: list[dict[str, Any]], path: Any) -> None:
     plt.close(fig)
 
 
-def _task(task: tuple[str, int]) -> dict[str, Any]:
-    os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
-    return run_field(*task)
-
-
 def main(argv: list[str] | None = None) -> list[list[Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
@@ -221,11 +214,7 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
     args.name = args.name or ("field_quick" if args.quick else "field")
     tasks = [(n, s) for n in args.workloads.split(",") for s in parse_seeds(seeds)]
     start = time.perf_counter()
-    if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            results = list(pool.map(_task, tasks))
-    else:
-        results = [run_field(*t) for t in tasks]
+    results = run_tasks(run_field, tasks, args.jobs)
     elapsed = time.perf_counter() - start
     rows = summarise(results)
     write_csv(args.name, ["workload", "seed", "origin", "picked", "family", "peak_lr",

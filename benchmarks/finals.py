@@ -19,14 +19,12 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import RESULTS, finish_figure, machine, table, write_csv
+from benchmarks._common import RESULTS, finish_figure, machine, run_tasks, table, write_csv
 
 MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 1.0, math.inf)
 DEFAULT_MARGIN = 0.05  # Fidelity().trust
@@ -114,11 +112,6 @@ def replay(path: Path) -> list[dict[str, Any]]:
     return list(results.values())
 
 
-def _task(task: tuple[str, int, float, int | None]) -> dict[str, Any]:
-    os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
-    return run_finals(*task)
-
-
 def main(argv: list[str] | None = None) -> list[list[Any]]:
     """Run, write the results, print the table; returns the table's rows."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -144,8 +137,7 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
         elapsed = math.nan
     else:
         tasks = [(n, s, args.budget, args.full_steps) for s in seeds for n in names]
-        with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            results = list(pool.map(_task, tasks))
+        results = run_tasks(run_finals, tasks, args.jobs)
         elapsed = time.perf_counter() - start
     write_csv(args.name, ["workload", "seed", "finals' length", "finalist", "rules' pick",
                           "short-run score (worst seed)", "full-length value", "peak LR"],

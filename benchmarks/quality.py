@@ -41,10 +41,9 @@ import math
 import statistics
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from benchmarks._common import RESULTS, machine, mean_std, table, write_csv
+from benchmarks._common import RESULTS, machine, mean_std, run_tasks, table, write_csv
 
 LR_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
 GRID = {
@@ -385,18 +384,16 @@ def main(argv: list[str] | None = None) -> None:
     extra = [] if args.no_learned else [
         (n, s, lengths[n]) for n in names
         for s in range(args.seeds, args.seeds + args.evidence_seeds)]
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(_run_task, tasks))
-        if not args.no_learned:
-            studies = [(n, s, r["_evidence"]) for (n, s, *_), r in zip(tasks, results,
-                                                                        strict=True)]
-            studies += [(n, s, e) for (n, s, _), e in
-                        zip(extra, pool.map(_evidence_task, extra), strict=True)]
-            jobs = [(n, s, lengths[n], [e for n2, s2, e in studies
-                                        if e is not None and (n2, s2) != (n, s)])
-                    for n, s, *_ in tasks]
-            for result, more in zip(results, pool.map(_learned_task, jobs), strict=True):
-                result.update(more)
+    results = run_tasks(run_seed, tasks, args.jobs)
+    if not args.no_learned:
+        studies = [(n, s, r["_evidence"]) for (n, s, *_), r in zip(tasks, results, strict=True)]
+        studies += [(n, s, e) for (n, s, _), e in
+                    zip(extra, run_tasks(search_evidence, extra, args.jobs), strict=True)]
+        jobs = [(n, s, lengths[n], [e for n2, s2, e in studies
+                                    if e is not None and (n2, s2) != (n, s)])
+                for n, s, *_ in tasks]
+        for result, more in zip(results, run_tasks(run_learned, jobs, args.jobs), strict=True):
+            result.update(more)
     elapsed = time.perf_counter() - start
     rows, facts = [], {}
     for name in names:
@@ -434,27 +431,6 @@ def grid_rows(tasks: list[Any], results: list[dict[str, Any]]) -> list[list[Any]
                 schedule, factor = key[5:].split("@")
                 rows.append([name, seed, schedule, factor, f"{value[0]:.6g}"])
     return rows
-
-
-def _run_task(task: tuple[str, int, int, tuple[str, ...]]) -> dict[str, Any]:
-    import os
-
-    os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
-    return run_seed(*task)
-
-
-def _evidence_task(task: tuple[str, int, int]) -> dict[str, Any] | None:
-    import os
-
-    os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
-    return search_evidence(*task)
-
-
-def _learned_task(task: tuple[str, int, int, list[dict[str, Any]]]) -> dict[str, Any]:
-    import os
-
-    os.environ.setdefault("LRADVISOR_TORCH_THREADS", "1")
-    return run_learned(*task)
 
 
 def _report(rows: list[list[Any]], facts: dict[str, Any], names: Any, args: Any,

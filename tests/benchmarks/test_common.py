@@ -8,7 +8,7 @@ import random
 import pytest
 from scipy.stats import rankdata, spearmanr
 
-from benchmarks._common import mean_std, ranks, spearman
+from benchmarks._common import mean_std, ranks, run_tasks, spearman
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -41,3 +41,15 @@ def test_spearman_of_a_constant_is_nan() -> None:
 def test_mean_std_uses_the_sample_deviation() -> None:
     assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(math.sqrt(2.0)))
     assert mean_std([5.0]) == (5.0, 0.0)
+
+
+def test_run_tasks_keeps_the_tasks_order_across_processes():
+    assert run_tasks(pow, [(2, 3), (3, 2), (5, 1)], jobs=2) == [8, 9, 5]
+    assert run_tasks(pow, [], jobs=2) == []
+
+
+def test_run_tasks_trains_with_one_torch_thread_a_job(monkeypatch):
+    import os
+
+    monkeypatch.delenv("LRADVISOR_TORCH_THREADS", raising=False)
+    assert run_tasks(os.getenv, [("LRADVISOR_TORCH_THREADS",)], jobs=1) == ["1"]
