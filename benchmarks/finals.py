@@ -12,6 +12,13 @@ it by no more than the margin at the short length, as the search rules; 0 turns 
 off), and for the default margin applied whatever the best's peak, as the search did
 before. Lower is better for every built-in workload. Results:
 ``benchmarks/results/finals.csv`` (every finalist), ``finals.md`` and ``finals.png``.
+
+A second table asks whether the search could tell, from its own runs, when a held-back
+lead is real: for each search whose best finalist is at a higher peak LR than the
+rules' configuration and leads it by no more than the default margin (the case the
+margin holds back), it shows that lead at the first rung (one seed, the finalists'
+first-rung ancestors) and at the finals, and how often the held-back finalist ends
+better at full length.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ def run_finals(name: str, seed: int, budget: float,
     """The search's last-rung board, each finalist also run at full length."""
     from benchmarks.quality import profile_of
     from lradvisor.search import Fidelity, run_search
-    from lradvisor.search._rungs import leaderboard, rules_entry
+    from lradvisor.search._rungs import leaderboard, lineage, rules_entry
     from lradvisor.search._trial import record_of
     from lradvisor.workloads import get_workload, run
 
@@ -53,16 +60,19 @@ def run_finals(name: str, seed: int, budget: float,
     result = run_search(workload=name, profile=profile, budget=budget, seed=seed,
                         storage="sqlite://", study_name=f"{name}-{seed}", device="cpu")
     records = [record_of(t) for t in result.study.get_trials(deepcopy=False)]
+    by_number = {r.number: r for r in records}
     rung = max(r.rung for r in records if r.state == "COMPLETE")
     below = rules_entry(leaderboard(records, rung - 1, "minimize")) if rung else None
     rules = None if below is None else below.spec.to_json()  # as the search tells it
     board = []
     for entry in leaderboard(records, rung, "minimize"):
         full, _ = run(name, entry.spec, steps, seed, device="cpu")
+        root = by_number[lineage(records, entry.best.number)[0]]  # its first-rung run
         board.append({"spec": entry.spec.describe(), "peak": entry.spec.peak_lr,
                       "score": entry.score,
                       "values": list(entry.values), "full": full,
-                      "rules": entry.spec.to_json() == rules})
+                      "rules": entry.spec.to_json() == rules,
+                      "first": root.value if root.rung == 0 else None})
     fraction = Fidelity().fit(budget).rungs[rung]
     return {"name": name, "seed": seed, "fraction": fraction, "board": board}
 
@@ -80,6 +90,58 @@ def pick(board: list[dict[str, Any]], margin: float, *,
         return best
     held = any_peak or higher_peak(best.get("peak"), rules.get("peak"))
     return rules if held else best
+
+
+def held_back(board: list[dict[str, Any]],
+              margin: float = DEFAULT_MARGIN) -> dict[str, Any] | None:
+    """The search's case the trust margin is for, or ``None``: the best finalist, at a
+    higher peak LR than the rules' configuration, leads it by no more than ``margin``.
+
+    Returns its lead at the finals (``lead``) and at the first rung (``first_lead``,
+    ``None`` when a first-rung value is missing), both relative to the best's value at
+    that length, and whether it ends better at full length (``better``).
+    """
+    from lradvisor.search._rungs import higher_peak, rules_lead
+
+    best = min(board, key=lambda e: e["score"])
+    rules = next((e for e in board if e["rules"]), None)
+    if rules is None or rules is best or not higher_peak(best.get("peak"), rules.get("peak")):
+        return None
+    lead = rules_lead(rules["score"], best["score"], "minimize")
+    if lead > margin:
+        return None
+    first = None
+    if best.get("first") is not None and rules.get("first") is not None:
+        first = rules_lead(rules["first"], best["first"], "minimize")
+    return {"lead": lead, "first_lead": first, "better": best["full"] < rules["full"]}
+
+
+def lead_rows(names: list[str], results: list[dict[str, Any]]) -> list[list[Any]]:
+    """One row per workload: the held-back cases, how many end better at full length,
+    their leads at the first rung and at the finals, and the ratio of the two."""
+    rows = []
+    for name in names:
+        cases = [c for r in results if r["name"] == name
+                 for c in [held_back(r["board"])] if c is not None]
+        known = [c for c in cases if c["first_lead"] is not None]
+        ratios = sorted(c["lead"] / c["first_lead"] for c in known if c["first_lead"])
+        rows.append([
+            name, f"{len(cases)} of {sum(r['name'] == name for r in results)}",
+            f"{sum(c['better'] for c in cases)} of {len(cases)}",
+            _span([c["first_lead"] for c in known], percent=True),
+            _span([c["lead"] for c in cases], percent=True),
+            _span(ratios) if ratios else "—",
+        ])
+    return rows
+
+
+def _span(values: list[float], *, percent: bool = False) -> str:
+    """``median (min to max)`` of ``values``, or a dash when there are none."""
+    if not values:
+        return "—"
+    show = (lambda v: f"{100 * v:+.1f}%") if percent else (lambda v: f"{v:.2f}")
+    return (f"{show(statistics.median(values))} "
+            f"({show(min(values))} to {show(max(values))})")
 
 
 def _peak_of(text: str) -> float | None:
@@ -105,8 +167,9 @@ def replay(path: Path) -> list[dict[str, Any]]:
                                               "fraction": float(row["finals' length"])})
             # older files have no peak column: the description ends with it (3 digits)
             peak = float(row["peak LR"]) if row.get("peak LR") else _peak_of(row["finalist"])
+            first = row.get("first-rung value")  # older files have none
             result["board"].append({"spec": row["finalist"], "rules": row["rules' pick"] == "True",
-                                    "peak": peak,
+                                    "peak": peak, "first": float(first) if first else None,
                                     "score": float(row["short-run score (worst seed)"]),
                                     "full": float(row["full-length value"])})
     return list(results.values())
@@ -140,10 +203,12 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
         results = run_tasks(run_finals, tasks, args.jobs)
         elapsed = time.perf_counter() - start
     write_csv(args.name, ["workload", "seed", "finals' length", "finalist", "rules' pick",
-                          "short-run score (worst seed)", "full-length value", "peak LR"],
+                          "short-run score (worst seed)", "full-length value", "peak LR",
+                          "first-rung value"],
               [[r["name"], r["seed"], r["fraction"], e["spec"], e["rules"],
                 f"{e['score']:.10g}", f"{e['full']:.10g}",
-                "" if e.get("peak") is None else f"{e['peak']:.10g}"]
+                "" if e.get("peak") is None else f"{e['peak']:.10g}",
+                "" if e.get("first") is None else f"{e['first']:.10g}"]
                for r in results for e in r["board"]],
               folder=out)
     rows = []
@@ -165,7 +230,12 @@ def main(argv: list[str] | None = None) -> list[list[Any]]:
         + (f"{elapsed / 60:.1f} min" if math.isfinite(elapsed) else f"replayed {args.replay}"),
         "",
         "Mean full-length value of the pick, per trust margin; lower is better.", "",
-        table(header, rows),
+        table(header, rows), "",
+        f"Held back by the {DEFAULT_MARGIN:.0%} margin (best finalist at a higher peak LR, "
+        "within the margin): its lead over the rules' configuration at the first rung "
+        f"(one seed) and at the finals ({fraction:.0%}), median (range).", "",
+        table(["workload", "held back", "ends better at full length", "lead, first rung",
+               "lead, finals", "finals lead / first-rung lead"], lead_rows(names, results)),
     ])
     (out / f"{args.name}.md").write_text(text + "\n")
     _plot(names, groups, results, out / f"{args.name}.png")

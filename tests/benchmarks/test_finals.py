@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import math
 
-from benchmarks.finals import MARGINS, main, parse_seeds, pick
+from benchmarks.finals import MARGINS, held_back, lead_rows, main, parse_seeds, pick
 
 BOARD = [
     {"spec": "high", "score": 1.00, "full": 0.9, "rules": False, "peak": 0.05},
@@ -43,6 +43,22 @@ def test_replay_reads_the_peak_from_the_description_in_older_files(tmp_path) -> 
     assert pick(board, 0.05)["spec"].startswith("wsd")  # a 4.3% lead at a lower peak
 
 
+def test_held_back_is_the_case_the_margin_is_for_with_its_lead_at_both_lengths() -> None:
+    board = [{**BOARD[0], "first": 2.0}, {**BOARD[1], "first": 2.5}]  # led by 25%, then 4%
+    case = held_back(board)
+    assert case is not None and not case["better"]  # the rules' 0.5 beats its 0.9
+    assert math.isclose(case["lead"], 0.04) and math.isclose(case["first_lead"], 0.25)
+    assert held_back(board, margin=0.02) is None  # a 4% lead is past a 2% margin
+    assert held_back([{**board[0], "peak": 0.01}, board[1]]) is None  # a lower peak
+    assert held_back([board[0], {**board[1], "score": 0.9}]) is None  # the rules lead
+    assert held_back([board[0], {**board[1], "first": None}])["first_lead"] is None
+    results = [{"name": "w", "seed": 0, "board": board},
+               {"name": "w", "seed": 1, "board": [board[0], {**board[1], "score": 2.0}]}]
+    (row,) = lead_rows(["w"], results)
+    assert row == ["w", "1 of 2", "0 of 1", "+25.0% (+25.0% to +25.0%)",
+                   "+4.0% (+4.0% to +4.0%)", "0.16 (0.16 to 0.16)"]
+
+
 def test_parse_seeds() -> None:
     assert parse_seeds("0-2") == [0, 1, 2] and parse_seeds("1,4") == [1, 4]
 
@@ -56,6 +72,7 @@ def test_a_tiny_run_re_runs_every_finalist_at_full_length(tmp_path) -> None:
     assert len(finalists) >= 2  # the rules' configuration and at least one other
     assert sum(r["rules' pick"] == "True" for r in finalists) == 1
     assert {r["finals' length"] for r in finalists} == {"0.25"}  # budget 2: short finals
+    assert all(float(r["first-rung value"]) > 0 for r in finalists)  # each one's 10% run
     assert (tmp_path / "tiny.png").stat().st_size > 0
     again = main(["--workloads", "tabular-mlp", "--seeds", "0", "--replay",
                   str(tmp_path / "tiny.csv"), "--out", str(tmp_path), "--name", "again"])
