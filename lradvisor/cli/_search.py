@@ -114,7 +114,10 @@ def _finish(result: Any, fmt: str) -> None:
     if result.recommendation is not None:
         heading = f"Recommended schedule for the full run ({result.full_steps} steps), " \
                   f"from study {name!r}:"
-        click.echo(render([result.recommendation], fmt, heading=heading,
+        from lradvisor.search._recommend import alternatives_of
+
+        recs = [result.recommendation, *alternatives_of(result.evidence)]
+        click.echo(render(recs, fmt, heading=heading,
                           extra={"study": name, "evidence_data": result.evidence}))
     else:
         click.echo(f"No recommendation yet: no trial of study {name!r} completed.", err=True)

@@ -39,9 +39,9 @@ def suggest(fmt: str, plot: str | None, study: str | None, storage: str | None,
       lradvisor suggest --task pretrain --total-steps 20000 --format python
     """
     if study is not None:
-        from lradvisor.search import best_recommendation
+        from lradvisor.search._recommend import best_recommendations
 
-        recs = [best_recommendation(storage, study)]
+        recs = best_recommendations(storage, study)
         extra: dict[str, Any] = {"study": study}
         heading = f"Best schedule found by study {study!r}:"
     else:

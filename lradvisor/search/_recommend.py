@@ -17,11 +17,22 @@ from typing import Any
 
 from lradvisor.errors import StudyError
 from lradvisor.search._fidelity import Fidelity, rung_steps
-from lradvisor.search._rungs import Choice, Record, choose, lineage
+from lradvisor.search._rungs import (
+    Choice,
+    Entry,
+    Record,
+    choose,
+    higher_peak,
+    lineage,
+    rules_lead,
+)
 from lradvisor.search._space import proxy_peak
 
-__all__ = ["Horizon", "best_recommendation", "recommend", "recommendation_from_dict",
-           "study_recommendation"]
+__all__ = ["Horizon", "alternatives_of", "best_recommendation", "best_recommendations",
+           "recommend", "recommendation_from_dict", "study_recommendation"]
+
+#: At most this many runners-up (the other finalists) come with a recommendation.
+RUNNERS_UP = 2
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,12 @@ def recommend(
         "horizon": None if horizon is None else horizon.exponent,
         "proxy_peak_lr": trained,
     }
+    others = [e for e in choice.finalists if e is not choice.entry][:RUNNERS_UP]
+    data["alternatives"] = [
+        Recommendation(spec=e.spec, total_steps=full_steps, score=float(e.score), rules=(),
+                       rationale=_runner_up(e, choice, fidelity, direction)).to_dict()
+        for e in others
+    ]
     evidence = (
         f"study {study_name!r}: last evaluated at {fraction:.0%} of the run "
         f"({data['length_steps']} of {full_steps} steps) on {data['seeds']} seed(s); "
@@ -152,6 +169,34 @@ def _rationale(choice: Choice, fidelity: Fidelity, direction: str) -> str:
     return " ".join(parts)
 
 
+def _runner_up(entry: Entry, choice: Choice, fidelity: Fidelity, direction: str) -> str:
+    """Why a finalist other than the pick is where it is, in numbers."""
+    at = f"{fidelity.rungs[choice.rung]:.0%} of the run"
+    shown = ", ".join(f"{v:.4g}" for v in entry.values)
+    text = f"A finalist at {at}: worst seed {entry.score:.4g} (seeds: {shown})."
+    behind = rules_lead(entry.score, choice.entry.score, direction)  # the pick's lead
+    if behind >= 0:
+        return f"{text} The pick led it by {behind:.1%}."
+    lead = -behind
+    pick_peak, peak = choice.entry.spec.peak_lr, entry.spec.peak_lr
+    if choice.kept_rules is not None or (choice.waived is not None
+                                         and higher_peak(peak, pick_peak)):
+        who = "the pick, the rules' configuration," if choice.kept_rules is not None \
+            else "the pick"
+        ratio = f" ({peak / pick_peak:.2g}x the pick's)" if peak and pick_peak else ""
+        return (f"{text} It led {who} by {lead:.1%}, at a peak LR higher than the rules' "
+                f"configuration's{ratio}, within the {fidelity.trust:.0%} such a lead short "
+                "of full length must exceed: short runs favour higher peaks. A full run of "
+                "it is the test; the search's budget did not reach one.")
+    return (f"{text} It led the pick by {lead:.1%}, within the {fidelity.tie:.1%} counted as "
+            "a tie; the pick has the lower peak LR (more margin from divergence).")
+
+
+def alternatives_of(evidence: dict[str, Any] | None) -> list[Any]:
+    """The runners-up stored in a recommendation's evidence data (older studies: none)."""
+    return [recommendation_from_dict(d) for d in (evidence or {}).get("alternatives") or ()]
+
+
 def recommendation_from_dict(data: dict[str, Any]) -> Any:
     """The :class:`~lradvisor.rules.Recommendation` stored as a study's ``recommendation``."""
     from lradvisor.rules import Recommendation
@@ -184,6 +229,13 @@ def best_recommendation(storage_url: str | None, study_name: str) -> Any:
     return study_recommendation(load_study(open_storage(storage_url), study_name))
 
 
+def best_recommendations(storage_url: str | None, study_name: str) -> list[Any]:
+    """As :func:`best_recommendation`, then its runners-up (the other finalists)."""
+    from lradvisor.storage import load_study, open_storage
+
+    return study_recommendations(load_study(open_storage(storage_url), study_name))
+
+
 def study_recommendation(study: Any) -> Any:
     """The recommendation of an open Optuna ``study``: as :func:`best_recommendation`,
     for callers that hold the storage open (the service).
@@ -191,12 +243,18 @@ def study_recommendation(study: Any) -> Any:
     Raises:
         StudyError: the study has no completed trial yet.
     """
+    return study_recommendations(study)[0]
+
+
+def study_recommendations(study: Any) -> list[Any]:
+    """:func:`study_recommendation`, then its runners-up (the other finalists)."""
     from lradvisor.search._trial import record_of
 
     study_name = study.study_name
     attrs = study.user_attrs
-    if attrs.get("recommendation"):
-        return recommendation_from_dict(attrs["recommendation"])
+    stored = attrs.get("recommendation")
+    if stored:
+        return [recommendation_from_dict(stored), *alternatives_of(stored.get("evidence_data"))]
     fidelity = Fidelity.from_dict(attrs["fidelity"]) if attrs.get("fidelity") else Fidelity()
     records = [record_of(t) for t in study.get_trials(deepcopy=False)]
     full = attrs.get("full_steps") or max((r.steps_used for r in records), default=1) or 1
@@ -205,4 +263,4 @@ def study_recommendation(study: Any) -> Any:
                       rules=tuple(attrs.get("rules") or ()), horizon=Horizon.of(attrs))
     if found is None:
         raise StudyError(f"study {study_name!r} has no completed trial yet.")
-    return found[0]
+    return [found[0], *alternatives_of(found[1])]

@@ -225,7 +225,9 @@ def choose(records: Sequence[Record], fidelity: Fidelity, direction: str) -> Cho
     When the last rung is shorter than the full run, the rules' configuration (the
     finalist promoted from a run of origin ``rules``) wins unless the best beats it by
     more than ``fidelity.trust``, or the winner's peak LR is no higher than the rules'
-    (the margin guards against short runs' preference for higher peaks).
+    (the margin guards against short runs' preference for higher peaks). When the
+    margin holds the best back, the best finalist ahead of the rules' configuration at
+    a peak no higher than its peak wins, if there is one (it needs only to lead).
     """
     sign = _sign(direction)
     for rung in range(fidelity.last, -1, -1):
@@ -245,7 +247,15 @@ def choose(records: Sequence[Record], fidelity: Fidelity, direction: str) -> Cho
             lead = rules_lead(rules.score, best, direction)
             if lead <= fidelity.trust:
                 if higher_peak(winner.spec.peak_lr, rules.spec.peak_lr):
-                    winner, kept = rules, lead
+                    # held back; a finalist ahead of the rules' at no higher peak still wins
+                    ahead = board[: board.index(rules)]
+                    lower = [e for e in ahead
+                             if not higher_peak(e.spec.peak_lr, rules.spec.peak_lr)]
+                    if lower:
+                        winner = lower[0]
+                        waived = rules_lead(rules.score, winner.score, direction)
+                    else:
+                        winner, kept = rules, lead
                 else:
                     waived = lead
         return Choice(

@@ -46,6 +46,9 @@ def test_search_prints_progress_and_the_full_run_recommendation(searched):
     assert "search rung" in proc.stderr and "best" in proc.stderr and "pruned" in proc.stderr
     assert "Recommended schedule for the full run (40 steps), from study 'c'" in proc.stdout
     assert "Evidence: study 'c': last evaluated at 100% of the run" in proc.stdout
+    runners_up = proc.stdout.split("Runners-up:")[1]  # the other finalist, with its numbers
+    assert "2. " in runners_up and "A finalist at 100% of the run: worst seed" in runners_up
+    assert "The pick led it by" in runners_up
     assert (where / "studies" / "lradvisor.db").exists()  # the default storage, created
     study = optuna.load_study(study_name="c", storage=f"sqlite:///{where}/studies/lradvisor.db")
     assert len([t for t in study.trials if t.user_attrs["rung"] == 0]) == 4  # flag beat file
@@ -70,6 +73,9 @@ def test_studies_list_show_best_export_delete(searched):
     for name in ("lr_curves.png", "val_curves.png", "families.png"):
         data = (where / "plots" / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 1000
+    answered = json.loads(invoke(where, "suggest", "--study", "c", "--format", "json").output)
+    assert answered["alternatives"] and answered["alternatives"][0]["rationale"].startswith(
+        "A finalist at 100% of the run")
     best = invoke(where, "studies", "best", "c", "--format", "json")
     assert json.loads(best.output)["total_steps"] == 40
     csv_out = invoke(where, "studies", "export", "c", "--format", "csv").output.splitlines()

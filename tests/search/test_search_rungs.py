@@ -153,6 +153,46 @@ def test_the_trust_margin_is_for_higher_peaks_only():
     assert full.entry.spec.family == "wsd" and full.waived is None  # no margin at full length
 
 
+def test_a_held_back_best_does_not_hide_a_lower_peak_finalist_that_leads_the_rules():
+    short = Fidelity(rungs=(0.1, 0.25), finalists=3)
+    records = [*_short_final_vs(0.02, "wsd", 1.04, 1.0), rec(7, 0, 0.008, 0.6, family="linear"),
+               rec(14, 1, 0.008, 1.02, seed=0, parent=7, origin="finalist", family="linear"),
+               rec(15, 1, 0.008, 1.02, seed=1, parent=7, origin="finalist", family="linear")]
+    choice = choose(records, short, "minimize")  # wsd at 2x leads by 4%, linear at 0.7x by 2%
+    assert (choice.entry.spec.family, choice.entry.spec.peak_lr) == ("linear", 0.008)
+    assert choice.kept_rules is None and abs(choice.waived - 0.02 / 1.02) < 1e-9
+    behind = [*records[:-2], rec(14, 1, 0.008, 1.05, seed=0, parent=7, origin="finalist",
+                                 family="linear"),
+              rec(15, 1, 0.008, 1.05, seed=1, parent=7, origin="finalist", family="linear")]
+    from lradvisor.search._recommend import alternatives_of, recommend
+
+    rec_, data = recommend(records, short, direction="minimize", full_steps=100,
+                           study_name="s")
+    wsd, rules_ = alternatives_of(data)
+    assert "It led the pick by 2.0%, at a peak LR higher than the rules'" in wsd.rationale
+    assert rules_.rationale.endswith("The pick led it by 2.0%.")
+    kept = choose(behind, short, "minimize")  # the linear one trails the rules': kept
+    assert kept.entry.spec.family == "cosine" and abs(kept.kept_rules - 0.04) < 1e-9
+
+
+def test_the_other_finalists_come_as_runners_up_with_their_numbers():
+    from lradvisor.search._recommend import alternatives_of, recommend
+
+    short = Fidelity(rungs=(0.1, 0.25))
+    rec_, data = recommend(_short_final(1.03, 1.0), short, direction="minimize",
+                           full_steps=100, study_name="s")
+    (held,) = alternatives_of(data)  # the pick is the rules' configuration, kept
+    assert held.spec.peak_lr == 0.02 and held.total_steps == 100 and held.score == 1.0
+    assert "led the pick, the rules' configuration, by 2.9%, at a peak LR higher than the " \
+        "rules' configuration's (1.8x the pick's), within the 5%" in held.rationale
+    _, wide = recommend(_short_final(1.10, 1.0), short, direction="minimize",
+                        full_steps=100, study_name="s")
+    (rules_,) = alternatives_of(wide)
+    assert rules_.spec.peak_lr == 0.011
+    assert rules_.rationale.endswith("The pick led it by 10.0%.")
+    assert alternatives_of(None) == [] and alternatives_of({}) == []  # older studies
+
+
 def test_a_rationale_says_when_a_lower_peak_lead_stood_within_the_margin():
     from lradvisor.search._recommend import recommend
 
