@@ -119,10 +119,9 @@ def _describe(spec_json: str) -> str:
 def best(name: str, storage: str | None, fmt: str) -> None:
     """The study's recommendation for the full run (text, json or python)."""
     from lradvisor.cli._render import render
-    from lradvisor.search import best_recommendation
+    from lradvisor.search import best_recommendations
 
-    rec = best_recommendation(storage, name)
-    click.echo(render([rec], fmt, extra={"study": name},
+    click.echo(render(best_recommendations(storage, name), fmt, extra={"study": name},
                       heading=f"Best schedule found by study {name!r}:"))
 
 

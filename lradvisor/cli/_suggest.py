@@ -39,7 +39,7 @@ def suggest(fmt: str, plot: str | None, study: str | None, storage: str | None,
       lradvisor suggest --task pretrain --total-steps 20000 --format python
     """
     if study is not None:
-        from lradvisor.search._recommend import best_recommendations
+        from lradvisor.search import best_recommendations
 
         recs = best_recommendations(storage, study)
         extra: dict[str, Any] = {"study": study}

@@ -97,10 +97,11 @@ class SchedulePolicy:
     @classmethod
     def from_study(cls, storage: str | None, study: str, **options: Any) -> SchedulePolicy:
         """The best schedule a stored search found (``lradvisor search``'s study)."""
-        from lradvisor.search import best_recommendation
+        from lradvisor.search import best_recommendations
 
-        rec = best_recommendation(storage, study)
-        return cls(rec.spec, recommendation=rec, total_steps=rec.total_steps, **options)
+        rec, *rest = best_recommendations(storage, study)  # the pick, then its runners-up
+        return cls(rec.spec, recommendation=rec, alternatives=tuple(rest),
+                   total_steps=rec.total_steps, **options)
 
     @classmethod
     def from_spec(

@@ -10,7 +10,7 @@ Example:
 
 from lradvisor.search._context import TrialContext, default_device
 from lradvisor.search._fidelity import Fidelity, rung_steps
-from lradvisor.search._recommend import best_recommendation
+from lradvisor.search._recommend import best_recommendation, best_recommendations
 from lradvisor.search._sampler import SAMPLERS, make_sampler
 from lradvisor.search._search import Progress, SearchResult, relative_spec, run_search
 from lradvisor.search._space import SearchSpace
@@ -24,6 +24,7 @@ __all__ = [
     "SearchSpace",
     "TrialContext",
     "best_recommendation",
+    "best_recommendations",
     "default_device",
     "load_trainable",
     "make_sampler",

@@ -29,7 +29,8 @@ from lradvisor.search._rungs import (
 from lradvisor.search._space import proxy_peak
 
 __all__ = ["Horizon", "alternatives_of", "best_recommendation", "best_recommendations",
-           "recommend", "recommendation_from_dict", "study_recommendation"]
+           "recommend", "recommendation_from_dict", "study_recommendation",
+           "study_recommendations"]
 
 #: At most this many runners-up (the other finalists) come with a recommendation.
 RUNNERS_UP = 2

@@ -195,10 +195,10 @@ def _read_routes(app: FastAPI, trials: RemoteTrials, rules_files: tuple[str, ...
     def best(name: StudyName) -> Response:
         """The study's recommendation for the full run, with its evidence."""
         from lradvisor.cli._render import render
-        from lradvisor.search._recommend import study_recommendation
+        from lradvisor.search._recommend import study_recommendations
 
-        rec = study_recommendation(trials.handle(name).study)
-        return Response(render([rec], "json", extra={"study": name}).encode(), media_type=_JSON)
+        recs = study_recommendations(trials.handle(name).study)  # the pick, its runners-up
+        return Response(render(recs, "json", extra={"study": name}).encode(), media_type=_JSON)
 
 
 def _schedules() -> list[dict[str, Any]]:

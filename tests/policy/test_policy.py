@@ -111,6 +111,13 @@ def test_from_study_reads_the_stored_recommendation(tmp_path) -> None:
     policy = SchedulePolicy.from_study(url, "s1")
     assert policy.spec == tuned and policy.total_steps == 800
     assert "Evidence: trial 3 at 800 steps" in policy.describe()
+    assert policy.alternatives == ()  # stored before runners-up were: none
+    other = {**rec.to_dict(), "rationale": "A finalist at 25% of the run: worst seed 0.3."}
+    study.set_user_attr("recommendation", {**rec.to_dict(), **tuned.to_dict(),
+                                           "evidence_data": {"alternatives": [other]}})
+    again = SchedulePolicy.from_study(url, "s1")
+    assert [a.spec for a in again.alternatives] == [rec.spec]
+    assert "Runners-up:" in again.describe() and "worst seed 0.3." in again.describe()
 
 
 def test_plateau_policy_attaches_the_detector_scheduler() -> None:
