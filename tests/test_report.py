@@ -88,6 +88,9 @@ def test_report_has_every_section_and_is_self_contained(study_db):
     rec = study.user_attrs["recommendation"]
     assert "build_scheduler(optimizer, spec, total_steps=60)" in text  # the code to paste
     assert f'&quot;family&quot;:&quot;{rec["family"]}&quot;' in text
+    others = rec["evidence_data"]["alternatives"]  # the other finalists, listed
+    assert others and "Runners-up (the other finalists):" in text
+    assert all(alt["rationale"].split(":")[0] in text for alt in others)
     # self-contained: every image inline, nothing fetched
     assert len(re.findall(r'src="data:image/png;base64,', text)) >= 4
     assert not re.search(r'(src|href)="(https?:|file:|/)', text)
