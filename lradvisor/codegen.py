@@ -11,7 +11,9 @@ def torch_class_name(spec: ScheduleSpec, total_steps: int | None) -> str:
     """The torch class :func:`~lradvisor.build_scheduler` returns for ``spec``."""
     family = spec.definition
     if family.adaptive:
-        return "PlateauLR (a ReduceLROnPlateau that also warms up)"
+        warms = spec.params.get("warmup_fraction") or spec.params.get("warmup_steps")
+        return "PlateauLR (a ReduceLROnPlateau " + (
+            "that also warms up)" if warms else "subclass; it can also warm up)")
     if family.native is not None and spec.warmup_steps(total_steps) == 0:
         return family.torch_class
     return "LambdaLR"

@@ -69,6 +69,16 @@ def test_is_a_reduce_lr_on_plateau():
     assert isinstance(sched, tl.ReduceLROnPlateau)
 
 
+def test_the_class_named_to_the_user_says_whether_it_warms_up():
+    from lradvisor.codegen import torch_class_name
+
+    plain = torch_class_name(ScheduleSpec.create("plateau"), None)
+    assert plain == "PlateauLR (a ReduceLROnPlateau subclass; it can also warm up)"
+    for warm in ({"warmup_steps": 3}, {"warmup_fraction": 0.1}):
+        named = torch_class_name(ScheduleSpec.create("plateau", **warm), TOTAL)
+        assert named == "PlateauLR (a ReduceLROnPlateau that also warms up)"
+
+
 def test_curve_is_warmup_then_peak():
     """The pure curve is the envelope: linear warmup, then the peak (no plateau reached)."""
     spec = ScheduleSpec.create("plateau", warmup_steps=4, warmup_start_factor=0.2)
