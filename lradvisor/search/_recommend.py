@@ -174,7 +174,8 @@ def _runner_up(entry: Entry, choice: Choice, fidelity: Fidelity, direction: str)
     """Why a finalist other than the pick is where it is, in numbers."""
     at = f"{fidelity.rungs[choice.rung]:.0%} of the run"
     shown = ", ".join(f"{v:.4g}" for v in entry.values)
-    text = f"A finalist at {at}: worst seed {entry.score:.4g} (seeds: {shown})."
+    what = "A finalist" if choice.rung == fidelity.last else "A configuration"
+    text = f"{what} at {at}: worst seed {entry.score:.4g} (seeds: {shown})."
     behind = rules_lead(entry.score, choice.entry.score, direction)  # the pick's lead
     if behind >= 0:
         return f"{text} The pick led it by {behind:.1%}."

@@ -191,6 +191,10 @@ def test_the_other_finalists_come_as_runners_up_with_their_numbers():
     assert rules_.spec.peak_lr == 0.011
     assert rules_.rationale.endswith("The pick led it by 10.0%.")
     assert alternatives_of(None) == [] and alternatives_of({}) == []  # older studies
+    _, early = recommend(FIRST, short, direction="minimize", full_steps=100, study_name="s")
+    first, second = alternatives_of(early)  # stopped at the first rung: no finals yet
+    assert first.rationale.startswith("A configuration at 10% of the run: worst seed 2 ")
+    assert first.rationale.endswith("The pick led it by 100.0%.") and second.score == 3.0
 
 
 def test_a_rationale_says_when_a_lower_peak_lead_stood_within_the_margin():
