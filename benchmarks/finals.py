@@ -82,14 +82,25 @@ def pick(board: list[dict[str, Any]], margin: float, *,
     """The finalist a trust ``margin`` picks (lower is better): the best unless the
     rules' configuration is within ``margin`` of it and the best's peak LR is higher
     (``any_peak``: whatever its peak, the rule before the margin was for higher peaks)."""
-    from lradvisor.search._rungs import higher_peak, rules_lead  # the search's own rule
+    from lradvisor.search._rungs import higher_peak  # the search's own rule
 
-    best = min(board, key=lambda e: e["score"])
-    rules = next((e for e in board if e["rules"]), None)
-    if rules is None or rules_lead(rules["score"], best["score"], "minimize") > margin:
+    best, rules, lead = _contest(board)
+    if rules is None or lead > margin:
         return best
     held = any_peak or higher_peak(best.get("peak"), rules.get("peak"))
     return rules if held else best
+
+
+def _contest(board: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any] | None,
+                                                  float]:
+    """The best finalist, the rules' configuration (``None``: not a finalist) and how far
+    the best leads it (0 without it)."""
+    from lradvisor.search._rungs import rules_lead
+
+    best = min(board, key=lambda e: e["score"])
+    rules = next((e for e in board if e["rules"]), None)
+    lead = 0.0 if rules is None else rules_lead(rules["score"], best["score"], "minimize")
+    return best, rules, lead
 
 
 def held_back(board: list[dict[str, Any]],
@@ -103,12 +114,9 @@ def held_back(board: list[dict[str, Any]],
     """
     from lradvisor.search._rungs import higher_peak, rules_lead
 
-    best = min(board, key=lambda e: e["score"])
-    rules = next((e for e in board if e["rules"]), None)
-    if rules is None or rules is best or not higher_peak(best.get("peak"), rules.get("peak")):
-        return None
-    lead = rules_lead(rules["score"], best["score"], "minimize")
-    if lead > margin:
+    best, rules, lead = _contest(board)
+    if (rules is None or rules is best or lead > margin
+            or not higher_peak(best.get("peak"), rules.get("peak"))):
         return None
     first = None
     if best.get("first") is not None and rules.get("first") is not None:

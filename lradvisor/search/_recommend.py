@@ -220,15 +220,14 @@ def recommendation_from_dict(data: dict[str, Any]) -> Any:
 def best_recommendation(storage_url: str | None, study_name: str) -> Any:
     """The recommendation stored in study ``study_name`` (recomputed if none was stored).
 
-    This is what ``lradvisor suggest --study NAME`` answers with.
+    ``lradvisor suggest --study NAME`` answers with it and its runners-up
+    (:func:`best_recommendations`).
 
     Raises:
         StudyError: the storage cannot be opened, the study does not exist, or it has
             no completed trial yet.
     """
-    from lradvisor.storage import load_study, open_storage
-
-    return study_recommendation(load_study(open_storage(storage_url), study_name))
+    return best_recommendations(storage_url, study_name)[0]
 
 
 def best_recommendations(storage_url: str | None, study_name: str) -> list[Any]:

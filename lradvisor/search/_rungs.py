@@ -248,11 +248,10 @@ def choose(records: Sequence[Record], fidelity: Fidelity, direction: str) -> Cho
             if lead <= fidelity.trust:
                 if higher_peak(winner.spec.peak_lr, rules.spec.peak_lr):
                     # held back; a finalist ahead of the rules' at no higher peak still wins
-                    ahead = board[: board.index(rules)]
-                    lower = [e for e in ahead
-                             if not higher_peak(e.spec.peak_lr, rules.spec.peak_lr)]
-                    if lower:
-                        winner = lower[0]
+                    lower = next((e for e in board[: board.index(rules)]
+                                  if not higher_peak(e.spec.peak_lr, rules.spec.peak_lr)), None)
+                    if lower is not None:
+                        winner = lower
                         waived = rules_lead(rules.score, winner.score, direction)
                     else:
                         winner, kept = rules, lead
