@@ -127,18 +127,24 @@ class ScheduleSpec:
     def relative_to(self, total_steps: int) -> ScheduleSpec:
         """This spec with every length given in steps restated as a fraction of a run of
         ``total_steps`` steps, so it keeps its shape in a run of any other length (a
-        proxy run, say). Raises :class:`SpecError` if a fraction falls out of range.
+        proxy run, say). Warmup becomes a fraction of the whole run, every other length
+        a fraction of the steps after warmup, as the schedule reads them. Raises
+        :class:`SpecError` if a fraction falls out of range.
 
         Example:
             >>> ScheduleSpec.create("cosine", warmup_steps=100).relative_to(1000).describe()
             'cosine(min_lr_ratio=0, warmup_fraction=0.1, warmup_start_factor=0)'
         """
         total = check_total_steps(total_steps)
+        # Warmup is a part of the whole run; every other length is a part of what
+        # follows the warmup (see multiplier_fn), so it is restated against that.
+        after_warmup = total - self.warmup_steps(total)
         changes = {}
         for param in self.definition.all_params:
             steps = self.params.get(param.steps_name) if param.steps_name else None
             if steps is not None:
-                changes[param.name] = steps / total
+                whole = total if param.name == "warmup_fraction" else max(1, after_warmup)
+                changes[param.name] = steps / whole
         return self.replace(**changes) if changes else self
 
     # -- the schedule for one run ----------------------------------------------------------

@@ -47,3 +47,22 @@ def test_every_family_declares_search_ranges_that_validate():
             values = p.search if p.kind in ("str", "bool") else (p.search[0], p.search[-1])
             for value in values:
                 assert ScheduleSpec(family, {p.name: value}).params[p.name] == value
+
+
+RELATIVE_CASES = [
+    *STEPS_FORMS,
+    ("wsd", {"decay_steps": 30, "warmup_fraction": 0.1, "decay_shape": "linear"}),
+    ("cosine_restarts", {"t0_steps": 12, "warmup_steps": 8}),
+    ("inverse_sqrt", {"timescale_steps": 20, "warmup_steps": 10}),
+]
+
+
+@pytest.mark.parametrize(("family", "params"), RELATIVE_CASES,
+                         ids=[f"{f}-{'-'.join(p)}" for f, p in RELATIVE_CASES])
+def test_relative_to_keeps_the_schedule_at_its_own_length(family, params):
+    """Lengths restated as fractions give the same LR at every step of the run they came
+    from: warmup is a part of the run, the other lengths a part of what follows it."""
+    spec = ScheduleSpec(family, params)
+    relative = spec.relative_to(200)
+    assert not any(k.endswith("_steps") for k in relative.params)
+    assert relative.curve(200) == pytest.approx(spec.curve(200), abs=1e-12)
