@@ -125,7 +125,8 @@ def validate_params(
     """Check ``given`` against ``params``; return every parameter with defaults filled in.
 
     A length parameter given as ``<stem>_steps`` is kept in that form (and its
-    ``_fraction`` left out) so a spec stated in steps round-trips unchanged.
+    ``_fraction`` left out) so a spec stated in steps round-trips unchanged. A parameter
+    given as ``None`` (JSON ``null``) is one not given: it takes its default.
     """
     by_name = {p.name: p for p in params}
     steps_names = {p.steps_name: p for p in params if p.length}
@@ -148,7 +149,8 @@ def validate_params(
             steps_param = Param(steps_name, "int", None, "", low=0)
             out[steps_name] = steps_param.check(family, given[steps_name])
             continue
-        out[p.name] = p.check(family, given.get(p.name, p.default))
+        value = given.get(p.name)
+        out[p.name] = p.check(family, p.default if value is None else value)
     return out
 
 

@@ -66,3 +66,16 @@ def test_relative_to_keeps_the_schedule_at_its_own_length(family, params):
     relative = spec.relative_to(200)
     assert not any(k.endswith("_steps") for k in relative.params)
     assert relative.curve(200) == pytest.approx(spec.curve(200), abs=1e-12)
+
+
+@pytest.mark.parametrize(("family", "name"), [
+    ("step", "gamma"), ("cosine", "min_lr_ratio"), ("plateau", "mode"),
+    ("wsd", "decay_shape"), ("onecycle", "three_phase"), ("onecycle", "anneal_strategy"),
+])
+def test_a_null_parameter_takes_its_default(family, name):
+    """``null`` in a spec's JSON is a parameter not given: the spec equals the default one
+    (before, ``step`` with ``gamma: null`` validated and failed when built)."""
+    spec = ScheduleSpec.from_json(f'{{"family": "{family}", "params": {{"{name}": null}}}}')
+    assert spec == ScheduleSpec(family)
+    default = next(p.default for p in get_family(family).all_params if p.name == name)
+    assert spec.params[name] == default
