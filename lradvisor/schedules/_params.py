@@ -146,7 +146,9 @@ def validate_params(
                     f"{family}: give {p.name} or {steps_name}, not both "
                     f"(got {given[p.name]!r} and {given[steps_name]!r})."
                 )
-            steps_param = Param(steps_name, "int", None, "", low=0)
+            # 0 steps is allowed where the fraction may be 0 (no warmup), not for a
+            # length whose fraction must be above 0 (a decay phase, a cycle).
+            steps_param = Param(steps_name, "int", None, "", low=1 if p.low_open else 0)
             out[steps_name] = steps_param.check(family, given[steps_name])
             continue
         value = given.get(p.name)

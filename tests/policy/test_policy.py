@@ -148,6 +148,15 @@ def test_wsd_policy_with_a_length_is_the_spec_curve_and_can_be_cut() -> None:
     assert _lrs(sched, 21)[-1] == 0.0
 
 
+@pytest.mark.parametrize(("params", "total"), [({}, 2), ({"decay_fraction": 0.05}, 9)])
+def test_wsd_policy_of_a_short_run_is_the_spec_curve(params: dict, total: int) -> None:
+    """A decay fraction that rounds to no step is a one-step decay, the same in the policy
+    as in build_scheduler (the policy used to refuse it, naming decay_steps=0)."""
+    spec = ScheduleSpec.create("wsd", **params)
+    sched = SchedulePolicy.from_spec(spec).attach(_opt(), total)
+    assert _lrs(sched, total) == pytest.approx(spec.curve(total), rel=1e-12, abs=1e-15)
+
+
 def test_wsd_policy_of_unknown_length_takes_decay_steps_from_the_spec() -> None:
     spec = ScheduleSpec.create("wsd", warmup_steps=5, decay_steps=30)
     policy = SchedulePolicy.from_spec(spec)

@@ -68,7 +68,7 @@ def specs_and_runs(draw: st.DrawFn, family: str) -> tuple[ScheduleSpec, int]:
     for p in get_family(family).all_params:
         if p.length and draw(st.booleans()):  # the length in steps instead
             high = total - 1 if p.name == "warmup_fraction" else total
-            params[p.steps_name] = draw(st.integers(0, high))
+            params[p.steps_name] = draw(st.integers(1 if p.low_open else 0, high))
         else:
             params[p.name] = draw(_value(family, p))
     return ScheduleSpec(family, params), total

@@ -38,9 +38,10 @@ def decay(
 
 
 def kwargs(params: Mapping[str, Any], total_steps: int) -> dict[str, Any]:
-    """The decay phase in whole steps (at most the run), its shape and the floor."""
+    """The decay phase in whole steps (at least one, at most the run), its shape and the
+    floor."""
     return {
-        "decay_steps": min(total_steps, length_steps(params, "decay", total_steps)),
+        "decay_steps": min(total_steps, max(1, length_steps(params, "decay", total_steps))),
         "decay_shape": params["decay_shape"],
         "min_lr_ratio": params["min_lr_ratio"],
     }
