@@ -38,7 +38,7 @@ from lradvisor.search._fidelity import Fidelity, rung_steps
 from lradvisor.search._heap import start_objects_frozen
 from lradvisor.search._interrupt import ctrl_c_remembered
 from lradvisor.search._recommend import Horizon, recommend
-from lradvisor.search._rungs import Planned, Record, leaderboard, next_runs
+from lradvisor.search._rungs import INTERRUPTED, Planned, Record, leaderboard, next_runs
 from lradvisor.search._space import SearchSpace
 from lradvisor.search._trainable import load_trainable
 from lradvisor.search._trial import TrialRunner, record_of
@@ -288,9 +288,11 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
 
 def _rules_plans(setup: dict[str, Any], records: list[Record], count: int,
                  seed: int) -> list[Planned]:
-    """The rules' top recommendations as first-rung runs, lengths made relative."""
+    """The rules' top recommendations as first-rung runs, lengths made relative; those
+    already run (not waiting, not cut off by an interrupt) are not run again."""
     space: SearchSpace = setup["space"]
-    have = {r.key for r in records if r.rung == 0 and r.state != "WAITING"}
+    have = {r.key for r in records
+            if r.rung == 0 and r.state != "WAITING" and r.error != INTERRUPTED}
     plans = []
     recs = [r for r in setup["advice"].recommendations if r.spec.family in space.names]
     for index, rec in enumerate(recs[:count]):

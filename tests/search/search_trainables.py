@@ -96,3 +96,8 @@ def cycle_collected(ctx):
     del node
     gc.collect()
     return 1.0 if alive() is None else 0.0
+
+
+def interrupted(ctx):
+    """Ctrl-C arriving during the first trial (the rules' pick)."""
+    raise KeyboardInterrupt

@@ -130,6 +130,22 @@ def test_resume_by_name_adds_trials_and_keeps_the_first(tmp_path):
         search(tmp_path, n_trials=1, fidelity=Fidelity(rungs=(0.5, 1.0)))
 
 
+def test_a_resume_runs_the_rules_pick_that_an_interrupt_cut_off(tmp_path):
+    """Ctrl-C during the first trial fails the rules' pick as interrupted; the resumed
+    search runs it again first, and it reaches the finals (it once counted as run)."""
+    fid = Fidelity(rungs=(0.25, 1.0))
+    first = search(tmp_path, "interrupted", n_trials=3, fidelity=fid)
+    assert first.interrupted
+    [cut] = first.study.trials
+    assert (cut.state.name, cut.user_attrs["origin"]) == ("FAIL", "rules")
+    second = search(tmp_path, n_trials=3, fidelity=fid)
+    again = second.study.trials[1]
+    assert (again.state.name, again.user_attrs["origin"]) == ("COMPLETE", "rules")
+    assert again.params == cut.params
+    finals = [t for t in second.study.trials if t.user_attrs["rung"] == 1]
+    assert any(t.user_attrs["parent"] == again.number for t in finals)
+
+
 def test_budget_caps_the_steps(tmp_path):
     res = search(tmp_path, n_trials=30, budget=2.0)
     assert res.steps_used <= 2.0 * 40
