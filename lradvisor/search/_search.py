@@ -262,6 +262,7 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
             f"study {setup['name']!r} searched a run of {stored} steps, but this run has "
             f"{setup['full_steps']}; use another --study name."
         )
+    _check_same_search(study, setup)
     if study.user_attrs.get("fidelity"):
         kept = Fidelity.from_dict(study.user_attrs["fidelity"])
         if explicit and kept.rungs != fid.rungs:
@@ -284,6 +285,39 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     return study, fid
+
+
+def _check_same_search(study: Any, setup: dict[str, Any]) -> None:
+    """Refuse to resume a study under another task profile or other family choices: its
+    trials would not compare, and Optuna cannot change a categorical's choices."""
+    attrs = study.user_attrs
+    profile = setup["profile"].to_dict()
+    if attrs.get("profile") not in (None, profile):
+        from lradvisor.rules import TaskProfile
+
+        kept = TaskProfile.from_dict(attrs["profile"]).describe()
+        raise StudyError(
+            f"study {setup['name']!r} was made for the profile {kept!r}, not "
+            f"{setup['profile'].describe()!r}; use another --study name."
+        )
+    stored = (attrs.get("space") or {}).get("families")
+    if not stored:
+        return
+    space = setup["space"].to_dict()["families"]
+    if list(stored) != list(space):
+        raise StudyError(
+            f"study {setup['name']!r} searches the families {','.join(stored)}, not "
+            f"{','.join(space)}; resume it with --families {','.join(stored)} or use "
+            "another --study name."
+        )
+    for family, kept_family in stored.items():
+        for dim, choices in kept_family["dims"].items():
+            now = space[family]["dims"].get(dim)
+            if isinstance(choices, list) and now != choices:
+                raise StudyError(
+                    f"study {setup['name']!r} searches {family}.{dim} over {choices}, not "
+                    f"{now}; use another --study name."
+                )
 
 
 def _rules_plans(setup: dict[str, Any], records: list[Record], count: int,

@@ -56,7 +56,7 @@ def _load_module(name: str, path: str) -> Any:
         return importlib.import_module(name)
     except ImportError as err:
         raise TrainableError(f"trainable {path!r}: cannot import {name!r} ({err}).") from None
-    except Exception as err:  # the user's module raised while importing
+    except (Exception, SystemExit) as err:  # the user's module raised (or exited) on import
         raise TrainableError(
             f"trainable {path!r}: importing {name!r} raised {type(err).__name__}: {err}"
         ) from None
@@ -74,7 +74,7 @@ def _load_file(where: str, path: str) -> Any:
     sys.modules[name] = module  # so pickling and dataclasses inside the file work
     try:
         spec.loader.exec_module(module)
-    except Exception as err:
+    except (Exception, SystemExit) as err:  # an argparse at the top exits, say
         sys.modules.pop(name, None)
         raise TrainableError(
             f"trainable {path!r}: running {str(file)!r} raised {type(err).__name__}: {err}"

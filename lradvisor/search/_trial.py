@@ -84,6 +84,10 @@ class TrialRunner:
             proxy.multiplier_fn(steps)  # the schedule must fit the proxy length
         except LRAdvisorError as err:
             return self._fail(trial, f"spec does not fit the search: {err}")
+        except BaseException as err:  # not the user's: fail the trial (never left RUNNING)
+            self._fail(trial, INTERRUPTED if isinstance(err, KeyboardInterrupt)
+                       else f"{type(err).__name__}: {err}")
+            raise
         last = [0]
         curve = TrialCurve(self.study, trial, self.flush_every)
         ctx = TrialContext(
@@ -101,7 +105,7 @@ class TrialRunner:
         except KeyboardInterrupt:
             self._fail(trial, INTERRUPTED, last[0], curve)
             raise
-        except Exception as err:  # the user's code: recorded, the study goes on
+        except (Exception, SystemExit) as err:  # the user's code: recorded, study goes on
             return self._fail(trial, f"{type(err).__name__}: {err}", last[0], curve)
         if value is None and ctx.curve:
             value = ctx.curve[-1][1]

@@ -99,6 +99,40 @@ def test_failing_trainable_is_recorded_and_the_study_goes_on(tmp_path):
     assert res.recommendation is not None and res.recommendation.spec.family != "onecycle"
 
 
+def test_a_trainable_that_exits_fails_its_trial_and_the_study_goes_on(tmp_path):
+    """``sys.exit`` in the user's loop is their code failing: before, it ended the whole
+    search silently and left the trial RUNNING."""
+    res = search(tmp_path, "exits_on_onecycle", n_trials=4,
+                 fidelity=Fidelity(rungs=(0.25, 1.0)))
+    failed = [t for t in res.study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert failed and all(t.user_attrs["error"] == "SystemExit: 3" for t in failed)
+    assert not any(t.state == optuna.trial.TrialState.RUNNING for t in res.study.trials)
+    assert res.recommendation is not None and res.recommendation.spec.family != "onecycle"
+
+
+def test_a_trainable_file_that_exits_on_import_is_one_error(tmp_path):
+    script = tmp_path / "cli_script.py"
+    script.write_text("import sys\nsys.exit(0)\ndef train(ctx):\n    return 1.0\n")
+    with pytest.raises(TrainableError, match="raised SystemExit: 0"):
+        run_search(f"{script}:train", profile=PROFILE, storage=f"sqlite:///{tmp_path}/a.db")
+
+
+def test_a_resume_with_other_families_or_profile_is_refused(tmp_path):
+    """A study's family choices and profile are fixed once it has trials (before, other
+    families crashed in Optuna and left a trial RUNNING; another profile was taken)."""
+    fid = Fidelity(rungs=(0.25, 1.0))
+    search(tmp_path, n_trials=1, fidelity=fid, families=["cosine", "wsd", "step"])
+    with pytest.raises(StudyError, match="searches the families cosine,wsd,step, not "
+                                         "cosine,wsd; resume it with --families"):
+        search(tmp_path, n_trials=1, fidelity=fid, families=["cosine", "wsd"])
+    with pytest.raises(StudyError, match="made for the profile 'task=scratch.*not 'task=finetune"):
+        search(tmp_path, n_trials=1, fidelity=fid, families=["cosine", "wsd", "step"],
+               profile={**PROFILE, "task": "finetune"})
+    trials = search(tmp_path, n_trials=1, fidelity=fid,
+                    families=["cosine", "wsd", "step"]).study.trials
+    assert all(t.state != optuna.trial.TrialState.RUNNING for t in trials)
+
+
 def test_nan_is_pruned_as_diverged(tmp_path):
     res = search(tmp_path, "nan_on_plateau", n_trials=4, fidelity=Fidelity(rungs=(0.25, 1.0)))
     plateau = [t for t in res.study.trials
