@@ -28,9 +28,11 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
 
 
 def interrupt_cli(*args: str, after: str, delay: float = 0.0, cwd: Path | None = None,
-                  env: dict[str, str] | None = None, wait: float = 90) -> tuple[int, str]:
-    """Run ``lradvisor ARGS`` in a real subprocess, send it Ctrl-C ``delay`` seconds after
-    its stderr first matches the regex ``after``; its exit status and whole stderr.
+                  env: dict[str, str] | None = None, wait: float = 90,
+                  sig: int = signal.SIGINT) -> tuple[int, str]:
+    """Run ``lradvisor ARGS`` in a real subprocess, send it Ctrl-C (or ``sig``) ``delay``
+    seconds after its stderr first matches the regex ``after``; its exit status and
+    whole stderr.
 
     The process gets Python's own Ctrl-C handler: a runner that starts the suite in the
     background (no job control) passes SIGINT on as ignored, and Python then never
@@ -54,7 +56,7 @@ def interrupt_cli(*args: str, after: str, delay: float = 0.0, cwd: Path | None =
         proc.kill()
         raise AssertionError(f"stderr never matched {after!r}: {seen[-2000:]}")
     time.sleep(delay)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     return proc.returncode, seen + err
 

@@ -163,6 +163,7 @@ def run_search(
     runner = TrialRunner(study, setup["space"], setup["trainable"], fid, setup["full_steps"],
                          setup["profile"].steps_per_epoch, device)
     loop = _Loop(runner, fid, direction, seed, budget, timeout, callback)
+    _fail_left_running(study)
     loop.records = [record_of(t) for t in study.get_trials(deepcopy=False)]
     interrupted = False
     try:
@@ -285,6 +286,54 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     return study, fid
+
+
+def _fail_left_running(study: Any) -> list[int]:
+    """Fail as interrupted, so the resume runs them again, the RUNNING trials that a
+    search on this machine left when it was killed (its process is gone). A trial whose
+    process is alive, or on another machine, is left alone; a study of workers has
+    heartbeats for this (see ``lradvisor worker``). Returns the trial numbers failed."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from lradvisor.search._jobs import SETTINGS_ATTR
+
+    if study.user_attrs.get(SETTINGS_ATTR):
+        return []
+    storage, failed = study._storage, []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not _process_gone(trial.user_attrs.get("process")):
+            continue
+        try:
+            storage.set_trial_user_attr(trial._trial_id, "error", INTERRUPTED)
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # it ended meanwhile
+        failed.append(trial.number)
+    return failed
+
+
+def _process_gone(process: str | None) -> bool:
+    """Whether the ``host:pid`` that ran a trial is known to have ended: on this host,
+    with no such process. A trial from before trials named their process counts as
+    gone (one search per study at a time was always the rule)."""
+    import os
+    import socket
+
+    if not process:
+        return True
+    host, _, pid = process.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
 
 
 def _check_same_search(study: Any, setup: dict[str, Any]) -> None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import socket
 import time
 import warnings
 from collections.abc import Callable
@@ -29,6 +31,13 @@ from lradvisor.search._space import SearchSpace
 from lradvisor.storage import buffered_params
 
 __all__ = ["TrialCurve", "TrialRunner", "buffers_reports", "record_of"]
+
+
+def process_name() -> str:
+    """``host:pid`` of this process, stored on each trial it runs (``process``), so a
+    resumed search can tell a trial that a killed search left RUNNING from one that
+    another process is running."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 #: seconds between writes of a running trial's reports (and at its end)
 FLUSH_EVERY = 2.0
@@ -67,7 +76,7 @@ class TrialRunner:
         attrs: dict[str, Any] = {
             "rung": plan.rung, "fidelity": self.fidelity.rungs[plan.rung],
             "total_steps": steps, "full_steps": self.full_steps, "seed": plan.seed,
-            "origin": plan.origin, "parent": plan.parent,
+            "origin": plan.origin, "parent": plan.parent, "process": process_name(),
         }
         if plan.spec is not None:
             attrs["spec"] = plan.spec.to_json()

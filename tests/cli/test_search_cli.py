@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -115,8 +116,9 @@ def _interrupted_after_two_trials(tmp_path, trainable: str,
         env={"SLOW_SECONDS": "1.0"})
 
 
-def _kept(tmp_path) -> list[optuna.trial.FrozenTrial]:
-    return optuna.load_study(study_name="i", storage=f"sqlite:///{tmp_path}/i.db").trials
+def _kept(tmp_path, name: str = "i") -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=name,
+                             storage=f"sqlite:///{tmp_path}/{name}.db").trials
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path):
@@ -141,6 +143,28 @@ def test_ctrl_c_that_the_trainable_swallows_still_stops_the_search(tmp_path):
     # interrupted); none starts after it
     assert len(kept) <= 3
     assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in kept) >= 2
+
+
+def test_a_resume_after_a_kill_runs_the_killed_trial_again(tmp_path):
+    """SIGKILL mid-trial leaves that trial RUNNING; the next search on the study fails it
+    as interrupted (its process is gone) and runs its configuration again (before, it
+    stayed RUNNING for ever and its configuration counted as run)."""
+    args = ("search", "--task", "scratch", "--total-steps", "40", "--trainable",
+            f"{TRAINABLES}:slow", "--trials", "3", "--storage", f"sqlite:///{tmp_path}/k.db",
+            "--study", "k", "--budget", "1")
+    code, err = interrupt_cli(*args, after=r"\b1/\d+ \[", delay=0.5, cwd=tmp_path,
+                              env={"SLOW_SECONDS": "1.0"}, sig=signal.SIGKILL)
+    assert code == -signal.SIGKILL, err[-2000:]
+    [killed] = [t for t in _kept(tmp_path, "k") if t.state.name == "RUNNING"]
+    proc = run(*args, cwd=tmp_path, env={"SLOW_SECONDS": "0"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    trials = _kept(tmp_path, "k")
+    assert not [t for t in trials if t.state.name == "RUNNING"]
+    cut = trials[killed.number]
+    assert (cut.state.name, cut.user_attrs["error"]) == ("FAIL", "interrupted")
+    again = [t for t in trials[killed.number + 1:] if t.user_attrs["rung"] == 0
+             and t.user_attrs["spec"] == killed.user_attrs["spec"]]
+    assert [t.state.name for t in again] == ["COMPLETE"]
 
 
 def test_spec_file_errors(tmp_path):
