@@ -131,7 +131,9 @@ class Fidelity:
         """These settings cut to what ``budget`` full-run equivalents can afford.
 
         The last rung gets at most ``final_share`` of the budget; when that leaves it
-        no longer than the middle rung below it, that middle rung is dropped. The last
+        shorter than 1.5 times the middle rung below it, that middle rung is dropped (a
+        final barely longer than the rung before it adds little evidence, and the two
+        would leave the first rung only ``min_first`` trials). The last
         rung's length is then the longest the budget affords, never beyond
         ``rungs[-1]``. ``None`` means no cap.
 
@@ -151,7 +153,7 @@ class Fidelity:
             )
             final = min(self.rungs[-1], self.final_share * budget / finals,
                         (budget - before) / finals)
-            floor = mids[-1] if mids else self.rungs[0]
+            floor = mids[-1] * _MIN_STRETCH if mids else self.rungs[0]
             if final > floor:
                 return replace(self, rungs=(self.rungs[0], *mids, round(final, 4)))
             if not mids:
@@ -177,6 +179,10 @@ class Fidelity:
             )
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**values)  # type: ignore[arg-type]  # each value checked on creation
+
+
+# The last rung is at least this many times the middle rung before it (see fit).
+_MIN_STRETCH = 1.5
 
 
 def rung_steps(fraction: float, full_steps: int) -> int:

@@ -42,6 +42,8 @@ def test_no_budget_keeps_the_rungs():
         (20.0, (0.1, 0.33, 1.0)),  # plenty: full-length finals
         (6.0, (0.1, 0.33, 0.75)),  # final gets at most half of the budget: 3 / 4 runs
         (2.0, (0.1, 0.25)),  # a middle rung no shorter than the final is dropped
+        (3.0, (0.1, 0.375)),  # a final under 1.5x the middle rung (0.345) drops it too
+        (4.0, (0.1, 0.33, 0.5)),
     ],
 )
 def test_budget_fits_the_longest_affordable_final(budget, rungs):

@@ -180,6 +180,15 @@ def test_a_resume_runs_the_rules_pick_that_an_interrupt_cut_off(tmp_path):
     assert any(t.user_attrs["parent"] == again.number for t in finals)
 
 
+def test_a_budget_of_three_runs_the_trials_it_was_asked_for(tmp_path):
+    """The README's ``--trials 16 --budget 3``: its rungs once ended at 0.33 and 0.345 of
+    the run, which left the first rung the rules' 3 trials and no sampled one."""
+    res = search(tmp_path, n_trials=16, budget=3.0)
+    first = [t for t in res.study.trials if t.user_attrs["rung"] == 0]
+    assert len(first) == 16
+    assert res.steps_used <= 3.0 * 40
+
+
 def test_budget_caps_the_steps(tmp_path):
     res = search(tmp_path, n_trials=30, budget=2.0)
     assert res.steps_used <= 2.0 * 40
@@ -210,7 +219,7 @@ def test_smallest_builtin_workload_end_to_end(tmp_path):
 def test_the_rules_configuration_reaches_the_finals_within_a_budget(tmp_path):
     # A budget that cannot run every promoted configuration still runs the rules' one,
     # unpruned, and makes it a finalist: the final comparison includes the rules' answer.
-    result = search(tmp_path, n_trials=12, budget=3, seed=1)
+    result = search(tmp_path, n_trials=12, budget=4, seed=1)
     records = result.records
     last = max(r.rung for r in records)
     rules_key = next(r.key for r in records if r.rung == 0 and r.origin == "rules")
