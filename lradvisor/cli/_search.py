@@ -174,14 +174,18 @@ def read_spec_file(path: str) -> dict[str, Any]:
         raise StudyError(f"no study spec file {path!r}.") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise StudyError(f"study spec file {path!r} is not valid TOML: {err}") from None
-    profile = dict(data.pop("profile", {}) or {})
+    table = data.pop("profile", {}) or {}
+    if not isinstance(table, dict):
+        raise StudyError(f"profile in {path!r} must be a table ([profile]), but got "
+                         f"{table!r}.")
+    profile = dict(table)
     out: dict[str, Any] = {}
     for key, value in data.items():
         key = key.replace("-", "_")
         if key in PROFILE_KEYS:
             profile[key] = value
         elif key in SETTING_KEYS:
-            out[key] = value
+            out[key] = _typed(key, value, path)
         else:
             raise StudyError(
                 f"unknown key {key!r} in {path!r}; allowed: "
@@ -190,6 +194,26 @@ def read_spec_file(path: str) -> dict[str, Any]:
     if profile:
         out["profile"] = profile
     return out
+
+
+# What each setting of a spec file may be: TOML types, and the words for the message.
+_SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "trials": ((int,), "an integer"), "seed": ((int,), "an integer"),
+    "budget": ((int, float), "a number"), "timeout": ((int, float), "a number"),
+    "lr_find": ((bool,), "true or false"),
+    "families": ((str, list), "a list of names"), "rungs": ((str, list), "a list of numbers"),
+    "rules": ((str, list), "a list of file paths"),
+}
+
+
+def _typed(key: str, value: Any, path: str) -> Any:
+    """A spec file's setting checked against its type (every other setting is text)."""
+    kinds, words = _SETTING_TYPES.get(key, ((str,), "a string"))
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        raise StudyError(f"{key} in {path!r} must be {words}, but got {value!r}.")
+    if key == "rules" and isinstance(value, str):
+        return [value]  # one rules file
+    return value
 
 
 def _merge(file: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:

@@ -59,7 +59,7 @@ def create_search_study(
     Raises:
         TrainableError, StudyError, ProfileError, SpecError: as ``run_search``.
     """
-    from lradvisor.search._search import _open, _prepare
+    from lradvisor.search._search import _open, _prepare, check_seed_and_timeout
     from lradvisor.search._shared import check_shared_url, open_schema_locked
     from lradvisor.storage import load_study, resolve_url
 
@@ -68,6 +68,7 @@ def create_search_study(
                          f"function), but got {trainable!r}.")
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
         raise StudyError(f"n_trials must be an integer >= 1, but got {n_trials!r}.")
+    check_seed_and_timeout(seed, timeout)
     url = resolve_url(storage)
     check_shared_url(url)
     setup = _prepare(trainable, profile, workload, families, rules_files, study_name, learned)

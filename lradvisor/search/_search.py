@@ -157,6 +157,7 @@ def run_search(
                                  lr_high=float(lr_range[1]))
     if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
         raise StudyError(f"n_trials must be an integer >= 1, but got {n_trials!r}.")
+    check_seed_and_timeout(seed, timeout)
     fid = (fidelity or Fidelity()).fit(budget)
     study, fid = _open(setup, storage, direction, pruner, sampler, seed, n_trials, fid,
                        explicit=fidelity is not None)
@@ -184,6 +185,22 @@ def run_search(
         study_steps=sum(r.steps_used for r in loop.records), full_steps=setup["full_steps"],
         trials_run=loop.done, interrupted=interrupted, records=loop.records,
     )
+
+
+def check_seed_and_timeout(seed: Any, timeout: Any) -> None:
+    """A seed the samplers take (an integer in [0, 2**32 - 1], as numpy's) and a timeout
+    that is ``None`` or a finite number of seconds > 0.
+
+    Raises:
+        StudyError: either is out of range.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise StudyError(f"seed must be an integer in [0, 4294967295], but got {seed!r}.")
+    if timeout is None:
+        return
+    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+            or not math.isfinite(timeout) or timeout <= 0):
+        raise StudyError(f"timeout must be a number of seconds > 0, but got {timeout!r}.")
 
 
 def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,

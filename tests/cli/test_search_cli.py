@@ -179,6 +179,45 @@ def test_spec_file_errors(tmp_path):
         read_spec_file(str(tmp_path / "missing.toml"))
 
 
+@pytest.mark.parametrize(("line", "message"), [
+    ('seed = "x"', "seed in .* must be an integer, but got 'x'"),
+    ("trials = true", "trials in .* must be an integer, but got True"),
+    ('timeout = "soon"', "timeout in .* must be a number, but got 'soon'"),
+    ("lr_find = 1", "lr_find in .* must be true or false, but got 1"),
+    ("profile = 3", r"profile in .* must be a table \(\[profile\]\), but got 3"),
+    ("storage = 5", "storage in .* must be a string, but got 5"),
+])
+def test_spec_file_settings_of_the_wrong_type_name_it(tmp_path, line, message):
+    """Each wrong type is one error naming the setting (before: numpy's TypeError for a
+    text seed, a string of rules read one character at a time)."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'workload = "digits-cnn"\n{line}\n')
+    with pytest.raises(StudyError, match=message):
+        read_spec_file(str(bad))
+
+
+def test_a_spec_files_one_rules_file_may_be_a_string(tmp_path):
+    spec = tmp_path / "one.toml"
+    spec.write_text('workload = "digits-cnn"\nrules = "mine.toml"\n')
+    assert read_spec_file(str(spec))["rules"] == ["mine.toml"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--seed", "-1"), "Error: seed must be an integer in [0, 4294967295], but got -1."),
+    (("--seed", "4294967296"), "Error: seed must be an integer in [0, 4294967295]"),
+    (("--timeout", "nan"), "Error: timeout must be a number of seconds > 0, but got nan."),
+    (("--timeout", "0"), "Error: timeout must be a number of seconds > 0, but got 0.0."),
+])
+def test_bad_seed_or_timeout_is_one_line_exit_2(tmp_path, args, message):
+    """Before: numpy's traceback for the seed; a NaN timeout never passed, 0 ran nothing."""
+    proc = run("search", "--task", "scratch", "--total-steps", "40", "--trainable",
+               f"{TRAINABLES}:quadratic", *args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith(message), proc.stderr
+    assert not (tmp_path / "studies").exists()
+
+
 def test_shipped_study_specs_parse():
     for path in sorted((ROOT / "studies").glob("*.toml")):
         settings = read_spec_file(str(path))
