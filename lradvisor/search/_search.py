@@ -173,7 +173,8 @@ def run_search(
             for rung in range(1, fid.last + 1):
                 loop.rung(rung)
     except KeyboardInterrupt:
-        interrupted = True
+        interrupted = True  # the trial it cut off is stored (failed): read them all back
+        loop.records = [record_of(t) for t in study.get_trials(deepcopy=False)]
     found = recommend(loop.records, fid, direction=direction, full_steps=setup["full_steps"],
                       study_name=study.study_name, rules=setup["rules"],
                       horizon=Horizon.of(study.user_attrs))

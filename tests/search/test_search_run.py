@@ -171,6 +171,7 @@ def test_a_resume_runs_the_rules_pick_that_an_interrupt_cut_off(tmp_path):
     first = search(tmp_path, "interrupted", n_trials=3, fidelity=fid)
     assert first.interrupted
     [cut] = first.study.trials
+    assert [r.error for r in first.records] == ["interrupted"]  # the summary counts it
     assert (cut.state.name, cut.user_attrs["origin"]) == ("FAIL", "rules")
     second = search(tmp_path, n_trials=3, fidelity=fid)
     again = second.study.trials[1]
