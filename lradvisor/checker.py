@@ -360,12 +360,19 @@ def check_file(path: str | os.PathLike[str]) -> list[Finding]:
     return check_source(source, str(path))
 
 
+def python_files(paths: list[str]) -> list[Path]:
+    """The files named and, recursively, the ``*.py`` files of directories, each once."""
+    files: dict[Path, Path] = {}  # by where it really is, as it was named
+    for path in paths:
+        p = Path(path)
+        for file in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
+            files.setdefault(file.resolve(), file)
+    return list(files.values())
+
+
 def check_paths(paths: list[str]) -> list[Finding]:
     """The findings in files and, recursively, the ``*.py`` files of directories."""
     findings = []
-    for path in paths:
-        p = Path(path)
-        files = sorted(p.rglob("*.py")) if p.is_dir() else [p]
-        for file in files:
-            findings += check_file(file)
+    for file in python_files(paths):
+        findings += check_file(file)
     return findings

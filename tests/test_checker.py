@@ -304,6 +304,22 @@ def test_cli_exit_status_and_output(tmp_path) -> None:
     assert '"code": "LRA002"' in result.output and '"line": 10' in result.output
 
 
+def test_cli_counts_the_files_it_checked(tmp_path) -> None:
+    """Not the arguments: an empty folder is 0 files, a file named twice is one (it said
+    "1 file" for an empty folder and "2 files" for one file given twice)."""
+    bad = _write(tmp_path, {"bad": MISTAKES["onecycle_per_epoch"][0]})[0]
+    _write(tmp_path, {"good": SEED_PROGRAMS["onecycle"]})
+    (tmp_path / "empty").mkdir()
+    runner = CliRunner()
+    result = runner.invoke(check, [str(tmp_path / "empty")])
+    assert result.output.strip() == "0 files checked: no scheduler mistakes found."
+    result = runner.invoke(check, [bad, bad])
+    assert result.output.count("LRA002") == 1
+    assert result.output.endswith("1 scheduler mistake(s) in 1 of 1 file checked.\n")
+    result = runner.invoke(check, [str(tmp_path), bad])
+    assert result.output.endswith("1 scheduler mistake(s) in 1 of 2 files checked.\n")
+
+
 def test_cli_in_a_real_subprocess_without_torch(tmp_path) -> None:
     bad = _write(tmp_path, {"train": MISTAKES["plateau_without_metric"][0]})[0]
     code = ("import sys; from lradvisor.cli import cli, main\n"

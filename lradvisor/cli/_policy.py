@@ -29,18 +29,20 @@ def check(paths: tuple[str, ...], fmt: str) -> None:
       lradvisor check train.py
       lradvisor check src/ --format json
     """
-    from lradvisor.checker import check_paths
+    from lradvisor.checker import check_file, python_files
 
-    findings = check_paths(list(paths))
+    files = python_files(list(paths))
+    findings = [finding for file in files for finding in check_file(file)]
     if fmt == "json":
         click.echo(json.dumps([f.__dict__ for f in findings], indent=2))
     else:
         for finding in findings:
             click.echo(finding.format())
-        files = "file" if len(paths) == 1 else "files"
+        checked = f"{len(files)} file{'' if len(files) == 1 else 's'} checked"
         if findings:
-            click.echo(f"\n{len(findings)} scheduler mistake(s) in {len(paths)} {files}.")
+            where = len({f.path for f in findings})
+            click.echo(f"\n{len(findings)} scheduler mistake(s) in {where} of {checked}.")
         else:
-            click.echo(f"{len(paths)} {files}: no scheduler mistakes found.")
+            click.echo(f"{checked}: no scheduler mistakes found.")
     if findings:
         sys.exit(1)
