@@ -256,13 +256,18 @@ def _merge(file: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _split(value: Any, name: str) -> list[Any] | None:
-    if value in (None, "", []):
+    """A comma-separated list (or a spec file's list); ``None`` when not given."""
+    if value is None:
         return None
     if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    raise StudyError(f"{name} must be a comma-separated list, but got {value!r}.")
+        out: list[Any] = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, (list, tuple)):
+        out = list(value)
+    else:
+        raise StudyError(f"{name} must be a comma-separated list, but got {value!r}.")
+    if not out:  # given, but empty: not the same as not given
+        raise StudyError(f"{name} must list at least one item, but got {value!r}.")
+    return out
 
 
 def _learned() -> Any:

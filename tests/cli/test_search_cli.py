@@ -207,9 +207,12 @@ def test_a_spec_files_one_rules_file_may_be_a_string(tmp_path):
     (("--seed", "4294967296"), "Error: seed must be an integer in [0, 4294967295]"),
     (("--timeout", "nan"), "Error: timeout must be a number of seconds > 0, but got nan."),
     (("--timeout", "0"), "Error: timeout must be a number of seconds > 0, but got 0.0."),
+    (("--families", ""), "Error: families must list at least one item, but got ''."),
+    (("--families", ","), "Error: families must list at least one item, but got ','."),
 ])
-def test_bad_seed_or_timeout_is_one_line_exit_2(tmp_path, args, message):
-    """Before: numpy's traceback for the seed; a NaN timeout never passed, 0 ran nothing."""
+def test_bad_seed_timeout_or_families_is_one_line_exit_2(tmp_path, args, message):
+    """Before: numpy's traceback for the seed; a NaN timeout never passed, 0 ran nothing;
+    an empty --families searched every family."""
     proc = run("search", "--task", "scratch", "--total-steps", "40", "--trainable",
                f"{TRAINABLES}:quadratic", *args, cwd=tmp_path)
     assert proc.returncode == 2
