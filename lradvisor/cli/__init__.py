@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.UsageError as err:  # one line, as our own errors: the value, what is allowed
+        where = f" (see `{err.ctx.command_path} --help`)" if err.ctx is not None else ""
+        click.echo(f"Error: {err.format_message()}{where}", err=True)
+        sys.exit(err.exit_code)
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)
