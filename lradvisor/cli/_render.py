@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lradvisor.codegen import pytorch_code, torch_class_name
 from lradvisor.plots import ascii_plot
 
-__all__ = ["PREVIEW_STEPS", "curve_steps", "render", "to_json"]
+__all__ = ["PREVIEW_STEPS", "curve_steps", "interval_of", "render", "to_json"]
 
 # Length of the illustrative curve drawn for a run of unknown length.
 PREVIEW_STEPS = 1000
@@ -20,17 +20,47 @@ def curve_steps(total_steps: int | None) -> int:
     return total_steps if total_steps else PREVIEW_STEPS
 
 
-def to_json(recommendations: Sequence[Any], *, extra: dict[str, Any] | None = None) -> dict:
+def interval_of(profile: Mapping[str, Any] | None) -> str:
+    """What one ``scheduler.step()`` stands for in a run of this profile (its dict form).
+
+    ``"epoch"`` for epochs with no steps per epoch (their count is the run's length in
+    scheduler steps, one per epoch), else ``"step"``, one optimizer step; a
+    recommendation from a study is counted in optimizer steps too.
+    """
+    if profile and profile.get("total_steps") is None and profile.get("epochs") is not None:
+        return "epoch"
+    return "step"
+
+
+def to_json(
+    recommendations: Sequence[Any],
+    *,
+    extra: dict[str, Any] | None = None,
+    interval: str | None = None,
+) -> dict:
     """The JSON object: the top recommendation's fields, ``alternatives``, ``prior``...
 
-    ``extra`` (``prior``, ``trace``, ``profile``) is merged in; ``prior`` is always
-    present (``null`` when there is none, e.g. an answer from a study).
+    Each recommendation's ``total_steps`` is followed by ``interval`` (``"step"`` or
+    ``"epoch"``, default :func:`interval_of` the ``profile`` in ``extra``): what one of
+    those steps is. ``extra`` (``prior``, ``trace``, ``profile``) is merged in;
+    ``prior`` is always present (``null`` when there is none, e.g. an answer from a
+    study).
     """
+    interval = interval or interval_of((extra or {}).get("profile"))
     top, rest = recommendations[0], recommendations[1:]
-    out = dict(top.to_dict())
-    out["alternatives"] = [rec.to_dict() for rec in rest]
+    out = _with_interval(top.to_dict(), interval)
+    out["alternatives"] = [_with_interval(rec.to_dict(), interval) for rec in rest]
     out["prior"] = None
     out.update(extra or {})
+    return out
+
+
+def _with_interval(data: Mapping[str, Any], interval: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out[key] = value
+        if key == "total_steps":
+            out["interval"] = interval
     return out
 
 
@@ -40,22 +70,35 @@ def render(
     *,
     extra: dict[str, Any] | None = None,
     heading: str = "",
+    interval: str | None = None,
 ) -> str:
-    """Render a ranked list of recommendations as ``text``, ``json`` or ``python``."""
+    """Render a ranked list of recommendations as ``text``, ``json`` or ``python``.
+
+    ``interval`` (``"step"`` or ``"epoch"``) says what one scheduler step is; default
+    :func:`interval_of` the ``profile`` in ``extra``, so a profile with epochs alone is
+    shown, and its code written, as stepped once per epoch.
+    """
     if not recommendations:
         return "No recommendation: no rule matched this profile."
     top = recommendations[0]
+    interval = interval or interval_of((extra or {}).get("profile"))
     if fmt == "json":
-        return json.dumps(to_json(recommendations, extra=extra), indent=2, sort_keys=False)
+        data = to_json(recommendations, extra=extra, interval=interval)
+        return json.dumps(data, indent=2, sort_keys=False)
     if fmt == "python":
-        return pytorch_code(top.spec, top.total_steps)
-    return _text(recommendations, heading)
+        return pytorch_code(top.spec, top.total_steps, interval)
+    return _text(recommendations, heading, interval)
 
 
-def _text(recommendations: Sequence[Any], heading: str) -> str:
+def _text(recommendations: Sequence[Any], heading: str, interval: str) -> str:
     top = recommendations[0]
     total = top.total_steps
-    length = f"{total} steps" if total else "unknown length"
+    if not total:
+        length = "unknown length"
+    elif interval == "epoch":
+        length = f"{total} epochs, one scheduler step per epoch"
+    else:
+        length = f"{total} steps"
     lines = [heading or f"Recommended schedule ({length}):", ""]
     lines.append(f"  {top.spec.describe()}")
     lines.append(f"  torch: {torch_class_name(top.spec, total)}")
@@ -73,7 +116,7 @@ def _text(recommendations: Sequence[Any], heading: str) -> str:
         for i, rec in enumerate(recommendations[1:], start=2):
             lines.append(f"  {i}. {rec.spec.describe()}")
             lines.append(f"     {rec.rationale}")
-    lines += ["", "PyTorch:", _indent(pytorch_code(top.spec, total))]
+    lines += ["", "PyTorch:", _indent(pytorch_code(top.spec, total, interval))]
     return "\n".join(lines)
 
 

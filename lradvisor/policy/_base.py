@@ -11,6 +11,7 @@ This module imports torch at import time; :mod:`lradvisor.policy` imports it laz
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import asdict
 from typing import Any
@@ -36,10 +37,11 @@ def warmup_factor(step: int, warmup_steps: int, start_factor: float) -> float:
 
 
 def check_count(name: str, value: Any, *, low: int = 0) -> int:
-    """``value`` as an int ``>= low``, or a :class:`PolicyError` naming it."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    """``value`` as an int ``>= low`` (numpy's integers too), or a :class:`PolicyError`
+    naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise PolicyError(f"{name} must be an integer >= {low}, but got {name}={value!r}.")
-    return value
+    return int(value)
 
 
 class MetricScheduler(LRScheduler):

@@ -107,15 +107,26 @@ class SchedulePolicy:
     def from_spec(
         cls, spec: ScheduleSpec | Mapping[str, Any] | str, **options: Any
     ) -> SchedulePolicy:
-        """A policy for a spec, its dict form or its JSON (``suggest --format json``)."""
+        """A policy for a spec, its dict form or its JSON (``suggest --format json``).
+
+        From ``suggest``'s JSON the policy also takes the run's length and interval.
+
+        Raises:
+            SpecError: not a spec (text that is not JSON included, quoted in the message).
+        """
         if isinstance(spec, str) and spec.lstrip().startswith("{"):
             import json
 
-            data = json.loads(spec)
+            try:
+                data = json.loads(spec)
+            except json.JSONDecodeError:
+                data = None  # left to ScheduleSpec.from_json, whose SpecError quotes it
             if isinstance(data, dict) and "alternatives" in data:  # suggest's JSON
                 options.setdefault("total_steps", data.get("total_steps"))
+                options.setdefault("interval", data.get("interval") or "step")
                 data = {k: data[k] for k in ("family", "params", "peak_lr") if k in data}
-            spec = data
+            if data is not None:
+                spec = data
         return cls(spec, **options)
 
     # -- the scheduler --------------------------------------------------------------------
@@ -137,6 +148,10 @@ class SchedulePolicy:
         - nothing: the policy's own length (from the profile or study), else an
           unknown length, which only ``plateau``, ``wsd`` and the open-ended
           families can follow.
+
+        Raises:
+            PolicyError: ``epochs`` or ``steps_per_epoch`` not an integer >= 1, or
+                lengths that disagree.
         """
         length, interval = self._length(total_steps, epochs, steps_per_epoch)
         peak = self.spec.peak_lr
@@ -157,6 +172,12 @@ class SchedulePolicy:
     def _length(
         self, total_steps: int | None, epochs: int | None, steps_per_epoch: int | None
     ) -> tuple[int | None, str]:
+        from lradvisor.policy._base import check_count
+
+        if epochs is not None:
+            epochs = check_count("epochs", epochs, low=1)
+        if steps_per_epoch is not None:
+            steps_per_epoch = check_count("steps_per_epoch", steps_per_epoch, low=1)
         if epochs is not None and steps_per_epoch is not None:
             product = epochs * steps_per_epoch
             if total_steps is not None and total_steps != product:
@@ -239,9 +260,13 @@ class SchedulePolicy:
 
         ``plateau`` cuts the LR at a plateau; ``wsd`` with ``auto_decay`` begins its
         decay; fixed schedules only record it (``history``).
+
+        Raises:
+            PolicyError: ``step`` or ``value`` is not a number (nothing is recorded).
         """
         sched = self._attached()
-        self.history.append((int(step), float(value)))
+        value = _number("value", value, float)
+        self.history.append((_number("step", step, int), value))
         observe = getattr(sched, "observe", None)
         if observe is not None:
             observe(value)
@@ -359,7 +384,7 @@ class SchedulePolicy:
             from lradvisor.rules import Recommendation
 
             rec = Recommendation(self.spec, self.total_steps, "Given as a schedule spec.", (), 0.0)
-        text = render([rec, *self.alternatives], "text")
+        text = render([rec, *self.alternatives], "text", interval=self.interval)
         if self.scheduler is None:
             return text
         unit = "optimizer step" if self.interval == "step" else "epoch"
@@ -367,6 +392,14 @@ class SchedulePolicy:
             f"{self.total_steps} {unit}s")
         return (f"{text}\n\nAttached: {type(self.scheduler).__name__}, {length}; call "
                 f"scheduler.step() once per {unit}.")
+
+
+def _number(name: str, value: Any, kind: type) -> Any:
+    """``kind(value)``, or a :class:`PolicyError` naming ``value``."""
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise PolicyError(f"{name} must be a number, but got {name}={value!r}.") from None
 
 
 def detector_for(spec: ScheduleSpec) -> PlateauDetector:

@@ -129,9 +129,12 @@ def _check_one(
         inner = state["scheduler"]
         cls = state["scheduler_class"]
     else:
-        planned = next((state[k] for k in _LENGTH_KEYS if isinstance(state.get(k), int)), None)
+        # a length of 0 plans nothing (ConstantLR(total_iters=0), the constant family's)
+        planned = next((state[k] for k in _LENGTH_KEYS
+                        if isinstance(state.get(k), int) and state[k] > 0), None)
         interval, inner, cls = None, state, _guess_class(state)
-    done = int(inner["last_epoch"])
+    # PlateauLR's last_epoch counts metrics; its scheduler steps are steps_done
+    done = int(inner.get("steps_done", inner["last_epoch"]))
     issues = []
     if total_steps is not None and planned is not None and total_steps != planned:
         issues.append(ResumeIssue(
@@ -168,7 +171,7 @@ def _guess_class(state: Mapping[str, Any]) -> str:
     if "_schedule_phases" in state:
         return "OneCycleLR"
     if "num_bad_epochs" in state:
-        return "ReduceLROnPlateau"
+        return "PlateauLR" if "steps_done" in state else "ReduceLROnPlateau"
     if "T_max" in state:
         return "CosineAnnealingLR"
     if "lr_lambdas" in state:

@@ -49,6 +49,9 @@ class Family:
             class with the same semantics, used when there is no warmup; it may return
             ``None`` where torch's class cannot express the parameters. ``None``:
             always ``LambdaLR`` over ``decay``.
+        native_fits: ``native_fits(kwargs, total_steps) -> bool``, whether ``native``
+            can express these parameters (it returns ``None`` where not); ``None``:
+            always. Pure, so generated code can name the class without torch.
         torch_class: the torch class ``native`` builds, for docs and generated code.
         warmup: whether the family takes the shared warmup parameters.
         adaptive: whether the LR depends on a metric (``plateau``), so the pure curve
@@ -64,6 +67,7 @@ class Family:
     decay: Callable[..., float]
     kwargs: Callable[[Mapping[str, Any], int], dict[str, Any]]
     native: Callable[..., Any] | None = None
+    native_fits: Callable[[Mapping[str, Any], int], bool] | None = None
     torch_class: str = "LambdaLR"
     warmup: bool = True
     adaptive: bool = False

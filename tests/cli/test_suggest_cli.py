@@ -186,3 +186,95 @@ def test_hot_paths_do_not_import_torch_or_optuna(args):
     imported = set(re.findall(r"\|\s+([\w.]+)\s*$", proc.stderr, flags=re.M))
     for heavy in ("torch", "optuna", "sklearn", "matplotlib"):
         assert heavy not in imported, f"{heavy} imported by {args}"
+
+
+def test_suggest_epochs_alone_is_stepped_once_per_epoch():
+    """``--epochs`` without steps per epoch is one scheduler step per epoch: the text, the
+    JSON and the code say so, and the code stepped that way runs torch's cosine over the
+    epochs (stepped per batch it would end after 10 batches and climb back)."""
+    import torch
+    from torch.optim.lr_scheduler import CosineAnnealingLR
+
+    args = ("suggest", "--task", "scratch", "--epochs", "10", "--rules-only")
+    text = invoke(*args).output
+    assert "Recommended schedule (10 epochs, one scheduler step per epoch):" in text
+    assert "once after every epoch" in text and "every optimizer.step()" not in text
+    data = json.loads(invoke(*args, "--format", "json").output)
+    assert (data["total_steps"], data["interval"]) == (10, "epoch")
+    assert {alt["interval"] for alt in data["alternatives"]} == {"epoch"}
+    code = invoke(*args, "--format", "python").output
+    assert "# Call scheduler.step() once after every epoch." in code
+    assert "optimizer.step()" not in code
+
+    assert data["family"] == "cosine" and not data["params"]["warmup_fraction"]
+    optimizer = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=123.0)
+    namespace = {"optimizer": optimizer}
+    exec(compile(code, "<suggest --format python>", "exec"), namespace)
+    reference_opt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=data["peak_lr"])
+    reference = CosineAnnealingLR(reference_opt, T_max=10,
+                                  eta_min=data["params"]["min_lr_ratio"] * data["peak_lr"])
+    got, expected = [], []
+    for _epoch in range(10):
+        for _batch in range(7):
+            optimizer.step()
+            reference_opt.step()
+        got.append(optimizer.param_groups[0]["lr"])
+        expected.append(reference_opt.param_groups[0]["lr"])
+        namespace["scheduler"].step()  # once after every epoch, as the code says
+        reference.step()
+    assert got == pytest.approx(expected, rel=1e-9)
+    assert got[-1] < got[0] / 10  # decayed over the 10 epochs, not over 10 batches
+
+
+def test_suggest_a_known_number_of_steps_is_stepped_per_optimizer_step():
+    for args in (("--total-steps", "10"), ("--epochs", "2", "--steps-per-epoch", "5")):
+        data = json.loads(invoke("suggest", "--task", "scratch", *args, "--format",
+                                 "json").output)
+        assert (data["total_steps"], data["interval"]) == (10, "step")
+        code = invoke("suggest", "--task", "scratch", *args, "--format", "python").output
+        assert "# Call scheduler.step() once after every optimizer.step()." in code
+
+
+POLYNOMIAL_RULE = """
+[[rule]]
+id = "test-polynomial-floor"
+when = { task = "scratch", length = "known" }
+family = "polynomial"
+params = { end_ratio = 0.1 }
+score = 1000
+reason = "Polynomial decay to a tenth of the peak."
+"""
+
+
+def test_suggest_torch_line_names_the_class_build_scheduler_returns(cli, tmp_path):
+    """polynomial with a floor is a LambdaLR (torch's PolynomialLR ends at 0), and the
+    ``torch:`` line says so without importing torch."""
+    import torch
+
+    from lradvisor import build_scheduler
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text(POLYNOMIAL_RULE)
+    args = ("suggest", "--task", "scratch", "--total-steps", "10", "--rules", str(rules),
+            "--rules-only")
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "lradvisor", *args],
+                          capture_output=True, text=True, check=True)
+    imported = set(re.findall(r"\|\s+([\w.]+)\s*$", proc.stderr, flags=re.M))
+    assert "torch" not in imported
+    data = json.loads(cli(*args, "--format", "json").stdout)
+    assert data["family"] == "polynomial"
+    spec = ScheduleSpec.from_dict({k: data[k] for k in ("family", "params", "peak_lr")})
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    built = type(build_scheduler(optimizer, spec, 10)).__name__
+    assert built == "LambdaLR"
+    assert f"  torch: {built}\n" in proc.stdout
+
+
+def test_schedules_show_says_milestones_count_after_warmup():
+    """A milestone at 0.5 with 10% warmup drops the LR at 0.55 of the run, as shown."""
+    for family in ("multistep", "step"):
+        assert "of the run after warmup" in invoke("schedules", "show", family).output
+    for spec in (ScheduleSpec.create("multistep", milestones=(0.5,), warmup_fraction=0.1),
+                 ScheduleSpec.create("step", step_fraction=0.5, warmup_fraction=0.1)):
+        curve = spec.curve(100)
+        assert [i for i in range(1, 100) if curve[i] < curve[i - 1] * 0.5] == [55]

@@ -272,3 +272,60 @@ def test_spec_lr_resumes_from_plain_data(stop: int) -> None:
     second = SpecLR(_opt(), spec, 40)
     second.load_state_dict(torch.load(buffer, weights_only=True))
     assert head + _lrs(second, 40 - stop) == straight
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"epochs": -2, "steps_per_epoch": -3}, "epochs=-2"),
+        ({"epochs": 4, "steps_per_epoch": -3}, "steps_per_epoch=-3"),
+        ({"epochs": 2.5, "steps_per_epoch": 4}, "epochs=2.5"),
+        ({"epochs": 4, "steps_per_epoch": 2.5}, "steps_per_epoch=2.5"),
+        ({"epochs": 0, "steps_per_epoch": 4}, "epochs=0"),
+        ({"epochs": 4, "steps_per_epoch": 0}, "steps_per_epoch=0"),
+        ({"epochs": 0}, "epochs=0"),
+        ({"epochs": "4"}, "epochs='4'"),
+    ],
+)
+def test_attach_rejects_a_bad_epoch_count_naming_it(kwargs: dict, named: str) -> None:
+    with pytest.raises(PolicyError, match=f"must be an integer >= 1, but got {named}"):
+        SchedulePolicy.from_spec("cosine").attach(_opt(), **kwargs)
+
+
+def test_attach_takes_numpy_integer_lengths() -> None:
+    import numpy as np
+
+    policy = SchedulePolicy.from_spec("cosine")
+    policy.attach(_opt(), epochs=np.int64(4), steps_per_epoch=np.int64(25))
+    assert policy.total_steps == 100 and type(policy.total_steps) is int
+
+
+def test_from_spec_of_broken_json_is_a_spec_error_quoting_it() -> None:
+    from lradvisor.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"not valid JSON .*'\{\"family\": \"cosine\",'"):
+        SchedulePolicy.from_spec('{"family": "cosine",')
+
+
+def test_observe_of_a_non_number_is_a_policy_error_naming_it() -> None:
+    policy = SchedulePolicy.from_spec("cosine")
+    policy.attach(_opt(), 10)
+    with pytest.raises(PolicyError, match="value='abc'"):
+        policy.observe(1, "abc")
+    with pytest.raises(PolicyError, match="step='one'"):
+        policy.observe("one", 0.5)
+    assert policy.history == []
+
+
+def test_an_epochs_profile_from_suggest_is_stepped_per_epoch() -> None:
+    """``suggest --epochs 10`` (no steps per epoch): its JSON gives a per-epoch policy,
+    and describe() is what suggest prints, per epoch."""
+    args = ["suggest", "--task", "scratch", "--arch", "cnn", "--epochs", "10", "--rules-only"]
+    text = CliRunner().invoke(cli, args).output
+    data = CliRunner().invoke(cli, [*args, "--format", "json"]).output
+    from_json = SchedulePolicy.from_spec(data)
+    assert (from_json.interval, from_json.total_steps) == ("epoch", 10)
+    policy = SchedulePolicy.from_rules(TaskProfile(task="scratch", arch="cnn", epochs=10))
+    assert "(10 epochs, one scheduler step per epoch)" in policy.describe()
+    assert "# Call scheduler.step() once after every epoch." in policy.describe()
+    assert policy.describe() == text.rstrip("\n")

@@ -94,3 +94,35 @@ def test_unreadable_checkpoint_is_an_error(tmp_path) -> None:
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(PolicyError, match="cannot read checkpoint"):
         check_resume(path)
+
+
+def test_constant_family_scheduler_is_not_read_as_a_zero_length_run() -> None:
+    """build_scheduler's ``constant`` is ConstantLR(total_iters=0): no planned length."""
+    from lradvisor import build_scheduler
+
+    _, opt = _model_opt()
+    sched = build_scheduler(opt, "constant", 100)
+    assert type(sched).__name__ == "ConstantLR" and sched.total_iters == 0
+    _steps(opt, sched, 10)
+    assert check_resume({"scheduler": sched.state_dict(), "step": 10}, total_steps=100,
+                        warn=False) == []
+
+
+def test_plateau_lr_is_compared_by_its_steps_not_its_metrics() -> None:
+    """PlateauLR stepped per batch and given observe() after each evaluation, as the
+    generated code says: its last_epoch counts the 2 metrics, steps_done the 10 steps."""
+    from lradvisor import build_scheduler
+
+    _, opt = _model_opt()
+    sched = build_scheduler(opt, ScheduleSpec.create("plateau", warmup_steps=2), 100)
+    for step in range(1, 11):
+        opt.step()
+        sched.step()
+        if step % 5 == 0:
+            sched.observe(1.0)
+    assert (sched.last_epoch, sched.steps_done) == (2, 10)
+    ckpt = {"scheduler": sched.state_dict(), "step": 10}
+    assert check_resume(ckpt, total_steps=100, warn=False) == []
+    late = check_resume({**ckpt, "step": 12}, total_steps=100, warn=False)
+    assert _codes(late) == ["step-mismatch"]
+    assert "taken 10 steps but the checkpoint is at step 12" in late[0].message

@@ -1,4 +1,8 @@
-"""``multistep``: the LR drops by ``gamma`` at each milestone (torch ``MultiStepLR``)."""
+"""``multistep``: the LR drops by ``gamma`` at each milestone (torch ``MultiStepLR``).
+
+Milestones are fractions of the part of the run after warmup (of the whole run without
+warmup): 0.5 with 10% warmup drops the LR at 0.1 + 0.5 x 0.9 = 0.55 of the run.
+"""
 
 from __future__ import annotations
 
@@ -30,10 +34,12 @@ def native(optimizer: Any, kwargs: dict[str, Any], total_steps: int, peak_lr: fl
 
 FAMILY = Family(
     name="multistep",
-    summary="Multiply the LR by gamma at each milestone (fractions of the run; MultiStepLR).",
+    summary="Multiply the LR by gamma at each milestone (fractions of the run after warmup; "
+            "MultiStepLR).",
     params=(
         Param(
-            "milestones", "floats", (0.5, 0.75), "where the LR drops, as fractions of the run",
+            "milestones", "floats", (0.5, 0.75),
+            "where the LR drops, as fractions of the run after warmup",
             low=0.0, high=1.0, low_open=True,
         ),
         Param(

@@ -10,6 +10,7 @@ nothing but the LR. The ramp is its own warmup: no shared warmup parameters.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from lradvisor.schedules._family import Family, no_lengths
@@ -64,12 +65,17 @@ def _anneal(strategy: str, start: float, end: float, pct: float) -> float:
     return (end - start) * pct + start
 
 
-def native(optimizer: Any, kwargs: dict[str, Any], total_steps: int, peak_lr: float) -> Any:
-    """torch's ``OneCycleLR`` (``cycle_momentum=False``); ``None`` where a phase is empty."""
+def native_fits(kwargs: Mapping[str, Any], total_steps: int) -> bool:
+    """torch's ``OneCycleLR`` divides by zero where a phase is empty."""
     plan = phases(total_steps, kwargs["pct_start"], kwargs["three_phase"])
     ends = [0.0] + [end for end, _, _ in plan]
-    if any(a == b for a, b in zip(ends, ends[1:], strict=False)):
-        return None  # torch divides by zero there
+    return not any(a == b for a, b in zip(ends, ends[1:], strict=False))
+
+
+def native(optimizer: Any, kwargs: dict[str, Any], total_steps: int, peak_lr: float) -> Any:
+    """torch's ``OneCycleLR`` (``cycle_momentum=False``); ``None`` where a phase is empty."""
+    if not native_fits(kwargs, total_steps):
+        return None
     from torch.optim.lr_scheduler import OneCycleLR
 
     return OneCycleLR(optimizer, max_lr=peak_lr, total_steps=total_steps, cycle_momentum=False,
@@ -104,6 +110,7 @@ FAMILY = Family(
     decay=decay,
     kwargs=no_lengths,
     native=native,
+    native_fits=native_fits,
     torch_class="OneCycleLR",
     warmup=False,
     guide="Fast training on a fixed budget (super-convergence), CNNs and small models.",

@@ -6,6 +6,7 @@ warmup, torch's ``PolynomialLR``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from lradvisor.schedules._family import Family, no_lengths
@@ -18,9 +19,14 @@ def decay(step: int, total_steps: int, *, power: float, end_ratio: float) -> flo
     return end_ratio + (1.0 - end_ratio) * remaining**power
 
 
+def native_fits(kwargs: Mapping[str, Any], total_steps: int) -> bool:
+    """torch's ``PolynomialLR`` decays to zero only."""
+    return bool(kwargs["end_ratio"] == 0.0)
+
+
 def native(optimizer: Any, kwargs: dict[str, Any], total_steps: int, peak_lr: float) -> Any:
     """torch's ``PolynomialLR`` when it decays to zero; ``None`` (``LambdaLR``) otherwise."""
-    if kwargs["end_ratio"] != 0.0:
+    if not native_fits(kwargs, total_steps):
         return None
     from torch.optim.lr_scheduler import PolynomialLR
 
@@ -43,6 +49,7 @@ FAMILY = Family(
     decay=decay,
     kwargs=no_lengths,
     native=native,
+    native_fits=native_fits,
     torch_class="PolynomialLR",
     guide="BERT-style pretraining and segmentation (poly, power 0.9).",
 )

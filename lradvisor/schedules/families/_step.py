@@ -1,4 +1,8 @@
-"""``step``: the LR drops by ``gamma`` every ``step_fraction`` of the run (torch ``StepLR``)."""
+"""``step``: the LR drops by ``gamma`` every ``step_fraction`` (torch ``StepLR``).
+
+``step_fraction`` is a fraction of the part of the run after warmup (of the whole run
+without warmup): 0.5 with 10% warmup drops the LR at 0.1 + 0.5 x 0.9 = 0.55 of the run.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +35,11 @@ def native(optimizer: Any, kwargs: dict[str, Any], total_steps: int, peak_lr: fl
 
 FAMILY = Family(
     name="step",
-    summary="Multiply the LR by gamma every step_fraction of the run (StepLR).",
+    summary="Multiply the LR by gamma every step_fraction of the run after warmup (StepLR).",
     params=(
         Param(
-            "step_fraction", "float", 1 / 3, "interval between drops, as a fraction of the run",
+            "step_fraction", "float", 1 / 3,
+            "interval between drops, as a fraction of the run after warmup",
             low=0.0, high=1.0, low_open=True, search=(0.1, 0.5), length=True,
         ),
         Param(
