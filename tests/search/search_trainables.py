@@ -8,8 +8,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import time
 import sys
+import time
 
 TARGET = (1.0, -2.0, 0.5, 3.0)
 
