@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from lradvisor.errors import (
     LRAdvisorError,
+    OutputError,
     ProfileError,
     RulesError,
     SpecError,
@@ -26,6 +27,7 @@ __all__ = [
     "FAMILY_NAMES",
     "Advice",
     "LRAdvisorError",
+    "OutputError",
     "ProfileError",
     "Recommendation",
     "RulesError",

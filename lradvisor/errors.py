@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "LRAdvisorError",
+    "OutputError",
     "ProfileError",
     "PrunerError",
     "RulesError",
@@ -24,6 +25,11 @@ class LRAdvisorError(ValueError):
 
 class SpecError(LRAdvisorError):
     """A schedule spec names an unknown family or parameter, or a value out of range."""
+
+
+class OutputError(LRAdvisorError):
+    """A file lradvisor was asked to write (a plot, a report, an export) cannot be
+    written there."""
 
 
 class ProfileError(LRAdvisorError):

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lradvisor.rules._learn import CATEGORICAL, LearnedGuide, learned_path
+from lradvisor.rules._learn import CATEGORICAL, LearnedGuide, save_learned
 
 __all__ = ["collect", "fit", "learn"]
 
@@ -103,8 +103,8 @@ def fit(evidence: Sequence[dict[str, Any]], **settings: Any) -> tuple[LearnedGui
 def learn(storage_url: str | None, path: str | Path | None = None,
           **settings: Any) -> tuple[LearnedGuide, Path, list[int]]:
     """Collect, fit and write the learned guide; returns it, its path, neighbour counts."""
+    from lradvisor.storage import require_storage
+
+    require_storage(storage_url)  # only reads studies: a mistyped SQLite path is not made
     guide, counts = fit(collect(storage_url), **settings)
-    file = learned_path(path)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    file.write_text(json.dumps(guide.to_dict(), indent=1), encoding="utf-8")
-    return guide, file, counts
+    return guide, save_learned(guide, path), counts

@@ -43,6 +43,7 @@ from functools import partial
 from typing import Any
 
 from lradvisor.errors import LRAdvisorError
+from lradvisor.plots import output_file
 from lradvisor.search._context import TrialContext
 
 __all__ = [
@@ -338,9 +339,12 @@ class LRFindResult:
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
-        return path
+        try:
+            with output_file(path) as file:
+                fig.savefig(file)
+        finally:
+            plt.close(fig)
+        return file
 
 
 def lr_find(

@@ -1,15 +1,56 @@
 """Curves for people: a terminal plot (pure Python) and PNG figures (matplotlib).
 
+Every file a command is asked to write (a plot, a report, an export, a learned guide)
+goes through :func:`output_file`, so a path that cannot be written is one
+:class:`OutputError` line naming it, not a traceback.
+
 matplotlib is imported inside :func:`save_png`, never at module import.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["ascii_plot", "save_png"]
+from lradvisor.errors import OutputError
+
+__all__ = ["ascii_plot", "output_file", "save_png", "write_text"]
+
+@contextlib.contextmanager
+def output_file(path: str | Path) -> Iterator[Path]:
+    """``path`` with its folder created, for the ``with`` body to write; an ``OSError``
+    (from making the folder or in the body) becomes one :class:`OutputError` line.
+
+    Example:
+        >>> try:
+        ...     with output_file("/proc/no/such.png") as file:
+        ...         file.write_bytes(b"")
+        ... except OutputError as err:
+        ...     print(err)
+        cannot write '/proc/no/such.png': No such file or directory ('/proc/no').
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield path
+    except OSError as err:
+        reason = err.strerror or str(err)
+        if err.filename and str(err.filename) != str(path):  # a folder on the way
+            reason += f" ({str(err.filename)!r})"
+        raise OutputError(f"cannot write {str(path)!r}: {reason}.") from None
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path``, its folder created; returns the path.
+
+    Raises:
+        OutputError: the folder or the file cannot be written.
+    """
+    with output_file(path) as file:
+        file.write_text(text, encoding="utf-8")
+    return file
 
 
 def ascii_plot(values: Sequence[float], *, width: int = 60, height: int = 10) -> str:
@@ -61,14 +102,16 @@ def save_png(
     logy: bool = False,
     xs: Mapping[str, Sequence[float]] | None = None,
 ) -> Path:
-    """Plot named curves into a PNG at ``path`` (parents created); returns the path."""
+    """Plot named curves into a PNG at ``path`` (parents created); returns the path.
+
+    Raises:
+        OutputError: the folder or the file cannot be written.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
     for name, ys in curves.items():
         x = list(xs[name]) if xs and name in xs else list(range(len(ys)))
@@ -83,6 +126,9 @@ def save_png(
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    try:
+        with output_file(path) as file:
+            fig.savefig(file)
+    finally:
+        plt.close(fig)
+    return file

@@ -46,16 +46,17 @@ def write_report(storage_url: str | None, study_name: str, path: str | Path, *,
                  top: int = 5) -> Path:
     """Write the report of study ``study_name`` to ``path`` (parents created).
 
+    Only reads the storage: an SQLite file that does not exist is an error, not created.
+
     Raises:
-        StudyError: the storage cannot be opened or has no such study.
+        StudyError: the storage does not exist, cannot be opened or has no such study.
+        OutputError: ``path`` cannot be written.
     """
+    from lradvisor.plots import write_text
     from lradvisor.storage import load_study, open_storage
 
-    study = load_study(open_storage(storage_url), study_name)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(build_report(study, top=top), encoding="utf-8")
-    return path
+    study = load_study(open_storage(storage_url, create=False), study_name)
+    return write_text(path, build_report(study, top=top))
 
 
 def build_report(study: Any, *, top: int = 5) -> str:

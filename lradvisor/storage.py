@@ -46,6 +46,7 @@ __all__ = [
     "list_studies",
     "load_study",
     "open_storage",
+    "require_storage",
     "resolve_url",
     "write_trial_batch",
 ]
@@ -60,14 +61,18 @@ def resolve_url(url: str | None = None) -> str:
     return url or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
 
 
-def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
+def open_storage(url: str | None = None, *, create: bool = True) -> optuna.storages.RDBStorage:
     """Connect to the study database at ``url`` (see :func:`resolve_url`), creating tables.
 
     A relative SQLite path is taken from the current directory and its folder is
+    created. ``create=False`` is for commands that only read studies: an SQLite file
+    that does not exist is then an error (a mistyped path is reported) and nothing is
     created. Anything that keeps the database from being used (a bad URL, a missing
-    driver, a server that does not answer) raises one :class:`StudyError` line before
-    any trial runs.
+    driver, a server that does not answer, a file that is not a database) raises one
+    :class:`StudyError` line before any trial runs.
     """
+    import sqlite3
+
     import optuna
     import sqlalchemy.exc
 
@@ -81,6 +86,8 @@ def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
         )
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
+        if not create:
+            require_storage(url)
         _make_sqlite_folder(url)
         engine_kwargs["connect_args"] = {"timeout": 30}
     elif url.startswith("postgresql"):
@@ -93,7 +100,8 @@ def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
     try:
         storage = open_schema_once(  # workers started together create tables once
             url, lambda: optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs))
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, OSError) as err:
+    except (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, ImportError, ValueError,
+            OSError) as err:  # sqlite3: the schema lock reads the file (not a database)
         reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         raise StudyError(f"cannot open study storage {_safe(url)}: {reason}") from None
     if url.startswith("sqlite") and storage.engine.url.database not in (None, "", ":memory:"):
@@ -120,15 +128,50 @@ def _fast_sqlite(engine: Any) -> None:
     engine.dispose()  # connections made so far were opened without the pragmas
 
 
-def _make_sqlite_folder(url: str) -> None:
+def require_storage(url: str | None = None) -> None:
+    """Check, creating nothing, that the SQLite file ``url`` names exists.
+
+    For commands that only read studies and take a URL: without this, opening a
+    mistyped path creates an empty database there. Other databases (and in-memory
+    SQLite) pass; whether they answer is :func:`open_storage`'s to say.
+
+    Raises:
+        StudyError: the URL names an SQLite file that does not exist.
+    """
+    url = resolve_url(url)
+    if not url.startswith("sqlite"):
+        return
+    database = _sqlite_database(url)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).expanduser()
+    if not path.is_file():
+        raise StudyError(
+            f"cannot open study storage {_safe(url)}: no database file {str(path)!r} "
+            "(this command only reads studies; a search creates the file)."
+        )
+
+
+def _sqlite_database(url: str) -> str | None:
     from sqlalchemy.engine import make_url
 
     try:
-        database = make_url(url).database
+        return make_url(url).database
     except Exception as err:  # sqlalchemy raises ArgumentError for a malformed URL
         raise StudyError(f"storage URL {url!r} does not parse: {err}") from None
-    if database and database != ":memory:":
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _make_sqlite_folder(url: str) -> None:
+    database = _sqlite_database(url)
+    if not database or database == ":memory:":
+        return
+    folder = Path(database).expanduser().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise StudyError(f"cannot open study storage {_safe(url)}: cannot create folder "
+                         f"{str(folder)!r}: {reason}.") from None
 
 
 def _safe(url: str) -> str:

@@ -198,3 +198,35 @@ def test_studies_show_says_when_the_evidence_was_too_thin(planted, tmp_path):
     assert out.exit_code == 0, out.output
     assert ("learned guide: 1 similar study (charlm-0); too few, so the rules' ranking was "
             "kept\n") in out.output
+
+
+def test_a_learned_path_given_must_exist_but_the_default_is_optional(tmp_path, monkeypatch):
+    from lradvisor.errors import RulesError
+
+    missing = tmp_path / "typo.json"
+    with pytest.raises(RulesError) as err:
+        load_learned(missing)
+    assert str(err.value).startswith(f"learned guide {str(missing)!r} is not a file")
+    monkeypatch.chdir(tmp_path)  # no studies/learned.json here
+    monkeypatch.delenv("LRADVISOR_LEARNED", raising=False)
+    assert load_learned() is None
+    proc = subprocess.run([sys.executable, "-m", "lradvisor", "suggest", "--task", "finetune",
+                           "--learned", str(missing)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == (f"Error: learned guide {str(missing)!r} is not a file; give "
+                                   "the JSON file that `lradvisor rules learn` wrote.")
+
+
+def test_the_learned_guide_cannot_be_written_is_one_line(planted, tmp_path):
+    from lradvisor.plots import OutputError
+    from lradvisor.rules._learn import save_learned
+
+    _, path = planted
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(OutputError) as err:
+        save_learned(load_learned(path), blocker / "g.json")
+    assert str(err.value).startswith(f"cannot write {str(blocker / 'g.json')!r}: ")
+    again = save_learned(load_learned(path), tmp_path / "new" / "g.json")  # folders made
+    assert load_learned(again) == load_learned(path)

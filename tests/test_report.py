@@ -156,3 +156,27 @@ def test_missing_study_is_one_line(tmp_path, study_db):
     with pytest.raises(SystemExit) as exit_info:
         main(["report", "nope", "--storage", url, "-o", str(tmp_path / "x.html")])
     assert exit_info.value.code == 2
+
+
+def test_an_unwritable_report_path_is_one_line_naming_it(tmp_path, study_db):
+    from lradvisor.plots import OutputError
+    from lradvisor.report import write_report
+
+    url, _ = study_db
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(OutputError) as err:
+        write_report(url, "tiny", blocker / "r.html")
+    assert str(err.value).startswith(f"cannot write {str(blocker / 'r.html')!r}: ")
+    assert "\n" not in str(err.value)
+    made = write_report(url, "tiny", tmp_path / "new" / "r.html")  # folders are made
+    assert made.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_a_report_from_a_missing_database_creates_nothing(tmp_path):
+    from lradvisor.errors import StudyError
+    from lradvisor.report import write_report
+
+    with pytest.raises(StudyError, match="no database file"):
+        write_report(f"sqlite:///{tmp_path}/typo/s.db", "tiny", tmp_path / "r.html")
+    assert list(tmp_path.iterdir()) == []

@@ -19,6 +19,7 @@ from lradvisor.storage import (
     list_studies,
     load_study,
     open_storage,
+    require_storage,
     resolve_url,
     write_trial_batch,
 )
@@ -72,6 +73,43 @@ def test_list_load_delete(tmp_path):
 def test_bad_storage_is_one_clear_error(url, message):
     with pytest.raises(StudyError, match=message) as err:
         open_storage(url)
+    assert "\n" not in str(err.value)
+
+
+def test_opening_to_read_refuses_a_missing_sqlite_file_and_creates_nothing(tmp_path):
+    database = tmp_path / "typo" / "x.db"
+    url = f"sqlite:///{database}"
+    for check in (lambda: open_storage(url, create=False), lambda: require_storage(url)):
+        with pytest.raises(StudyError) as err:
+            check()
+        assert str(err.value).startswith(
+            f"cannot open study storage {url}: no database file {str(database)!r}")
+        assert list(tmp_path.iterdir()) == []  # no folder, database or lock file
+    require_storage("sqlite://")  # in memory: nothing to find
+    require_storage("postgresql+psycopg://nobody@127.0.0.1:1/none")  # open_storage's to say
+    get_study(open_storage(url), "s")  # a search creates it; then reading finds it
+    assert [s.study_name for s in list_studies(open_storage(url, create=False))] == ["s"]
+
+
+def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path):
+    text = tmp_path / "notes.db"
+    text.write_text("notes\n")
+    url = f"sqlite:///{text}"
+    for create in (True, False):
+        with pytest.raises(StudyError) as err:
+            open_storage(url, create=create)
+        assert str(err.value) == f"cannot open study storage {url}: file is not a database"
+    assert text.read_text() == "notes\n"
+
+
+def test_an_sqlite_folder_that_cannot_be_made_is_one_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    url = f"sqlite:///{blocker}/sub/s.db"
+    with pytest.raises(StudyError) as err:
+        open_storage(url)
+    assert str(err.value).startswith(f"cannot open study storage {url}: cannot create folder "
+                                     f"{str(blocker / 'sub')!r}: ")
     assert "\n" not in str(err.value)
 
 

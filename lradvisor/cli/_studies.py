@@ -20,9 +20,11 @@ def studies() -> None:
 
 
 def _open(storage: str | None, name: str | None = None) -> Any:
+    """The storage (or its study ``name``); these commands only read: a missing SQLite
+    file is an error, not created."""
     from lradvisor.storage import load_study, open_storage
 
-    rdb = open_storage(storage)
+    rdb = open_storage(storage, create=False)
     return rdb if name is None else load_study(rdb, name)
 
 
@@ -99,7 +101,11 @@ def show(name: str, storage: str | None, plot_dir: str | None) -> None:
         click.echo(f"Recommendation: {_describe(json.dumps(rec))}")
         click.echo(f"Evidence: {rec.get('evidence')}")
     if plot_dir:
-        for path in write_plots(study, plot_dir):
+        from lradvisor.plots import output_file
+
+        with output_file(plot_dir):  # a folder that cannot be made: one line naming it
+            paths = write_plots(study, plot_dir)
+        for path in paths:
             click.echo(f"wrote {path}", err=True)
 
 
@@ -120,7 +126,9 @@ def best(name: str, storage: str | None, fmt: str) -> None:
     """The study's recommendation for the full run (text, json or python)."""
     from lradvisor.cli._render import render
     from lradvisor.search import best_recommendations
+    from lradvisor.storage import require_storage
 
+    require_storage(storage)  # only reads: a mistyped SQLite path is not created
     click.echo(render(best_recommendations(storage, name), fmt, extra={"study": name},
                       heading=f"Best schedule found by study {name!r}:"))
 
@@ -130,7 +138,8 @@ def best(name: str, storage: str | None, fmt: str) -> None:
 @storage_option
 @click.option("--format", "fmt", type=click.Choice(("csv", "json")), default="csv",
               show_default=True, help="csv: one row per trial; json: the study and its trials.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Write here (folders created), not stdout.")
 def export(name: str, storage: str | None, fmt: str, output: str | None) -> None:
     """Every trial of a study (spec, rung, lineage, steps, value), as CSV or JSON."""
     from lradvisor.search._report import COLUMNS, trial_rows
@@ -147,9 +156,10 @@ def export(name: str, storage: str | None, fmt: str, output: str | None) -> None
         writer.writerows(trial_rows(study))
         text = buffer.getvalue().rstrip("\n")
     if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        click.echo(f"wrote {output}", err=True)
+        from lradvisor.plots import write_text
+
+        path = write_text(output, text + "\n")
+        click.echo(f"wrote {path}", err=True)
     else:
         click.echo(text)
 

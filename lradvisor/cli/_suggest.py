@@ -25,8 +25,8 @@ __all__ = ["suggest"]
 @click.option("--study", help="Answer from a stored study's best trial instead of the rules.")
 @storage_option
 @click.option("--learned", type=click.Path(dir_okay=False),
-              help="Learned guide (lradvisor rules learn); default $LRADVISOR_LEARNED or "
-              "studies/learned.json when it exists.")
+              help="Learned guide (lradvisor rules learn), which must exist; default "
+              "$LRADVISOR_LEARNED or studies/learned.json when it exists.")
 @click.option("--rules-only", is_flag=True, help="Ignore the learned guide.")
 def suggest(fmt: str, plot: str | None, study: str | None, storage: str | None,
             learned: str | None, rules_only: bool, **options: Any) -> None:
@@ -40,7 +40,9 @@ def suggest(fmt: str, plot: str | None, study: str | None, storage: str | None,
     """
     if study is not None:
         from lradvisor.search import best_recommendations
+        from lradvisor.storage import require_storage
 
+        require_storage(storage)  # only reads: a mistyped SQLite path is not created
         recs = best_recommendations(storage, study)
         extra: dict[str, Any] = {"study": study}
         heading = f"Best schedule found by study {study!r}:"

@@ -37,7 +37,7 @@ from typing import Any
 from lradvisor.errors import RulesError
 
 __all__ = ["DEFAULT_LEARNED", "LEARNED_ENV", "LearnedGuide", "blend", "learned_path",
-           "load_learned"]
+           "load_learned", "save_learned"]
 
 LEARNED_ENV = "LRADVISOR_LEARNED"
 DEFAULT_LEARNED = "studies/learned.json"
@@ -117,19 +117,35 @@ class LearnedGuide:
 
 
 def load_learned(path: str | os.PathLike[str] | None = None) -> LearnedGuide | None:
-    """The learned guide at :func:`learned_path`, or ``None`` when there is no such file.
+    """The learned guide at :func:`learned_path`, or ``None`` when its default place
+    (``$LRADVISOR_LEARNED`` or ``studies/learned.json``) holds no file: the guide is
+    optional, but a ``path`` given must name one.
 
     Raises:
-        RulesError: the file exists but is not a learned guide.
+        RulesError: ``path`` is given and is not a file, or the file is not a learned guide.
     """
     file = learned_path(path)
     if not file.is_file():
-        return None
+        if path is None:
+            return None
+        raise RulesError(f"learned guide {str(file)!r} is not a file; give the JSON file "
+                         "that `lradvisor rules learn` wrote.")
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise RulesError(f"learned guide {str(file)!r} does not read as JSON: {err}") from None
     return LearnedGuide.from_dict(data)
+
+
+def save_learned(guide: LearnedGuide, path: str | os.PathLike[str] | None = None) -> Path:
+    """Write ``guide`` as JSON at :func:`learned_path` (its folder created); the path.
+
+    Raises:
+        OutputError: the file cannot be written there.
+    """
+    from lradvisor.plots import write_text
+
+    return write_text(learned_path(path), json.dumps(guide.to_dict(), indent=1))
 
 
 def blend(advice: Any, guide: LearnedGuide | None) -> Any:

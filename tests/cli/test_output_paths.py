@@ -1,0 +1,126 @@
+"""Paths a command cannot use read as any other bad input, in a real subprocess: one line
+naming the path and why, exit 2, no traceback. Commands that only read studies create
+no database (a mistyped path is reported); an export's folders are made as a report's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """The URL of an SQLite file holding one finished study, ``st``, as a search leaves it."""
+    import optuna
+
+    from lradvisor.storage import get_study, open_storage
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('stored') / 'studies.db'}"
+    study = get_study(open_storage(url), "st")
+    study.set_user_attr("profile", {"task": "quick", "total_steps": 20})
+    study.set_user_attr("full_steps", 20)
+    study.set_user_attr("recommendation", {"family": "cosine", "params": {}, "peak_lr": 0.1,
+                                           "total_steps": 20})
+    spec = json.dumps({"family": "cosine", "params": {}, "peak_lr": 0.1})
+    for value in (0.2, 0.1):
+        study.add_trial(optuna.trial.create_trial(
+            value=value, intermediate_values={10: value + 0.1, 20: value},
+            user_attrs={"spec": spec, "rung": 0, "steps_used": 20, "total_steps": 20}))
+    return url
+
+
+def _one_line(proc: subprocess.CompletedProcess) -> str:
+    """The single stderr line of a command that exited 2 without a traceback."""
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("args", [
+    ("suggest", "--task", "finetune", "--plot", "{out}"),
+    ("schedules", "plot", "cosine", "-o", "{out}"),
+    ("studies", "show", "st", "--storage", "{url}", "--plot", "{out}"),
+    ("studies", "export", "st", "--storage", "{url}", "-o", "{out}"),
+    ("report", "st", "--storage", "{url}", "-o", "{out}"),
+    ("rules", "learn", "--storage", "{url}", "-o", "{out}"),
+    ("lr-find", "--workload", "tabular-mlp", "--plot", "{out}"),
+], ids=lambda args: " ".join(args[:2]))
+def test_an_output_path_that_cannot_be_written_is_one_line_exit_2(stored, tmp_path, args):
+    blocker = tmp_path / "a-file"  # a file where the output's folder should be
+    blocker.write_text("not a folder\n")
+    out = blocker / "out"
+    line = _one_line(run_cli(*(a.format(out=out, url=stored) for a in args)))
+    assert line.startswith(f"Error: cannot write {str(out)!r}: "), line
+    assert repr(str(blocker)) in line  # the folder that stood in the way is named
+
+
+@pytest.mark.parametrize("out", ["/proc/lradvisor-x.png", "/proc/lradvisor-x/plots"])
+def test_an_output_under_proc_is_one_line(stored, out):
+    """Paths that once gave tracebacks: the file (or the plots' folder) cannot be made
+    there."""
+    if not Path("/proc").is_dir():
+        pytest.skip("needs /proc (Linux)")
+    args = (("schedules", "plot", "cosine", "-o", out) if out.endswith(".png")
+            else ("studies", "show", "st", "--storage", stored, "--plot", out))
+    line = _one_line(run_cli(*args))
+    assert line.startswith(f"Error: cannot write {out!r}: "), line
+
+
+def test_export_makes_the_missing_folders_of_its_output(stored, tmp_path):
+    out = tmp_path / "new" / "deeper" / "trials.csv"
+    proc = run_cli("studies", "export", "st", "--storage", stored, "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text().startswith("number,state,value,rung")
+    assert proc.stderr.strip() == f"wrote {out}"
+
+
+@pytest.mark.parametrize("args", [
+    ("studies", "list"),
+    ("studies", "show", "st"),
+    ("studies", "best", "st"),
+    ("studies", "export", "st"),
+    ("studies", "delete", "st", "--yes"),
+    ("report", "st", "-o", "{tmp}/report.html"),
+    ("suggest", "--study", "st"),
+    ("rules", "learn", "-o", "{tmp}/learned.json"),
+], ids=lambda args: " ".join(args[:2]))
+def test_a_read_only_command_refuses_a_missing_sqlite_file_and_creates_nothing(tmp_path, args):
+    database = tmp_path / "typo" / "dir" / "x.db"
+    url = f"sqlite:///{database}"
+    proc = run_cli(*(a.format(tmp=tmp_path) for a in args), "--storage", url)
+    line = _one_line(proc)
+    assert line.startswith(f"Error: cannot open study storage {url}: "
+                           f"no database file {str(database)!r}"), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no folder, db, lock or output
+
+
+def test_search_still_creates_its_storage_and_says_when_it_cannot(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    url = f"sqlite:///{blocker}/studies.db"
+    line = _one_line(run_cli("search", "--workload", "tabular-mlp", "--storage", url))
+    assert line.startswith(f"Error: cannot open study storage {url}: cannot create folder "
+                           f"{str(blocker)!r}: "), line
+    made = tmp_path / "new" / "studies.db"
+    proc = run_cli("search", "--task", "quick", "--total-steps", "40", "--trials", "2",
+                   "--workload", "tabular-mlp", "--create-only", "--storage", f"sqlite:///{made}")
+    assert proc.returncode == 0, proc.stderr
+    assert made.is_file()
+
+
+@pytest.mark.parametrize("args", [("studies", "list"), ("search", "--workload", "tabular-mlp")],
+                         ids=lambda args: args[0])
+def test_a_storage_file_that_is_not_a_database_is_one_line(tmp_path, args):
+    text = tmp_path / "notes.db"
+    text.write_text("these are notes, not a database\n")
+    url = f"sqlite:///{text}"
+    line = _one_line(run_cli(*args, "--storage", url))
+    assert line == f"Error: cannot open study storage {url}: file is not a database", line
+    assert text.read_text() == "these are notes, not a database\n"
