@@ -7,6 +7,7 @@ only when the command runs.
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -24,14 +25,18 @@ __all__ = ["worker"]
               help="A study spec file: the study is created from it when it does not exist.")
 @click.option("--n-trials", type=click.IntRange(min=1),
               help="This worker's share at most (default: as many as the study needs).")
-@click.option("--timeout", type=float, help="Seconds after which this worker starts no trial.")
+@click.option("--timeout", type=float, callback=lambda ctx, param, value: _seconds(value),
+              help="Seconds after which this worker starts no trial.")
 @click.option("--heartbeat", type=click.IntRange(min=1), default=10, show_default=True,
               help="Seconds between a running trial's heartbeats.")
 @click.option("--grace", type=click.IntRange(min=2), default=60, show_default=True,
               help="Seconds without a heartbeat after which a trial is failed and re-queued.")
 @click.option("--patience", type=float, default=120.0, show_default=True,
+              callback=lambda ctx, param, value: _seconds(value),
               help="Seconds the database may be unreachable before this worker stops.")
-@click.option("--device", help="Device for the trials (default: a GPU when present).")
+@click.option("--device", callback=lambda ctx, param, value: check_device(value, ctx, param),
+              help="Device for the trials: cpu, cuda, cuda:N, mps... (default: a GPU when "
+              "present).")
 @click.option("--quiet", is_flag=True, help="No line per trial on stderr.")
 def worker(study_name: str | None, storage: str | None, spec_file: str | None,
            n_trials: int | None, timeout: float | None, heartbeat: int, grace: int,
@@ -66,6 +71,49 @@ def worker(study_name: str | None, storage: str | None, spec_file: str | None,
                f"{words[result.reason]}.", err=True)
     if result.reason == "interrupted":
         sys.exit(130)
+
+
+def _seconds(value: float | None) -> float | None:
+    """A finite number of seconds > 0 (``None``: not given); else one line naming it."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value!r} is not a number of seconds > 0.")
+    return value
+
+
+def check_device(value: str | None, ctx: Any = None, param: Any = None) -> str | None:
+    """``value`` when torch can train on it here; else :class:`click.BadParameter`.
+
+    Checked before the worker joins its study: a device torch cannot parse, or a GPU
+    this machine does not have, would fail every trial the worker takes. torch is
+    imported only for a device other than plain ``cpu``.
+
+    Example:
+        >>> check_device("cpu")
+        'cpu'
+    """
+    if value is None or value == "cpu":
+        return value
+    import torch
+
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise click.BadParameter(f"{value!r} is not a torch device ({reason}).",
+                                 ctx=ctx, param=param) from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise click.BadParameter(f"{value!r}: torch sees no CUDA GPU on this machine "
+                                     "(use cpu, or leave --device out).", ctx=ctx, param=param)
+        if device.index is not None and device.index >= count:
+            raise click.BadParameter(f"{value!r}: torch sees {count} CUDA GPU(s) on this "
+                                     f"machine (cuda:0 to cuda:{count - 1}).",
+                                     ctx=ctx, param=param)
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise click.BadParameter(f"{value!r}: torch sees no MPS device on this machine "
+                                 "(use cpu, or leave --device out).", ctx=ctx, param=param)
+    return value
 
 
 def parallel_search(settings: dict[str, Any], fidelity: Any, fmt: str, *, jobs: int,

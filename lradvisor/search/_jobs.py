@@ -13,8 +13,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -140,7 +144,10 @@ def run_jobs(
     """Run ``jobs`` worker processes on the study and wait; returns their exit codes.
 
     Ctrl-C reaches the workers too (same process group): each fails its running trial
-    as interrupted and stops.
+    as interrupted and stops. A SIGTERM (``timeout``, systemd, ``docker stop``), or a
+    SIGINT sent to this process alone, is passed on to the workers; this process waits
+    for them, then ends as the signal asks (SIGTERM: it dies of it, as it would
+    have), so no worker is left running without it.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise StudyError(f"jobs must be an integer >= 1, but got {jobs!r}.")
@@ -149,6 +156,53 @@ def run_jobs(
     if quiet:
         cmd.append("--quiet")
     procs = [subprocess.Popen(cmd) for _ in range(jobs)]
+    return _wait_forwarding(procs)
+
+
+# si_code of a signal the kernel sent: a terminal's Ctrl-C, which reached the workers
+# too (they share its process group). One sent by a process (kill) has another code.
+_SI_KERNEL = 0x80
+_POLL = 0.2  # seconds between looks at the workers while no signal comes
+
+
+def _wait_forwarding(procs: Sequence[subprocess.Popen[bytes]]) -> list[int]:
+    """Wait for ``procs``, passing SIGTERM and SIGINT on to them; their exit codes.
+
+    The two signals are held back (blocked) meanwhile and taken with ``sigtimedwait``,
+    which tells who sent them: a terminal's Ctrl-C already reached the workers and is
+    not sent twice. After a SIGTERM, once the workers have ended, this process dies of
+    it as it would have without them. Where signals cannot be waited for (not the main
+    thread, no ``sigtimedwait``), the workers are only waited for, Ctrl-C included.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or not hasattr(signal, "sigtimedwait")):
+        return _wait_all(procs)
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    got: set[int] = set()
+    # Blocked only now, the workers started: a process inherits its parent's mask.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        while any(p.poll() is None for p in procs):
+            info = signal.sigtimedwait(sigs, _POLL)
+            if info is None:
+                continue
+            got.add(info.si_signo)
+            if info.si_signo == signal.SIGTERM or info.si_code != _SI_KERNEL:
+                for proc in procs:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.send_signal(info.si_signo)
+        codes = [p.wait() for p in procs]
+    finally:
+        while (late := signal.sigtimedwait(sigs, 0)) is not None:  # the workers are gone
+            got.add(late.si_signo)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    if signal.SIGTERM in got:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+    return codes
+
+
+def _wait_all(procs: Sequence[subprocess.Popen[bytes]]) -> list[int]:
     try:
         return [p.wait() for p in procs]
     except KeyboardInterrupt:

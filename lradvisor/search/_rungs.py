@@ -26,6 +26,7 @@ __all__ = ["Choice", "Entry", "Planned", "Record", "choose", "leaderboard", "nex
            "rules_entry", "rules_lead"]
 
 INTERRUPTED = "interrupted"
+_LR_VARIANT = "lr x"  # origin prefix of a rung leader re-run at another peak LR
 
 
 @dataclass(frozen=True)
@@ -177,18 +178,21 @@ def next_runs(
 
 def _lr_variants(records: Sequence[Record], rung: int, fidelity: Fidelity, direction: str,
                  seed: int) -> list[Planned]:
-    """The leader of ``rung`` at its peak LR times each factor, unless already tried."""
-    if any(r.rung == rung and r.origin.startswith("lr x") and r.error != INTERRUPTED
-           for r in records):
-        return []
-    board = leaderboard(records, rung, direction)
+    """The leader of ``rung`` at its peak LR times each factor, those not yet run.
+
+    The leader is the rung's as it stood before any variant ran (its board without the
+    ``lr x…`` runs), so the variants wanted stay the same however many of them have run:
+    a worker that takes one at a time reaches every factor, as one wave does.
+    """
+    board = leaderboard([r for r in records if not r.origin.startswith(_LR_VARIANT)],
+                        rung, direction)
     if not board or board[0].spec.peak_lr is None:
         return []
     leader = board[0]
     peak = board[0].spec.peak_lr
     wanted = [
         Planned(leader.spec.replace(peak_lr=peak * factor), rung, seed,
-                f"lr x{factor:g}", leader.best.parent)
+                f"{_LR_VARIANT}{factor:g}", leader.best.parent)
         for factor in fidelity.lr_factors
         if factor != 1.0
     ]

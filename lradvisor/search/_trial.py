@@ -80,6 +80,7 @@ class TrialRunner:
         }
         if plan.spec is not None:
             attrs["spec"] = plan.spec.to_json()
+        device = self._device()  # before the trial: finding it may import torch (seconds)
         trial = self._ask(plan, attrs)
         try:
             with buffered_params(trial) as batch:  # its values and spec: one commit
@@ -100,7 +101,7 @@ class TrialRunner:
         last = [0]
         curve = TrialCurve(self.study, trial, self.flush_every)
         ctx = TrialContext(
-            spec=proxy, total_steps=steps, seed=plan.seed, device=self._device(),
+            spec=proxy, total_steps=steps, seed=plan.seed, device=device,
             steps_per_epoch=self.steps_per_epoch, epochs=self._epochs(steps),
             fidelity=self.fidelity.rungs[plan.rung],
             # the rules' configuration is the search's safety net: never pruned

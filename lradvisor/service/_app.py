@@ -45,8 +45,12 @@ _JSON = "application/json"
 # Curves are computed at most at this many steps (evenly spaced) per request.
 MAX_POINTS = 10_000
 MAX_CURVE_STEPS = 10**9
-StudyName = Annotated[str, Path(min_length=1, max_length=128, description="The study's name.")]
-TrialId = Annotated[int, Path(ge=0, le=2**31, description="The trial's id (its number).")]
+# No control character (PostgreSQL cannot hold NUL): a 422, never a 500. Looser than a
+# study made here (``_models.StudyName``): the CLI's studies may have other names.
+StudyName = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$",
+                                description="The study's name.")]
+# Trial numbers are stored as a signed 32-bit integer.
+TrialId = Annotated[int, Path(ge=0, le=2**31 - 1, description="The trial's id (its number).")]
 _READ = [Depends(require_read)]
 _WRITE = [Depends(require_write)]
 

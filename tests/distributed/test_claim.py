@@ -96,3 +96,44 @@ def test_never_more_first_rung_trials_than_asked(n):
             break
         records.append(rec(len(records), "RUNNING", lr=0.01 * (len(records) + 1)))
     assert len(records) == n
+
+
+def _run_to_the_end(plan_next) -> list[tuple[int, str, str]]:
+    """Run plans on a smooth value of the peak LR until none is left; what ran, in order."""
+    import math
+
+    records = [Record(n, 0, spec(lr), 0, "COMPLETE", (math.log10(lr) + 2.5) ** 2 + 0.1,
+                      "rules" if n == 0 else "sampled", steps_used=10)
+               for n, lr in enumerate((0.001, 0.0025, 0.006, 0.013, 0.03, 0.07))]
+    while plans := plan_next(records):
+        for plan in plans:
+            lr = plan.spec.peak_lr
+            value = (math.log10(lr) + 2.2 + 0.2 * plan.rung) ** 2 + 0.1 + 0.01 * plan.seed
+            records.append(Record(len(records), plan.rung, plan.spec, plan.seed, "COMPLETE",
+                                  value, plan.origin, plan.parent, steps_used=10))
+    return [(r.rung, r.origin, r.spec.to_json()) for r in records if r.rung > 0]
+
+
+def test_a_worker_taking_one_run_at_a_time_makes_the_runs_run_search_makes():
+    """run_search runs a rung's LR variants as one wave; a worker takes one per decide().
+    Both must run both variants (x0.5 and x2) of the middle rung's leader."""
+    from lradvisor.search._rungs import next_runs
+
+    fid = Fidelity(rungs=(0.1, 0.33, 1.0))
+    goal = Goal(n_trials=6, fidelity=fid, full_steps=100)
+
+    def worker(records):
+        plan = decide(records, goal)
+        assert plan != WAIT  # nothing runs in this simulation
+        return [] if plan == DONE else [plan]
+
+    def waves(records):  # run_search's loop: every plan of the lowest rung that has any
+        for rung in range(1, fid.last + 1):
+            if plans := next_runs(records, rung, fid, "minimize"):
+                return plans
+        return []
+
+    by_worker, by_search = _run_to_the_end(worker), _run_to_the_end(waves)
+    assert sorted(by_worker) == sorted(by_search)
+    assert sorted(o for r, o, _ in by_worker if r == 1 and o.startswith("lr x")) == [
+        "lr x0.5", "lr x2"]

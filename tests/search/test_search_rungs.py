@@ -58,8 +58,31 @@ def test_middle_rung_promotes_top_third_and_rules_pick_then_searches_the_leaders
     assert [(r.spec.peak_lr, r.origin, r.parent) for r in variants] == [
         (0.0055, "lr x0.5", 0), (0.022, "lr x2", 0),
     ]
-    tried = [*ran, rec(9, 1, 0.0055, 0.6, parent=0, seed=7, origin="lr x0.5")]
+    tried = [*ran, rec(9, 1, 0.0055, 0.6, parent=0, seed=7, origin="lr x0.5"),
+             rec(10, 1, 0.022, 0.65, parent=0, seed=7, origin="lr x2")]
     assert next_runs(tried, 1, Fidelity(), "minimize", seed=7) == []  # one LR round only
+
+
+def test_a_worker_taking_one_lr_variant_at_a_time_still_gets_every_factor():
+    # Workers run one plan at a time: after lr x0.5 ran (and now leads the rung), the
+    # rung's leader as it stood before any variant (the rules' pick) still owes its x2,
+    # and nothing is planned around the new leader.
+    ran = [*FIRST, rec(6, 1, 0.02, 0.9, parent=1, seed=7), rec(7, 1, 0.03, 0.8, parent=2, seed=7),
+           rec(8, 1, 0.011, 0.7, parent=0, seed=7, origin="rules"),
+           rec(9, 1, 0.0055, 0.6, parent=0, seed=7, origin="lr x0.5")]
+    runs = next_runs(ran, 1, Fidelity(), "minimize", seed=7)
+    assert [(r.spec.peak_lr, r.origin, r.parent, r.seed) for r in runs] == [
+        (0.022, "lr x2", 0, 7),
+    ]
+    # a variant that is running already counts as taken
+    running = [*ran, Record(10, 1, spec(0.022), 7, "RUNNING", None, "lr x2", 0)]
+    assert next_runs(running, 1, Fidelity(), "minimize", seed=7) == []
+    # once both ran (pruned counts as run), nothing more at this rung
+    both = [*ran, rec(10, 1, 0.022, None, state="PRUNED", parent=0, seed=7, origin="lr x2")]
+    assert next_runs(both, 1, Fidelity(), "minimize", seed=7) == []
+    # an interrupted variant runs again
+    cut = [*ran, Record(10, 1, spec(0.022), 7, "FAIL", None, "lr x2", 0, error="interrupted")]
+    assert [r.origin for r in next_runs(cut, 1, Fidelity(), "minimize", seed=7)] == ["lr x2"]
 
 
 def test_runs_already_made_are_not_repeated_unless_interrupted():

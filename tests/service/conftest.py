@@ -40,9 +40,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_server(tmp: Path, *, token: str | None = TOKEN, trial_timeout: float = 120,
-                   reap_interval: float = 30, extra: tuple[str, ...] = ()) -> Iterator[Server]:
-    """Start ``python -m lradvisor serve`` on a free loopback port; wait until it answers."""
-    storage = f"sqlite:///{tmp / 'studies.db'}"
+                   reap_interval: float = 30, extra: tuple[str, ...] = (),
+                   storage: str | None = None) -> Iterator[Server]:
+    """Start ``python -m lradvisor serve`` on a free loopback port; wait until it answers.
+
+    ``storage`` is the study database's URL (default: a SQLite file in ``tmp``).
+    """
+    storage = storage or f"sqlite:///{tmp / 'studies.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LRADVISOR_")}
     if token is not None:
         env["LRADVISOR_TOKEN"] = token
