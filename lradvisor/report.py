@@ -253,6 +253,7 @@ def _importances(study: Any) -> str:
 
 
 def _recommendation(attrs: dict[str, Any]) -> str:
+    from lradvisor.cli._render import evidence_line
     from lradvisor.codegen import pytorch_code
     from lradvisor.search._recommend import alternatives_of, recommendation_from_dict
 
@@ -263,7 +264,8 @@ def _recommendation(attrs: dict[str, Any]) -> str:
     others = "".join(f"<li><b>{_e(alt.spec.describe())}</b>: {_e(alt.rationale)}</li>"
                      for alt in alternatives_of(data.get("evidence_data")))
     return (f"<p><b>{_e(rec.spec.describe())}</b> for {_e(rec.total_steps)} steps</p>"
-            f"<p>{_e(rec.rationale)}</p><p class=note>Evidence: {_e(rec.evidence)}</p>"
+            f"<p>{_e(rec.rationale)}</p>"
+            f"<p class=note>{_e(evidence_line(rec.evidence or 'none stored'))}</p>"
             f"<pre>{_e(pytorch_code(rec.spec, rec.total_steps))}</pre>"
             + (f"<p>Runners-up (the other finalists):</p><ol start=2>{others}</ol>"
                if others else ""))

@@ -129,7 +129,8 @@ def test_suggest_blends_without_loading_sklearn(planted):
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                          text=True, timeout=60)
     assert "onecycle" in out.stdout.split("\n")[2]
-    assert "Evidence: evidence: 4 studies, digits-cnn-like" in out.stdout
+    assert "Evidence: 4 studies, digits-cnn-like" in out.stdout  # the label once
+    assert "evidence: evidence" not in out.stdout.lower()
     assert "HEAVY []" in out.stdout
     plain = CliRunner().invoke(cli, ["suggest", "--task", "scratch", "--arch", "cnn",
                                      "--optimizer", "sgd", "--total-steps", "800",

@@ -9,7 +9,8 @@ from typing import Any
 from lradvisor.codegen import pytorch_code, torch_class_name
 from lradvisor.plots import ascii_plot
 
-__all__ = ["PREVIEW_STEPS", "curve_steps", "interval_of", "render", "to_json"]
+__all__ = ["PREVIEW_STEPS", "LazyCurve", "curve_steps", "evidence_line", "interval_of",
+           "render", "sampled", "to_json"]
 
 # Length of the illustrative curve drawn for a run of unknown length.
 PREVIEW_STEPS = 1000
@@ -107,10 +108,10 @@ def _text(recommendations: Sequence[Any], heading: str, interval: str) -> str:
         lines.append("Rules: " + ", ".join(top.rules))
     evidence = getattr(top, "evidence", None)
     if evidence:
-        lines.append(f"Evidence: {evidence}")
+        lines.append(evidence_line(evidence))
     steps = curve_steps(total)
     note = "" if total else f" (illustrative, {steps} steps: length unknown)"
-    lines += ["", f"LR curve{note}:", ascii_plot(top.spec.curve(steps))]
+    lines += ["", f"LR curve{note}:", ascii_plot(LazyCurve(top.spec, steps))]
     if len(recommendations) > 1:
         lines += ["", "Runners-up:"]
         for i, rec in enumerate(recommendations[1:], start=2):
@@ -118,6 +119,53 @@ def _text(recommendations: Sequence[Any], heading: str, interval: str) -> str:
             lines.append(f"     {rec.rationale}")
     lines += ["", "PyTorch:", _indent(pytorch_code(top.spec, total, interval))]
     return "\n".join(lines)
+
+
+def evidence_line(evidence: str) -> str:
+    """``Evidence: ...``, once: a learned guide's text already starts with the word
+    (``evidence: 7 studies, digits-cnn-like``), a study's does not."""
+    if evidence.lower().startswith("evidence:"):
+        return "Evidence:" + evidence[len("evidence:"):]
+    return f"Evidence: {evidence}"
+
+
+class LazyCurve(Sequence[float]):
+    """A spec's LR curve over ``total_steps`` steps, each value computed when read: a
+    chart reads 60 of a run's steps, which may number a billion.
+
+    Example:
+        >>> from lradvisor.schedules import ScheduleSpec
+        >>> curve = LazyCurve(ScheduleSpec.create("linear", peak_lr=1.0), 10**9)
+        >>> len(curve), curve[0], curve[-1] < 1e-8
+        (1000000000, 1.0, True)
+    """
+
+    def __init__(self, spec: Any, total_steps: int) -> None:
+        self._fn = spec.multiplier_fn(total_steps)
+        self._peak = spec.peak_lr if spec.peak_lr is not None else 1.0
+        self._n = total_steps
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._n))]
+        if index < 0:
+            index += self._n
+        if not 0 <= index < self._n:
+            raise IndexError(index)
+        return self._peak * self._fn(index)
+
+
+def sampled(curve: Sequence[float], points: int = 2000) -> tuple[list[int], list[float]]:
+    """About ``points`` evenly spaced steps of ``curve`` and their values, the last
+    included: enough for a plot of a run of any length."""
+    n = len(curve)
+    steps = list(range(0, n, max(1, n // points)))
+    if steps and steps[-1] != n - 1:
+        steps.append(n - 1)
+    return steps, [curve[i] for i in steps]
 
 
 def _indent(text: str) -> str:

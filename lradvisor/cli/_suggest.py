@@ -12,7 +12,7 @@ from lradvisor.cli._options import (
     profile_options,
     storage_option,
 )
-from lradvisor.cli._render import curve_steps, render
+from lradvisor.cli._render import LazyCurve, curve_steps, render, sampled
 
 __all__ = ["suggest"]
 
@@ -67,6 +67,9 @@ def _plot(recs: list[Any], path: str) -> None:
     from lradvisor.plots import save_png
 
     steps = curve_steps(recs[0].total_steps)
-    curves = {rec.spec.describe()[:60]: rec.spec.curve(steps) for rec in recs[:4]}
-    save_png(curves, path, title="lradvisor: recommended LR schedules")
+    curves, xs = {}, {}
+    for rec in recs[:4]:
+        name = rec.spec.describe()[:60]
+        xs[name], curves[name] = sampled(LazyCurve(rec.spec, steps))
+    save_png(curves, path, title="lradvisor: recommended LR schedules", xs=xs)
     click.echo(f"wrote {path}", err=True)
