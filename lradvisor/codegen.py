@@ -27,6 +27,8 @@ def torch_class_name(spec: ScheduleSpec, total_steps: int | None) -> str:
         'PolynomialLR'
     """
     family = spec.definition
+    if total_steps is None and not _open_ended(spec):
+        total_steps = _NOMINAL_STEPS  # its class once given a length (all but tiny ones)
     if family.adaptive:
         warms = spec.params.get("warmup_fraction") or spec.params.get("warmup_steps")
         return "PlateauLR (a ReduceLROnPlateau " + (
@@ -67,7 +69,13 @@ def pytorch_code(spec: ScheduleSpec, total_steps: int | None, interval: str = "s
     if interval not in INTERVALS:
         raise LRAdvisorError(f"interval must be 'step' or 'epoch', but got {interval!r}.")
     per_epoch = interval == "epoch"
-    if total_steps is None:
+    needs = ""
+    if total_steps is None and not _open_ended(spec):  # the user must give the length
+        unit = "epochs" if per_epoch else "optimizer steps"
+        needs = (f"total_steps = None  # set it: {spec.family} needs the run's length "
+                 f"({unit})\n")
+        length, note = "total_steps", ""
+    elif total_steps is None:
         length, note = "None", "  # unknown length: open-ended"
     else:
         length = str(total_steps)
@@ -75,19 +83,38 @@ def pytorch_code(spec: ScheduleSpec, total_steps: int | None, interval: str = "s
     return (
         f"# {spec.describe()}: {torch_class_name(spec, total_steps)}\n"
         "from lradvisor import ScheduleSpec, build_scheduler\n\n"
-        f"spec = ScheduleSpec.from_json({spec.to_json()!r})\n"
+        f"spec = ScheduleSpec.from_json({spec.to_json()!r})\n{needs}"
         f"scheduler = build_scheduler(optimizer, spec, total_steps={length}){note}\n"
-        f"{_how_to_step(spec, per_epoch)}"
+        f"{_how_to_step(spec, per_epoch, total_steps)}"
     )
 
 
-def _how_to_step(spec: ScheduleSpec, per_epoch: bool) -> str:
+# The length at which a spec that needs one is named when the run's is not known.
+_NOMINAL_STEPS = 1000
+
+
+def _open_ended(spec: ScheduleSpec) -> bool:
+    """Whether ``spec`` can run without a length (see ``ScheduleSpec.run_length``)."""
+    try:
+        spec.run_length(None)
+    except LRAdvisorError:
+        return False
+    return True
+
+
+def _how_to_step(spec: ScheduleSpec, per_epoch: bool, total_steps: int | None) -> str:
     if spec.definition.adaptive:
         if per_epoch:
             return "# Once per epoch, after evaluating: scheduler.step(val_loss).\n"
-        return ("# Per optimizer step: scheduler.step(). After each evaluation: "
-                "scheduler.observe(val_loss)\n# (or, stepping once per epoch: "
-                "scheduler.step(val_loss)).\n")
+        per_step = ("# Per optimizer step: scheduler.step(). After each evaluation: "
+                    "scheduler.observe(val_loss)")
+        if total_steps is None and not _open_ended(spec):
+            total_steps = _NOMINAL_STEPS
+        if spec.warmup_steps(total_steps):
+            # its warmup counts scheduler steps: stepped per epoch it would warm up for
+            # that many epochs, so there is no per-epoch alternative to offer
+            return per_step + ".\n"
+        return per_step + "\n# (or, stepping once per epoch: scheduler.step(val_loss)).\n"
     if per_epoch:
         return "# Call scheduler.step() once after every epoch.\n"
     return "# Call scheduler.step() once after every optimizer.step().\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lradvisor.errors import OutputError
 
-__all__ = ["ascii_plot", "output_file", "save_png", "write_text"]
+__all__ = ["ascii_plot", "output_file", "png_option", "png_path", "save_png", "write_text"]
 
 @contextlib.contextmanager
 def output_file(path: str | Path) -> Iterator[Path]:
@@ -40,6 +40,28 @@ def output_file(path: str | Path) -> Iterator[Path]:
         if err.filename and str(err.filename) != str(path):  # a folder on the way
             reason += f" ({str(err.filename)!r})"
         raise OutputError(f"cannot write {str(path)!r}: {reason}.") from None
+
+
+def png_path(path: str | Path) -> Path:
+    """``path`` when it names a PNG file; else one :class:`OutputError` line (checked
+    before the work whose picture it is, not after).
+
+    Example:
+        >>> png_path("lr.png").name
+        'lr.png'
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise OutputError(f"cannot write {str(path)!r}: plots are PNG files; give a path "
+                          "ending in .png.")
+    return path
+
+
+def png_option(ctx: object, param: object, value: str | None) -> str | None:
+    """A click callback: an option's plot path, checked by :func:`png_path`."""
+    if value is not None:
+        png_path(value)
+    return value
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -107,6 +129,7 @@ def save_png(
     Raises:
         OutputError: the folder or the file cannot be written.
     """
+    png_path(path)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -70,3 +70,26 @@ def test_per_epoch_code_says_to_step_once_per_epoch():
     assert "Once per epoch, after evaluating: scheduler.step(val_loss)." in plateau
     with pytest.raises(LRAdvisorError, match="'batch'"):
         pytorch_code(cosine, 10, "batch")
+
+
+def test_a_spec_that_needs_a_length_asks_for_it_when_the_run_has_none():
+    """Not ``total_steps=None  # open-ended`` (building it raised): a line to fill in."""
+    code = pytorch_code(ScheduleSpec.create("wsd"), None)
+    assert "total_steps = None  # set it: wsd needs the run's length (optimizer steps)" in code
+    assert "open-ended" not in code
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    filled = code.replace("total_steps = None", "total_steps = 50")
+    scope = {"optimizer": optimizer}
+    exec(filled, scope)
+    assert type(scope["scheduler"]).__name__ == torch_class_name(ScheduleSpec("wsd"), 50)
+    open_ended = pytorch_code(ScheduleSpec.create("plateau"), None)
+    assert "total_steps=None)  # unknown length: open-ended" in open_ended
+
+
+def test_plateau_with_warmup_offers_no_per_epoch_stepping():
+    """Its warmup counts scheduler steps: stepped per epoch, 500 steps of warmup would be
+    500 epochs, so the code offers only per-step stepping."""
+    warm = pytorch_code(ScheduleSpec.create("plateau", warmup_steps=500), None)
+    assert "once per epoch" not in warm and "scheduler.observe(val_loss)" in warm
+    cold = pytorch_code(ScheduleSpec.create("plateau"), None)
+    assert "(or, stepping once per epoch: scheduler.step(val_loss))" in cold

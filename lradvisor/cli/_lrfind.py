@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from lradvisor.plots import png_option
+
 __all__ = ["lr_find_command"]
 
 
@@ -23,7 +25,8 @@ __all__ = ["lr_find_command"]
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the (first) sweep.")
 @click.option("--seeds", type=int, default=1, show_default=True,
               help="Sweeps with seeds seed, seed+1, ...; their suggestions are combined.")
-@click.option("--plot", type=click.Path(dir_okay=False), help="Also write the curve as PNG.")
+@click.option("--plot", type=click.Path(dir_okay=False), callback=png_option,
+              help="Also write the curve as PNG.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
               show_default=True, help="text for people, json for programs.")
 def lr_find_command(trainable: str | None, workload: str | None, lr_min: float, lr_max: float,

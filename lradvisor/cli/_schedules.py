@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lradvisor.plots import ascii_plot
+from lradvisor.plots import ascii_plot, png_option
 from lradvisor.schedules import ScheduleSpec, all_families, get_family
 
 __all__ = ["schedules"]
@@ -44,7 +44,8 @@ def show(family: str) -> None:
 @click.option("--total-steps", type=int, default=1000, show_default=True)
 @click.option("--peak-lr", type=float, default=None, help="Scale the curve (default: 1).")
 @click.option("--param", "params", multiple=True, metavar="K=V", help="A parameter; repeatable.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write a PNG too.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), callback=png_option,
+              help="Write a PNG too.")
 def plot(family: str, total_steps: int, peak_lr: float | None, params: tuple[str, ...],
          output: str | None) -> None:
     """Draw a family's LR curve in the terminal (and as PNG with -o)."""

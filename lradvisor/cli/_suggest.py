@@ -13,6 +13,7 @@ from lradvisor.cli._options import (
     storage_option,
 )
 from lradvisor.cli._render import LazyCurve, curve_steps, render, sampled
+from lradvisor.plots import png_option
 
 __all__ = ["suggest"]
 
@@ -20,7 +21,7 @@ __all__ = ["suggest"]
 @click.command()
 @profile_options
 @format_option
-@click.option("--plot", "plot", type=click.Path(dir_okay=False),
+@click.option("--plot", "plot", type=click.Path(dir_okay=False), callback=png_option,
               help="Also write the LR curve as PNG.")
 @click.option("--study", help="Answer from a stored study's best trial instead of the rules.")
 @storage_option

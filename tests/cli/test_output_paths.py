@@ -124,3 +124,19 @@ def test_a_storage_file_that_is_not_a_database_is_one_line(tmp_path, args):
     line = _one_line(run_cli(*args, "--storage", url))
     assert line == f"Error: cannot open study storage {url}: file is not a database", line
     assert text.read_text() == "these are notes, not a database\n"
+
+
+@pytest.mark.parametrize("args", [
+    ("suggest", "--task", "finetune", "--plot", "{out}"),
+    ("schedules", "plot", "cosine", "-o", "{out}"),
+    ("lr-find", "--workload", "tabular-mlp", "--plot", "{out}"),
+], ids=lambda args: args[0])
+def test_a_plot_path_that_is_no_png_is_refused_before_the_work(tmp_path, args):
+    """matplotlib's traceback (``Format 'txt' is not supported``) came after the work, an
+    lr-find's whole sweep included; now the option is refused as given."""
+    out = tmp_path / "curve.txt"
+    proc = run_cli(*(a.format(out=out) for a in args))
+    line = _one_line(proc)
+    assert line == (f"Error: cannot write {str(out)!r}: plots are PNG files; give a path "
+                    "ending in .png."), line
+    assert proc.stdout == "" and list(tmp_path.iterdir()) == []
