@@ -4,7 +4,10 @@
 match and rank the rules, and turns each conclusion into a concrete, validated
 :class:`~lradvisor.schedules.ScheduleSpec` for this run: epoch counts become fractions
 of the run (or steps), absolute LR floors become multiples of the peak, and the
-matching ``[[adjust]]`` rules add what they add (warmup, say). One recommendation per
+matching ``[[adjust]]`` rules add what they add (warmup, say). Then the lengths are
+fitted to the run's whole steps: a length that may be zero (warmup) but that a rule
+asks to be above zero lasts at least one step, and a first cycle marked
+``whole_cycles`` is chosen so that whole cycles end with the run. One recommendation per
 family: where two rules conclude the same family the higher-ranked one is kept and the
 trace says which was dropped.
 """
@@ -20,6 +23,7 @@ from typing import Any
 
 from lradvisor.errors import RulesError, SpecError
 from lradvisor.rules._engine import Firing, Rule, match, merge_rules
+from lradvisor.rules._fit import at_least_one_step, fit_cycles
 from lradvisor.rules._load import load_rules, param_table
 from lradvisor.rules._profile import TaskProfile
 from lradvisor.schedules import Param, ScheduleSpec
@@ -289,6 +293,10 @@ def _recommend(firing: Firing, profile: TaskProfile, peak: float, lr_rule: Rule 
             ids.append(adjust.rule.id)
             trace.append(f"adjust {adjust.rule.id} sets {_kv(resolved)} on {family} "
                          f"(rule {rule.id}).")
+    notes: list[str] = []
+    params = at_least_one_step(rule.id, table, params, profile, trace, notes)
+    params = fit_cycles(rule, table, params, profile, trace, notes)
+    reasons.extend(notes)
     if lr_rule is not None:
         reasons.append(lr_rule.reason)
         ids.append(lr_rule.id)
@@ -342,6 +350,8 @@ def _resolve(rule_id: str, param: Param, value: Any, profile: TaskProfile, peak:
         trace.append(f"{rule_id}: {name} = {value['lr']:g} / peak {peak:g} = {out:.4g}"
                      f"{_capped(param, value['lr'] / peak, out)}.")
         return out
+    if "whole_cycles" in value and profile.steps is not None:
+        return value.get("default", param.default)  # fitted by fit_cycles
     epochs = value["epochs"]
     if name.endswith("_fraction") and profile.run_epochs is not None:
         out = _clamp(param, epochs / profile.run_epochs)

@@ -38,7 +38,7 @@ _KEYS = {
 _REQUIRED = {"rule": ("id", "reason", "family"), "lr": ("id", "reason", "peak", "range"),
              "adjust": ("id", "reason", "params"), "horizon": ("id", "reason", "exponent")}
 _ID = re.compile(r"^[A-Za-z0-9_.-]+$")
-_VALUE_FORMS = {"epochs", "default", "lr"}
+_VALUE_FORMS = {"epochs", "default", "lr", "whole_cycles"}
 
 
 def load_rules(path_or_text: str | os.PathLike[str], *, source: str | None = None) -> list[Rule]:
@@ -237,19 +237,38 @@ def _value(family: str, param: Param | None, name: str, value: Any, where: str,
         _is_number(value[k]) and value[k] > 0 for k in ("epochs", "lr") if k in value)
     if not ok or ("lr" in value and "default" in value):
         raise RulesError(f"{where}: params.{name} = {dict(value)!r}: a value table is "
-                         "{epochs = N > 0, default = value} or {lr = X > 0}.")
+                         "{epochs = N > 0, default = value} (whole_cycles = P "
+                         "optional) or {lr = X > 0}.")
     if "epochs" in value and not name.endswith(("_fraction", "_steps")):
         raise RulesError(f"{where}: params.{name}: {{epochs = N}} is for lengths only "
                          "(a *_fraction or *_steps parameter).")
     if "lr" in value and not name.endswith("_ratio"):
         raise RulesError(f"{where}: params.{name}: {{lr = X}} is for a multiple of the "
                          "peak LR only (a *_ratio parameter).")
+    if "whole_cycles" in value:
+        _whole_cycles(name, value["whole_cycles"], where, by_name)
     if "default" in value:
         try:
             param.check(family, value["default"])
         except SpecError as err:
             raise RulesError(f"{where}: params.{name} default: {err}") from None
     return MappingProxyType(dict(value))
+
+
+def _whole_cycles(name: str, growth: Any, where: str, by_name: Mapping[str, Param]) -> None:
+    """``whole_cycles = "P"`` on an ``{epochs = N}`` fraction: P names the family's
+    number by which each cycle is longer than the one before (``t_mult``, say)."""
+    param = by_name.get(growth) if isinstance(growth, str) else None
+    if not name.endswith("_fraction"):
+        raise RulesError(f"{where}: params.{name}: whole_cycles is for a *_fraction "
+                         "length (the first cycle), given as {epochs = N, ...}.")
+    if param is None or param.kind not in ("int", "float") or param.length:
+        numbers = sorted(p.name for p in by_name.values()
+                         if p.kind in ("int", "float") and not p.length
+                         and not p.name.endswith("_steps"))
+        raise RulesError(f"{where}: params.{name}: whole_cycles names the parameter by "
+                         f"which each cycle grows, one of {', '.join(numbers)}, but got "
+                         f"{growth!r}.")
 
 
 def _prior(by_name: Mapping[str, Param], prior: Any, where: str) -> Mapping[str, Any]:

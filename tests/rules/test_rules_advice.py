@@ -84,10 +84,12 @@ def test_scratch_cnn_sgdr_first_cycle_is_ten_epochs_t_mult_2():
     assert sgdr.params["min_lr_ratio"] * sgdr.peak_lr == pytest.approx(1e-6)
 
 
-def test_sgdr_first_cycle_is_capped_at_the_run_and_the_trace_says_so():
+def test_sgdr_first_cycle_is_capped_at_the_run_and_the_rationale_says_so():
     advice = advise(TaskProfile("scratch", arch="cnn", epochs=5, steps_per_epoch=10))
-    assert by_family(advice)["cosine_restarts"].params["t0_fraction"] == 1.0
-    assert any("10 epochs / 5 epochs = 1 (kept within" in line for line in advice.trace)
+    sgdr = next(r for r in advice.recommendations if r.spec.family == "cosine_restarts")
+    assert sgdr.spec.params["t0_fraction"] == 1.0
+    assert "one cycle, the whole run (5 epochs)" in sgdr.rationale
+    assert any("1 whole cycle(s), the first 50 of 50 steps" in line for line in advice.trace)
 
 
 def test_transformer_pretraining_is_warmup_10pct_then_cosine_like_hf():
@@ -398,13 +400,15 @@ def profile_for(when) -> TaskProfile:
         value = cond[0] if isinstance(cond, tuple) else cond
         fields[name] = value.get("min", value.get("max")) if hasattr(value, "get") else value
     known = fields.pop("length", "known") == "known"
+    per_epoch = fields.pop("interval", "step") == "epoch"
     batch = fields.pop("batch", None)
     if batch is not None:
         fields["batch_size"] = 4096 if batch == "large" else 32
     fields.setdefault("task", "scratch" if known else "unknown-length")
     if known:
         fields.setdefault("epochs", 10)
-        fields.setdefault("steps_per_epoch", 100)
+        if not per_epoch:
+            fields.setdefault("steps_per_epoch", 100)
     return TaskProfile(**fields)
 
 
