@@ -43,7 +43,7 @@ from functools import partial
 from typing import Any
 
 from lradvisor.errors import LRAdvisorError
-from lradvisor.plots import output_file
+from lradvisor.plots import png_path, save_figure
 from lradvisor.search._context import TrialContext
 
 __all__ = [
@@ -316,7 +316,12 @@ class LRFindResult:
                    int(data.get("seed", 0)), data.get("stopped_at"))
 
     def save_png(self, path: Any, title: str = "") -> Any:
-        """The smoothed loss against the LR (log x), the three methods marked."""
+        """The smoothed loss against the LR (log x), the three methods marked.
+
+        Raises:
+            OutputError: ``path`` is no PNG file, or cannot be written.
+        """
+        png_path(path)
         import matplotlib
 
         matplotlib.use("Agg")
@@ -339,12 +344,7 @@ class LRFindResult:
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        try:
-            with output_file(path) as file:
-                fig.savefig(file)
-        finally:
-            plt.close(fig)
-        return file
+        return save_figure(fig, path)
 
 
 def lr_find(

@@ -13,10 +13,12 @@ import contextlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from lradvisor.errors import OutputError
 
-__all__ = ["ascii_plot", "output_file", "png_option", "png_path", "save_png", "write_text"]
+__all__ = ["ascii_plot", "output_file", "png_option", "png_path", "save_figure", "save_png",
+           "write_text"]
 
 @contextlib.contextmanager
 def output_file(path: str | Path) -> Iterator[Path]:
@@ -149,6 +151,18 @@ def save_png(
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Write a matplotlib figure to ``path`` through :func:`output_file`, then close it
+    (written or not); returns the path.
+
+    Raises:
+        OutputError: the folder or the file cannot be written.
+    """
+    import matplotlib.pyplot as plt
+
     try:
         with output_file(path) as file:
             fig.savefig(file)
