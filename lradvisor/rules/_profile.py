@@ -95,10 +95,9 @@ class TaskProfile:
             set_(self, "peak_lr", _peak(self.peak_lr))
         if (
             self.steps_per_epoch is None
-            and self.epochs is not None
             and self.batch_size is not None
             and self.dataset_size is not None
-        ):
+        ):  # with or without epochs: "one epoch" means something in a run of any length
             set_(self, "steps_per_epoch", math.ceil(self.dataset_size / self.batch_size))
         self._check_lengths()
 

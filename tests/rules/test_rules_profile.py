@@ -126,6 +126,20 @@ def test_bad_batch_size():
         TaskProfile("scratch", batch_size=-1)
 
 
+def test_dataset_and_batch_give_the_epoch_without_epochs():
+    """One epoch means something in a run of unknown length too: the guide's one-epoch
+    warmup of a transformer is ceil(10000 / 32) = 313 steps, not its 500-step default
+    (the epoch was derived only with epochs given)."""
+    from lradvisor.rules import advise
+
+    p = TaskProfile("unknown-length", arch="transformer", optimizer="adamw",
+                    dataset_size=10000, batch_size=32)
+    assert p.steps_per_epoch == 313 and p.steps is None
+    assert advise(p).recommendations[0].spec.params["warmup_steps"] == 313
+    known = TaskProfile("scratch", total_steps=1000, dataset_size=1000, batch_size=100)
+    assert (known.steps_per_epoch, known.steps, known.run_epochs) == (10, 1000, 100)
+
+
 def test_bad_dataset_size():
     with pytest.raises(ProfileError, match=r"dataset_size must be a positive integer, but got "
                                            r"'big'"):
