@@ -13,7 +13,7 @@ __all__ = ["report"]
 @click.argument("study")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="report.html",
               show_default=True, help="The HTML file to write.")
-@click.option("--top", type=int, default=5, show_default=True,
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
               help="How many of the best trials to draw.")
 @storage_option
 def report(study: str, output: str, top: int, storage: str | None) -> None:

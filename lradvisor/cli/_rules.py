@@ -35,5 +35,6 @@ def learn_cmd(storage: str | None, output: str | None) -> None:
     click.echo(f"learned from {len(guide.studies)} finished studies; wrote {path}")
     for study, count in zip(guide.studies, counts, strict=False):
         winner = study["winner"]
+        similar = f"{count} other similar {'study' if count == 1 else 'studies'}"
         click.echo(f"  {study['name']}: won by {winner['family']} at peak "
-                   f"{winner.get('peak_lr') or 0:.3g}; {count} other similar studies")
+                   f"{winner.get('peak_lr') or 0:.3g}; {similar}")

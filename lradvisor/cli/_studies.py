@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from typing import Any
 
 import click
@@ -170,10 +171,12 @@ def export(name: str, storage: str | None, fmt: str, output: str | None) -> None
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete(name: str, storage: str | None, yes: bool) -> None:
     """Delete a study and all its trials."""
-    from lradvisor.storage import delete_study
+    from lradvisor.storage import delete_study, load_study
 
     rdb = _open(storage)
-    if not yes:
-        click.confirm(f"Delete study {name!r} and all its trials?", abort=True)
+    load_study(rdb, name)  # a study that is not there is an error before any question
+    if not yes and not click.confirm(f"Delete study {name!r} and all its trials?"):
+        click.echo(f"Kept study {name!r}.", err=True)
+        sys.exit(1)  # not deleted, as asked: not an interrupt (130)
     delete_study(rdb, name)
     click.echo(f"deleted study {name!r}")

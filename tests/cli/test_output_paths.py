@@ -140,3 +140,20 @@ def test_a_plot_path_that_is_no_png_is_refused_before_the_work(tmp_path, args):
     assert line == (f"Error: cannot write {str(out)!r}: plots are PNG files; give a path "
                     "ending in .png."), line
     assert proc.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_delete_asks_only_about_a_study_that_is_there_and_keeps_it_when_told(tmp_path):
+    """A missing study is one line before any question (it asked first); answering no
+    keeps the study and exits 1 (it exited 130, an interrupt's status)."""
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    made = run_cli("search", "--task", "scratch", "--total-steps", "40", "--trainable",
+                   f"{Path(__file__).parents[1] / 'search' / 'search_trainables.py'}:quadratic",
+                   "--trials", "1", "--rungs", "0.5,1", "--storage", url, "--study", "d")
+    assert made.returncode == 0, made.stderr
+    missing = run_cli("studies", "delete", "nosuch", "--storage", url, input="y\n")
+    assert _one_line(missing).startswith("Error: no study named 'nosuch' in this storage")
+    kept = run_cli("studies", "delete", "d", "--storage", url, input="n\n")
+    assert kept.returncode == 1 and kept.stderr.strip().endswith("Kept study 'd'.")
+    assert run_cli("studies", "best", "d", "--storage", url).returncode == 0
+    gone = run_cli("studies", "delete", "d", "--storage", url, input="y\n")
+    assert gone.returncode == 0 and "deleted study 'd'" in gone.stdout
