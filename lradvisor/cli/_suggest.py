@@ -40,6 +40,12 @@ def suggest(fmt: str, plot: str | None, study: str | None, storage: str | None,
       lradvisor suggest --task pretrain --total-steps 20000 --format python
     """
     if study is not None:
+        given = [f"--{'rules' if k == 'rules_files' else k.replace('_', '-')}"
+                 for k, v in options.items() if v not in (None, ())]
+        if given:  # they would be ignored: the study has its own profile
+            raise click.UsageError(
+                f"--study answers from the study's own profile and rules; drop "
+                f"{', '.join(given)}.")
         from lradvisor.search import best_recommendations
         from lradvisor.storage import require_storage
 

@@ -24,3 +24,12 @@ def test_usage_errors_are_one_line_exit_2(args, line):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert proc.stderr.startswith(line), proc.stderr
+
+
+def test_suggest_study_refuses_profile_options_it_would_ignore():
+    """They were dropped without a word: the answer comes from the study's profile."""
+    proc = run_cli("suggest", "--study", "s", "--task", "finetune", "--epochs", "3")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "Error: --study answers from the study's own profile and rules; drop --task, "
+        "--epochs. (see `lradvisor suggest --help`)")
