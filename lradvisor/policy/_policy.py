@@ -298,13 +298,14 @@ class SchedulePolicy:
         """What a LightningModule's ``configure_optimizers`` returns for this policy.
 
         Attaches first when ``length`` (``total_steps=``, ``epochs=``,
-        ``steps_per_epoch=``) is given or nothing is attached yet. The scheduler's
+        ``steps_per_epoch=``) is given, nothing is attached yet, or the scheduler is
+        another optimizer's (a second ``fit`` with the same policy). The scheduler's
         ``interval`` is the policy's; ``monitor`` is needed for adaptive policies. A
         per-step adaptive policy also needs :meth:`lightning_callback` in the Trainer.
         """
         from lradvisor.policy._lightning import lightning_config
 
-        if length or self.scheduler is None:
+        if length or self.scheduler is None or self.scheduler.optimizer is not optimizer:
             self.attach(optimizer, **length)
         return lightning_config(self, optimizer, monitor)
 

@@ -94,6 +94,17 @@ def test_lightning_steps_a_per_step_policy_every_batch(tmp_path) -> None:
     assert module.lrs == pytest.approx(spec.curve(12), rel=1e-9, abs=1e-15)
 
 
+def test_one_policy_serves_a_second_lightning_fit(tmp_path) -> None:
+    """A notebook's second ``fit`` with the same policy: the policy attaches to the new
+    optimizer (it handed back the first run's scheduler, which Lightning refused)."""
+    spec = ScheduleSpec.create("cosine", warmup_fraction=0.25, peak_lr=0.05)
+    policy = SchedulePolicy.from_spec(spec, total_steps=12)
+    for _ in range(2):
+        L, module = _lightning_module(policy, None, {})
+        _fit(L, module, 3, tmp_path)
+        assert module.lrs == pytest.approx(spec.curve(12), rel=1e-9, abs=1e-15)
+
+
 def test_lightning_feeds_val_loss_to_a_per_step_plateau_policy(tmp_path) -> None:
     spec = ScheduleSpec.create("plateau", patience=3, factor=0.5, peak_lr=0.1)
     policy = SchedulePolicy.from_spec(spec)
