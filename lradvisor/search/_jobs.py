@@ -75,7 +75,8 @@ def create_search_study(
     check_seed_and_timeout(seed, timeout)
     url = resolve_url(storage)
     check_shared_url(url)
-    setup = _prepare(trainable, profile, workload, families, rules_files, study_name, learned)
+    setup = _prepare(trainable, profile, workload, families, rules_files, study_name, learned,
+                     direction)
     fid = (fidelity or Fidelity()).fit(budget)
     open_schema_locked(url).engine.dispose()
     settings = {
@@ -118,7 +119,7 @@ def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal,
     learned = LearnedGuide.from_dict(kept) if kept else None
     setup = _prepare(attrs["trainable"], attrs["profile"], attrs.get("workload"),
                      settings.get("families"), settings.get("rules_files") or (), name,
-                     learned)
+                     learned, stored.direction.name.lower())
     n_trials = int(settings["n_trials"])
     seed = int(attrs.get("seed", 0))
     sampler_seed = (seed * 1_000_003 + zlib.crc32(worker.encode())) % 2**31  # apart per worker

@@ -39,7 +39,7 @@ from lradvisor.search._heap import start_objects_frozen
 from lradvisor.search._interrupt import ctrl_c_remembered
 from lradvisor.search._recommend import Horizon, recommend
 from lradvisor.search._rungs import INTERRUPTED, Planned, Record, leaderboard, next_runs
-from lradvisor.search._space import SearchSpace
+from lradvisor.search._space import SearchSpace, for_direction
 from lradvisor.search._trainable import load_trainable
 from lradvisor.search._trial import TrialRunner, record_of
 
@@ -151,7 +151,7 @@ def run_search(
         >>> result.recommendation.spec.describe()  # doctest: +SKIP
     """
     setup = _prepare(trainable, profile, workload, families, rules_files, study_name,
-                     learned)
+                     learned, direction)
     if lr_range is not None:
         setup["space"] = replace(setup["space"], lr_low=float(lr_range[0]),
                                  lr_high=float(lr_range[1]))
@@ -206,8 +206,11 @@ def check_seed_and_timeout(seed: Any, timeout: Any) -> None:
 
 def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
              rules_files: Sequence[str], study_name: str | None,
-             learned: Any = None) -> dict[str, Any]:
-    """Everything checked before the database is touched (each fault is one line)."""
+             learned: Any = None, direction: str = "minimize") -> dict[str, Any]:
+    """Everything checked before the database is touched (each fault is one line).
+
+    ``direction`` orients metric-driven families (``plateau``'s ``mode``) to the value
+    the trainable reports."""
     from lradvisor.rules import TaskProfile, advise
 
     work = None
@@ -239,7 +242,7 @@ def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
 
         learned = learned.near(advice.profile.to_dict())
         advice = blend(advice, learned)
-    space = SearchSpace.from_prior(advice.prior, families)
+    space = SearchSpace.from_prior(advice.prior, families, direction=direction)
     name = study_name or _default_name(workload, trainable, profile)
     rules = tuple(dict.fromkeys(r for rec in advice.recommendations for r in rec.rules))
     return {
@@ -248,6 +251,7 @@ def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
         "profile": profile, "full_steps": int(full), "advice": advice, "space": space,
         "name": name, "rules": rules, "workload": workload, "rules_peak": rules_peak,
         "learned": None if learned is None else learned.to_dict(),
+        "direction": direction,
     }
 
 
@@ -397,7 +401,8 @@ def _rules_plans(setup: dict[str, Any], records: list[Record], count: int,
     plans = []
     recs = [r for r in setup["advice"].recommendations if r.spec.family in space.names]
     for index, rec in enumerate(recs[:count]):
-        spec = relative_spec(rec.spec, setup["full_steps"])
+        spec = relative_spec(for_direction(rec.spec, setup["direction"]),
+                             setup["full_steps"])
         if spec is not None and spec.to_json() not in have:
             plans.append(Planned(spec, 0, seed, "rules" if index == 0 else "rules-alt"))
     return plans

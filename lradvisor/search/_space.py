@@ -19,7 +19,7 @@ from lradvisor.errors import SpecError, StudyError
 from lradvisor.schedules import FAMILY_NAMES, ScheduleSpec, get_family
 from lradvisor.schedules._params import Param
 
-__all__ = ["Dimension", "FamilySpace", "SearchSpace", "proxy_peak"]
+__all__ = ["Dimension", "FamilySpace", "SearchSpace", "for_direction", "proxy_peak"]
 
 
 @dataclass(frozen=True)
@@ -100,13 +100,20 @@ class SearchSpace:
         fixed: Mapping[str, Mapping[str, Any]] | None = None,
         weights: Mapping[str, float] | None = None,
         horizon: float | None = None,
+        direction: str = "minimize",
     ) -> SearchSpace:
-        """A space over ``families``; ``ranges``/``fixed`` per family override the Params."""
+        """A space over ``families``; ``ranges``/``fixed`` per family override the Params.
+
+        In a ``direction="maximize"`` search a family's metric ``mode`` (``plateau``'s)
+        is ``max``: the value it is fed is the study's, and higher is better there.
+        """
         spaces = []
         for name in dict.fromkeys(families):
             fam = get_family(name)
             narrowed = dict((ranges or {}).get(name, {}))
             held = dict((fixed or {}).get(name, {}))
+            if direction == "maximize" and any(p.name == _MODE for p in fam.all_params):
+                held[_MODE] = "max"
             dims = tuple(
                 _dimension(p, narrowed.get(p.name))
                 for p in fam.all_params
@@ -118,7 +125,8 @@ class SearchSpace:
         return cls(tuple(spaces), float(lr_low), float(lr_high), horizon)
 
     @classmethod
-    def from_prior(cls, prior: Any, families: Iterable[str] | None = None) -> SearchSpace:
+    def from_prior(cls, prior: Any, families: Iterable[str] | None = None, *,
+                   direction: str = "minimize") -> SearchSpace:
         """The space the rule engine's ``SearchPrior`` describes, restricted to ``families``.
 
         A family in ``families`` that the prior does not name is searched over its own
@@ -137,7 +145,7 @@ class SearchSpace:
         weights = {n: by_family[n].weight for n in names if n in by_family}
         return cls.build(names, lr_low=prior.lr_low, lr_high=prior.lr_high,
                          ranges=ranges, fixed=fixed, weights=weights,
-                         horizon=getattr(prior, "horizon", None))
+                         horizon=getattr(prior, "horizon", None), direction=direction)
 
     def proxy_spec(self, spec: ScheduleSpec, fraction: float) -> ScheduleSpec:
         """The schedule a proxy at ``fraction`` of the run trains: ``spec``, the full
@@ -233,6 +241,23 @@ class SearchSpace:
                 for f in self.families
             },
         }
+
+
+# The parameter of a metric-driven family saying whether lower or higher is better.
+_MODE = "mode"
+
+
+def for_direction(spec: ScheduleSpec, direction: str) -> ScheduleSpec:
+    """``spec`` as a search in ``direction`` runs it: a metric ``mode`` of ``min`` (the
+    guide's, written for losses) becomes ``max`` when the study maximises its value.
+
+    Example:
+        >>> for_direction(ScheduleSpec.create("plateau"), "maximize").params["mode"]
+        'max'
+    """
+    if direction == "maximize" and spec.params.get(_MODE) == "min":
+        return spec.replace(mode="max")
+    return spec
 
 
 def proxy_peak(peak: float, fraction: float, horizon: float) -> float:

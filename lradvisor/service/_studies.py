@@ -97,7 +97,7 @@ def create_study(trials: RemoteTrials, name: str, profile: Any, *, direction: st
     else:
         return _existing(trials, name, full, direction), False
     advice = advise(profile, rules_files)
-    space = SearchSpace.from_prior(advice.prior, families)
+    space = SearchSpace.from_prior(advice.prior, families, direction=direction)
     fidelity = Fidelity()
     try:
         study = optuna.create_study(study_name=name, storage=trials.storage,
@@ -114,20 +114,21 @@ def create_study(trials: RemoteTrials, name: str, profile: Any, *, direction: st
     }
     for key, value in attrs.items():
         study.set_user_attr(key, value)
-    _queue_rules_picks(study, advice, space, fidelity, full)
+    _queue_rules_picks(study, advice, space, fidelity, full, direction)
     trials.forget(name)
     return study_view(trials, name), True
 
 
 def _queue_rules_picks(study: Any, advice: Any, space: Any, fidelity: Any, full: int,
-                       count: int = 3) -> None:
+                       direction: str, count: int = 3) -> None:
     """The rules' top picks go first, as in ``lradvisor search``: a remote search then
     never ends worse than the rules alone."""
     from lradvisor.search import relative_spec, rung_steps
+    from lradvisor.search._space import for_direction
 
     recs = [r for r in advice.recommendations if r.spec.family in space.names][:count]
     for index, rec in enumerate(recs):
-        spec = relative_spec(rec.spec, full)
+        spec = relative_spec(for_direction(rec.spec, direction), full)
         if spec is None:
             continue
         attrs = {"spec": spec.to_json(), "rung": 0, "fidelity": fidelity.rungs[0],

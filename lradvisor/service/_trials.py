@@ -84,7 +84,8 @@ class StudyHandle:
                 "not made by lradvisor search or POST /v1/studies."
             )
         families = list((attrs.get("space") or {}).get("families") or []) or None
-        space = SearchSpace.from_prior(SearchPrior.from_dict(attrs["prior"]), families)
+        space = SearchSpace.from_prior(SearchPrior.from_dict(attrs["prior"]), families,
+                                       direction=self.study.direction.name.lower())
         fidelity = Fidelity.from_dict(attrs["fidelity"]) if attrs.get("fidelity") else Fidelity()
         self._space = (space, fidelity, int(attrs["full_steps"]))
         return self._space

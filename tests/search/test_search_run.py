@@ -143,6 +143,27 @@ def test_nan_is_pruned_as_diverged(tmp_path):
     assert res.recommendation.spec.family != "plateau"
 
 
+def test_a_maximizing_search_runs_plateau_with_mode_max(tmp_path):
+    """ctx.report feeds plateau the study's value: in a study that maximises it (an
+    accuracy), mode ``min`` cut the LR while the model improved. The rules' plateau
+    (their second fine-tuning pick) and the sampled ones run with mode ``max``."""
+    res = search(tmp_path, n_trials=6, direction="maximize",
+                 profile={"task": "finetune", "total_steps": 40},
+                 families=["linear", "plateau", "cosine"],
+                 fidelity=Fidelity(rungs=(0.25, 1.0)))
+    plateau = [t for t in res.study.trials
+               if ScheduleSpec.from_json(t.user_attrs["spec"]).family == "plateau"]
+    assert any(t.user_attrs["origin"] == "rules-alt" for t in plateau)
+    assert {ScheduleSpec.from_json(t.user_attrs["spec"]).params["mode"] for t in plateau} \
+        == {"max"}
+    minimizing = search(tmp_path, n_trials=2, study_name="m",
+                        profile={"task": "finetune", "total_steps": 40},
+                        fidelity=Fidelity(rungs=(0.25, 1.0)))
+    modes = {ScheduleSpec.from_json(t.user_attrs["spec"]).params.get("mode")
+             for t in minimizing.study.trials}
+    assert "max" not in modes and "min" in modes
+
+
 def test_families_restrict_what_is_sampled(tmp_path):
     res = search(tmp_path, n_trials=6, families=["wsd", "linear"],
                  fidelity=Fidelity(rungs=(0.25, 1.0)))

@@ -233,3 +233,20 @@ def test_openapi_schema_and_docs_are_served(server):
                  "/v1/studies/{name}/trials/{trial}/complete",
                  "/v1/studies/{name}/trials/{trial}/fail"):
         assert path in paths
+
+
+def test_a_maximizing_study_hands_out_plateau_with_mode_max(server):
+    """The value a remote trial reports is the study's: in a study that maximises it,
+    plateau's mode is ``max`` (it was ``min``, the guide's, cutting the LR on a rising
+    accuracy). Fine-tuning's rules queue plateau second."""
+    profile = {"task": "finetune", "arch": "cnn", "total_steps": 1000}
+    with Client(server.url, token=TOKEN) as client:
+        client.create_study("acc", profile, direction="maximize")
+        client.create_study("loss", profile)
+        asked = {name: [client.ask(name) for _ in range(3)] for name in ("acc", "loss")}
+        for trials in asked.values():
+            for trial in trials:
+                trial.fail("not trained")
+    modes = {name: {t.spec.params["mode"] for t in trials if t.spec.family == "plateau"}
+             for name, trials in asked.items()}
+    assert modes == {"acc": {"max"}, "loss": {"min"}}
