@@ -81,7 +81,7 @@ def build_report(study: Any, *, top: int = 5) -> str:
         plots.get("families", ""),
         "<h2>Pruned trials and where they were cut</h2>", _pruned_table(study), cut_plot,
         "<h2>Parameter importances</h2>", _importances(study),
-        "<h2>Recommendation</h2>", _recommendation(attrs),
+        "<h2>Recommendation</h2>", _recommendation(study),
     ]
     body = "\n".join(parts)
     return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
@@ -252,17 +252,20 @@ def _importances(study: Any) -> str:
            f"<p class=note>{_e(note)}</p>"
 
 
-def _recommendation(attrs: dict[str, Any]) -> str:
+def _recommendation(study: Any) -> str:
+    """The stored recommendation, or, for a study that stores none (one driven through
+    the service), the one ``studies best`` computes from its trials so far."""
     from lradvisor.cli._render import evidence_line
     from lradvisor.codegen import pytorch_code
-    from lradvisor.search._recommend import alternatives_of, recommendation_from_dict
+    from lradvisor.errors import StudyError
+    from lradvisor.search._recommend import study_recommendations
 
-    data = attrs.get("recommendation")
-    if not data:
-        return "<p class=note>No recommendation stored (no trial completed).</p>"
-    rec = recommendation_from_dict(data)
+    try:
+        rec, *alternatives = study_recommendations(study)
+    except StudyError:
+        return "<p class=note>No recommendation yet: no trial has completed.</p>"
     others = "".join(f"<li><b>{_e(alt.spec.describe())}</b>: {_e(alt.rationale)}</li>"
-                     for alt in alternatives_of(data.get("evidence_data")))
+                     for alt in alternatives)
     return (f"<p><b>{_e(rec.spec.describe())}</b> for {_e(rec.total_steps)} steps</p>"
             f"<p>{_e(rec.rationale)}</p>"
             f"<p class=note>{_e(evidence_line(rec.evidence or 'none stored'))}</p>"

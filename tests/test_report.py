@@ -180,3 +180,32 @@ def test_a_report_from_a_missing_database_creates_nothing(tmp_path):
     with pytest.raises(StudyError, match="no database file"):
         write_report(f"sqlite:///{tmp_path}/typo/s.db", "tiny", tmp_path / "r.html")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_study_that_stores_no_recommendation_shows_the_computed_one(study_db, tmp_path):
+    """A study the service drives stores no recommendation: the report and `studies show`
+    said there was none (the report: "no trial completed") while `studies best` gave one;
+    now they show the one `studies best` computes."""
+    import optuna
+
+    url, folder = study_db
+    for part in folder.glob("studies.db*"):  # WAL mode: the -wal file holds recent writes
+        shutil.copy(part, tmp_path / part.name.replace("studies.db", "copy.db"))
+    copy = f"sqlite:///{tmp_path / 'copy.db'}"
+    study = optuna.load_study(study_name="tiny", storage=copy)
+    stored = study.user_attrs["recommendation"]
+    study.set_user_attr("recommendation", None)
+    runner = CliRunner()
+    best = runner.invoke(cli, ["studies", "best", "tiny", "--storage", copy])
+    assert best.exit_code == 0, best.output
+    show = runner.invoke(cli, ["studies", "show", "tiny", "--storage", copy])
+    from lradvisor.schedules import ScheduleSpec
+
+    described = ScheduleSpec.from_dict(
+        {k: stored[k] for k in ("family", "params", "peak_lr")}).describe()
+    assert f"Recommendation (from its trials so far): {described}" in show.output
+    out = tmp_path / "r.html"
+    assert runner.invoke(cli, ["report", "tiny", "--storage", copy, "-o", str(out)]
+                         ).exit_code == 0
+    page = out.read_text()
+    assert "No recommendation" not in page and described.split("(")[0] in page

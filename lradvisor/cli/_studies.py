@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -97,9 +98,16 @@ def show(name: str, storage: str | None, plot_dir: str | None) -> None:
 
     show_workers(study)  # per-worker progress, stale and retried trials
     rec = attrs.get("recommendation")
+    computed = ""
+    if not rec:  # a study the service drives stores none: as `studies best` computes it
+        from lradvisor.errors import StudyError
+        from lradvisor.search._recommend import study_recommendation
+
+        with contextlib.suppress(StudyError):
+            rec, computed = study_recommendation(study).to_dict(), " (from its trials so far)"
     if rec:
         click.echo("")
-        click.echo(f"Recommendation: {_describe(json.dumps(rec))}")
+        click.echo(f"Recommendation{computed}: {_describe(json.dumps(rec))}")
         click.echo(f"Evidence: {rec.get('evidence')}")
     if plot_dir:
         from lradvisor.plots import output_file
