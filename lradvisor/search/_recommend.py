@@ -146,6 +146,11 @@ def _rationale(choice: Choice, fidelity: Fidelity, direction: str) -> str:
             f"the {fidelity.trust:.0%} a lead short of full length must exceed when it comes "
             "with a higher peak LR: short runs favour higher peak LRs than full ones."
         ]
+    elif choice.waived is not None and choice.waived <= 0:
+        parts.append(
+            f"It tied the rules' configuration at {fidelity.rungs[choice.rung]:.0%} of the "
+            "run (the same worst-seed value), at a peak LR no higher than the rules'."
+        )
     elif choice.waived is not None:
         parts.append(
             f"It led the rules' configuration by {choice.waived:.1%} at "
@@ -177,9 +182,12 @@ def _runner_up(entry: Entry, choice: Choice, fidelity: Fidelity, direction: str)
     what = "A finalist" if choice.rung == fidelity.last else "A configuration"
     text = f"{what} at {at}: worst seed {entry.score:.4g} (seeds: {shown})."
     behind = rules_lead(entry.score, choice.entry.score, direction)  # the pick's lead
-    if behind >= 0:
+    if behind == 0:
+        return f"{text} It tied with the pick."
+    if behind > 0:
         return f"{text} The pick led it by {behind:.1%}."
-    lead = -behind
+    # its lead, relative to its own value, as the pick's rationale states the same lead
+    lead = rules_lead(choice.entry.score, entry.score, direction)
     pick_peak, peak = choice.entry.spec.peak_lr, entry.spec.peak_lr
     if choice.kept_rules is not None or (choice.waived is not None
                                          and higher_peak(peak, pick_peak)):
