@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from lradvisor.checker import CODES, check_source
+from lradvisor.checker import CODES, check_file, check_source, python_files
 from lradvisor.cli._policy import check
 from lradvisor.errors import LRAdvisorError
 
@@ -248,6 +248,222 @@ MISTAKES = {
                 self.model(batch).backward()
                 self.optimizer.step()
     """, [(7, "LRA001")]),
+    # Imported under another name (it was not recognised, so nothing was found).
+    "aliased_plateau_without_metric": ("""
+        from torch.optim.lr_scheduler import ReduceLROnPlateau as Plateau
+        optimizer = torch.optim.Adam(model.parameters())
+        scheduler = Plateau(optimizer)
+        for epoch in range(10):
+            train(model, optimizer)
+            scheduler.step()
+    """, [(6, "LRA003")]),
+    "aliased_onecycle_per_epoch": ("""
+        from torch.optim.lr_scheduler import OneCycleLR as OneCycle
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = OneCycle(optimizer, max_lr=0.1, total_steps=500)
+        for epoch in range(5):
+            for x in loader:
+                model(x).sum().backward()
+                optimizer.step()
+            sched.step()
+    """, [(8, "LRA002")]),
+    # A key or a variable whose name contains "scheduler" is not the scheduler's state.
+    "checkpoint_with_scheduler_name_only": ("""
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler_name = "cosine"
+        scheduler = CosineAnnealingLR(optimizer, T_max=10)
+        for epoch in range(10):
+            train(model, optimizer)
+            scheduler.step()
+            torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler_name},
+                       "ckpt.pt")
+    """, [(7, "LRA006")]),
+    # AMP: scaler.step(optimizer) is the optimizer's step.
+    "step_before_scaler_step": ("""
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = OneCycleLR(optimizer, max_lr=0.1, total_steps=5 * len(loader))
+        for epoch in range(5):
+            for x in loader:
+                scaler.scale(model(x).sum()).backward()
+                scheduler.step()
+                scaler.step(optimizer)
+                scaler.update()
+    """, [(6, "LRA001")]),
+    "hf_schedule_per_epoch_loop_named_e": ("""
+        optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
+        scheduler = get_linear_schedule_with_warmup(optimizer, 10, 3 * len(loader))
+        for e in range(3):
+            for x in loader:
+                scaler.scale(model(x).sum()).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            scheduler.step()
+    """, [(8, "LRA002")]),
+    "checkpoint_by_torch_alias_and_dict_call": ("""
+        import torch as T
+        optimizer = T.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = StepLR(optimizer, step_size=30)
+        for epoch in range(100):
+            train(model, optimizer)
+            scheduler.step()
+            T.save({"optimizer": optimizer.state_dict()}, "a.pt")
+            ckpt = dict(model=model.state_dict(), optimizer=optimizer.state_dict())
+            torch.save(ckpt, "b.pt")
+    """, [(7, "LRA006"), (9, "LRA006")]),
+}
+
+# Correct programs the check once flagged; each names what it was flagged with.
+CORRECT_PROGRAMS = {
+    "plateau_lr_stepped_per_batch_and_observed__LRA003": """
+        scheduler = PlateauLR(optimizer, warmup_steps=100)
+        for epoch in range(epochs):
+            for xb, yb in loader:
+                loss_fn(model(xb), yb).backward()
+                optimizer.step()
+                scheduler.step()
+            scheduler.observe(validate(model))
+    """,
+    "adaptive_decay_stepped_with_its_metric__LRA004": """
+        sched = AdaptiveDecayLR(optimizer, warmup_steps=2)
+        for epoch in range(epochs):
+            train(model, optimizer)
+            optimizer.step()
+            sched.step(validate(model))
+    """,
+    "readme_policy_saves_policy_state__LRA006": """
+        policy = SchedulePolicy.from_rules(profile)
+        optimizer = torch.optim.AdamW(model.parameters())
+        scheduler = policy.attach(optimizer, epochs=epochs, steps_per_epoch=steps)
+        for epoch in range(epochs):
+            for xb, yb in train_loader:
+                loss_fn(model(xb), yb).backward()
+                optimizer.step()
+                scheduler.step()
+            torch.save({"optimizer": optimizer.state_dict(),
+                        "policy": policy.state_dict()}, "ckpt.pt")
+    """,
+    "tqdm_desc_names_the_epoch__LRA002": """
+        scheduler = OneCycleLR(optimizer, max_lr=1e-3, total_steps=epochs * len(loader))
+        for epoch in range(epochs):
+            for x in tqdm(loader, desc=f"Epoch {epoch}"):
+                model(x).sum().backward()
+                optimizer.step()
+                scheduler.step()
+    """,
+    "hf_classic_epoch_iterator__LRA002": """
+        optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
+        scheduler = get_linear_schedule_with_warmup(optimizer, 0, t_total)
+        for _ in train_iterator:
+            epoch_iterator = tqdm(train_dataloader, desc="Iteration")
+            for step, batch in enumerate(epoch_iterator):
+                model(batch).sum().backward()
+                optimizer.step()
+                scheduler.step()
+    """,
+    "step_kept_in_a_hook_list__LRA001_LRA004": """
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = OneCycleLR(optimizer, max_lr=0.1, total_steps=100)
+        after_step = []
+        after_step.append(scheduler.step)
+        for x in loader:
+            model(x).sum().backward()
+            optimizer.step()
+            for hook in after_step:
+                hook()
+    """,
+    "step_in_an_optimizer_hook_lambda__LRA001": """
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = OneCycleLR(optimizer, max_lr=0.1, total_steps=100)
+        optimizer.register_step_post_hook(lambda opt, args, kwargs: scheduler.step())
+        for x in loader:
+            model(x).sum().backward()
+            optimizer.step()
+    """,
+    "plateau_stepped_after_validation_at_epoch_top__LRA001": """
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        scheduler = ReduceLROnPlateau(optimizer)
+        for epoch in range(10):
+            val_loss = validate()
+            scheduler.step(val_loss)
+            for x in loader:
+                model(x).sum().backward()
+                optimizer.step()
+    """,
+    "step_at_epoch_top_from_the_second_epoch__LRA001": """
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = StepLR(optimizer, step_size=30)
+        for epoch in range(100):
+            if epoch > 0:
+                scheduler.step()
+            for x in loader:
+                model(x).sum().backward()
+                optimizer.step()
+    """,
+    "warm_restarts_fractional_epoch__LRA004": """
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = CosineAnnealingWarmRestarts(optimizer, T_0=10, T_mult=2)
+        for epoch in range(30):
+            for i, x in enumerate(loader):
+                model(x).sum().backward()
+                optimizer.step()
+                scheduler.step(epoch + i / iters)
+    """,
+    "same_name_in_two_functions__LRA002": """
+        def pretrain(model, loader, epochs):
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            scheduler = StepLR(optimizer, step_size=10)
+            for epoch in range(epochs):
+                for x in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+                scheduler.step()
+
+        def finetune(model, loader, epochs):
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+            scheduler = OneCycleLR(optimizer, max_lr=0.01, total_steps=epochs * len(loader))
+            for epoch in range(epochs):
+                for x in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+                    scheduler.step()
+    """,
+    "schedule_chosen_by_a_flag__LRA002": """
+        if args.schedule == "cosine":
+            scheduler = CosineAnnealingLR(optimizer, T_max=epochs)
+        else:
+            scheduler = OneCycleLR(optimizer, max_lr=0.1, total_steps=epochs * len(loader))
+        for epoch in range(epochs):
+            for x in loader:
+                model(x).sum().backward()
+                optimizer.step()
+                if args.schedule == "onecycle":
+                    scheduler.step()
+            if args.schedule == "cosine":
+                scheduler.step()
+    """,
+    "plateau_or_step_chosen_by_a_flag__LRA004": """
+        if use_plateau:
+            scheduler = ReduceLROnPlateau(optimizer, patience=3)
+        else:
+            scheduler = StepLR(optimizer, step_size=30)
+        for epoch in range(100):
+            train(model, optimizer)
+            if use_plateau:
+                scheduler.step(val_loss)
+            else:
+                scheduler.step()
+    """,
+    "the_scripts_own_get_scheduler__LRA002": """
+        def get_scheduler(optimizer, cfg):
+            return StepLR(optimizer, step_size=cfg["step_size"])
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = get_scheduler(optimizer, {"step_size": 30})
+        for epoch in range(100):
+            for x in loader:
+                model(x).sum().backward()
+                optimizer.step()
+            scheduler.step()
+    """,
 }
 
 
@@ -271,6 +487,13 @@ def test_each_mistake_is_found_at_its_line(name: str) -> None:
         assert f.reason and "\n" not in f.reason and f.fix and "\n" not in f.fix
 
 
+@pytest.mark.parametrize("name", sorted(CORRECT_PROGRAMS))
+def test_correct_programs_once_flagged_have_no_findings(name: str) -> None:
+    source = _src(CORRECT_PROGRAMS[name])
+    ast.parse(source)
+    assert check_source(source, f"{name}.py") == []
+
+
 def test_every_code_has_a_program_showing_it() -> None:
     shown = {code for _, expected in MISTAKES.values() for _, code in expected}
     assert shown == set(CODES)
@@ -279,6 +502,61 @@ def test_every_code_has_a_program_showing_it() -> None:
 def test_invalid_python_is_an_error_naming_the_line() -> None:
     with pytest.raises(LRAdvisorError, match="bad.py:2: cannot parse"):
         check_source("x = 1\nfor\n", "bad.py")
+
+
+def test_a_syntax_error_without_a_line_names_no_line() -> None:
+    with pytest.raises(LRAdvisorError, match=r"^nul.py: cannot parse: .*null bytes"):
+        check_source("x = 1\0\n", "nul.py")
+
+
+@pytest.mark.parametrize("source", [
+    "x = " + "+".join(["1"] * 3000) + "\n",  # parsing: RecursionError
+    "x = " + "-" * 100_000 + "1\n",  # parsing: MemoryError
+    "s = CosineAnnealingLR(opt, T_max=" + "+".join(["x"] * 900) + ")\n",  # checking
+], ids=["parse-recursion", "parse-memory", "check-recursion"])
+def test_too_deeply_nested_source_is_one_error_line(source: str) -> None:
+    with pytest.raises(LRAdvisorError) as info:
+        check_source(source, "deep.py")
+    assert str(info.value).startswith("deep.py") and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("raw", [
+    b"\xef\xbb\xbfs = StepLR(opt, 3)\n",  # a BOM
+    b"# -*- coding: latin-1 -*-\n# caf\xe9\ns = StepLR(opt, 3)\n",
+])
+def test_files_are_decoded_as_python_decodes_them(tmp_path, raw: bytes) -> None:
+    path = tmp_path / "enc.py"
+    path.write_bytes(raw)
+    assert [f.code for f in check_file(path)] == ["LRA005"]
+
+
+def test_folder_search_skips_environments_links_and_non_files(tmp_path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    for skipped in (".git", ".venv", "venv", "site-packages", "__pycache__",
+                    "node_modules", "build", "dist"):
+        (tmp_path / skipped).mkdir()
+        (tmp_path / skipped / "hidden.py").write_text("x = 1\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.py").write_text("x = 1\n")
+    (tmp_path / "loop").mkdir()
+    (tmp_path / "loop" / "up").symlink_to("..")  # a folder link back up: a loop
+    (tmp_path / "broken.py").symlink_to(tmp_path / "missing.py")
+    (tmp_path / "folder.py").mkdir()
+    found = python_files([str(tmp_path)])
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a.py", "sub/b.py"]
+
+
+def test_cli_goes_on_past_a_file_it_cannot_parse(tmp_path) -> None:
+    bad = _write(tmp_path, {"bad": MISTAKES["onecycle_per_epoch"][0]})[0]
+    (tmp_path / "broken.py").write_text("for\n")
+    (tmp_path / "deep.py").write_text("x = " + "+".join(["1"] * 3000) + "\n")
+    result = CliRunner().invoke(check, [str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"{bad}:10: LRA002" in result.stdout
+    errors = result.stderr.splitlines()
+    assert len(errors) == 2 and "broken.py:1: cannot parse" in errors[0]
+    assert "deep.py: too deeply nested" in errors[1]
+    assert result.stdout.endswith("in 1 of 3 files checked (2 could not be checked).\n")
 
 
 def _write(tmp_path, programs: dict[str, str]) -> list[str]:
