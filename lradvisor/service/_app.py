@@ -241,8 +241,8 @@ def _curve(family: str, params: dict[str, str], total_steps: int, peak_lr: float
 def _trial_routes(app: FastAPI, trials: RemoteTrials, rules_files: tuple[str, ...]) -> None:
     @app.post("/v1/studies", tags=["studies"], dependencies=_WRITE, status_code=201)
     def create(body: StudyIn, response: Response) -> dict[str, Any]:
-        """Create a study for remote trials (201); an existing one of the same run length
-        and direction is returned as it is (200)."""
+        """Create a study for remote trials (201); an existing one of the same profile
+        and direction is returned as it is (200); of another, 409."""
         view, created = _studies.create_study(
             trials, body.name, body.profile.profile(), direction=body.direction,
             families=body.families, sampler=body.sampler, rules_files=rules_files)

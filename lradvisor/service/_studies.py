@@ -95,7 +95,7 @@ def create_study(trials: RemoteTrials, name: str, profile: Any, *, direction: st
     except KeyError:
         pass
     else:
-        return _existing(trials, name, full, direction), False
+        return _existing(trials, name, profile, direction), False
     advice = advise(profile, rules_files)
     space = SearchSpace.from_prior(advice.prior, families, direction=direction)
     fidelity = Fidelity()
@@ -103,7 +103,7 @@ def create_study(trials: RemoteTrials, name: str, profile: Any, *, direction: st
         study = optuna.create_study(study_name=name, storage=trials.storage,
                                     direction=direction)  # type: ignore[arg-type]
     except optuna.exceptions.DuplicatedStudyError:  # created meanwhile by another request
-        return _existing(trials, name, full, direction), False
+        return _existing(trials, name, profile, direction), False
     rules = list(dict.fromkeys(r for rec in advice.recommendations for r in rec.rules))
     attrs = {
         "profile": profile.to_dict(), "full_steps": full, "fidelity": fidelity.to_dict(),
@@ -138,11 +138,22 @@ def _queue_rules_picks(study: Any, advice: Any, space: Any, fidelity: Any, full:
         study.enqueue_trial(space.params_of(spec), user_attrs=attrs, skip_if_exists=False)
 
 
-def _existing(trials: RemoteTrials, name: str, full: int, direction: str) -> dict[str, Any]:
+def _existing(trials: RemoteTrials, name: str, profile: Any, direction: str) -> dict[str, Any]:
+    """The study ``name`` as it is, when it was made for this profile and direction (its
+    trials compare only then, as ``lradvisor search`` refuses a resume under another)."""
     view = study_view(trials, name)
+    full = int(profile.steps)
     if view["full_steps"] != full or view["direction"] != direction:
         raise Conflict(
             f"study {name!r} exists for a run of {view['full_steps']} steps, direction "
             f"{view['direction']}; this asks for {full} steps, {direction}. Use another name."
+        )
+    kept = view.get("profile")
+    if kept is not None and kept != profile.to_dict():
+        from lradvisor.rules import TaskProfile
+
+        raise Conflict(
+            f"study {name!r} exists for the profile {TaskProfile.from_dict(kept).describe()!r}"
+            f"; this asks for {profile.describe()!r}. Use another name."
         )
     return view

@@ -250,3 +250,19 @@ def test_a_maximizing_study_hands_out_plateau_with_mode_max(server):
     modes = {name: {t.spec.params["mode"] for t in trials if t.spec.family == "plateau"}
              for name, trials in asked.items()}
     assert modes == {"acc": {"max"}, "loss": {"min"}}
+
+
+def test_a_study_is_not_made_again_for_another_profile(server):
+    """The same name for another profile (the run length and direction the same) was
+    answered with the old study, whose specs the client then trained: now 409."""
+    with Client(server.url, token=TOKEN) as client:
+        client.create_study("prof", {"task": "scratch", "arch": "cnn", "total_steps": 1000})
+        again = client.create_study("prof", {"task": "scratch", "arch": "cnn",
+                                             "total_steps": 1000})
+        assert again["name"] == "prof"
+        with pytest.raises(ServiceError) as refused:
+            client.create_study("prof", {"task": "finetune", "arch": "transformer",
+                                         "optimizer": "adamw", "total_steps": 1000})
+    assert refused.value.status == 409
+    assert "exists for the profile 'task=scratch" in str(refused.value)
+    assert "this asks for 'task=finetune" in str(refused.value)
