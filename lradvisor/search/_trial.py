@@ -94,9 +94,8 @@ class TrialRunner:
             proxy.multiplier_fn(steps)  # the schedule must fit the proxy length
         except LRAdvisorError as err:
             return self._fail(trial, f"spec does not fit the search: {err}")
-        except BaseException as err:  # not the user's: fail the trial (never left RUNNING)
-            self._fail(trial, INTERRUPTED if isinstance(err, KeyboardInterrupt)
-                       else f"{type(err).__name__}: {err}")
+        except KeyboardInterrupt:  # Ctrl-C while sampling: the trial is not left RUNNING
+            self._fail(trial, INTERRUPTED)
             raise
         last = [0]
         curve = TrialCurve(self.study, trial, self.flush_every)
