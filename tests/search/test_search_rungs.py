@@ -286,3 +286,19 @@ def test_choose_falls_back_to_the_longest_rung_reached():
 def test_lineage_walks_parents():
     records = [*FIRST, rec(6, 1, 0.02, 0.9, parent=1), rec(9, 2, 0.02, 0.5, parent=6)]
     assert lineage(records, 9) == [1, 6, 9]
+
+
+def test_an_exact_tie_with_the_rules_is_called_a_tie():
+    """The same worst-seed value at the same peak: the rationale said "It led the rules'
+    configuration by -0.0%", and the rules' runner-up "The pick led it by 0.0%"."""
+    from lradvisor.search._recommend import alternatives_of, recommend
+
+    short = Fidelity(rungs=(0.1, 0.25))
+    records = _short_final_vs(0.011, "wsd", 1.0, 1.0)
+    pick, data = recommend(records, short, direction="minimize", full_steps=100,
+                           study_name="s")
+    rules_ = next(a for a in alternatives_of(data) if a.spec.family == "cosine")
+    assert pick.spec.family == "wsd"  # the tie goes to the earlier finalist, and says so
+    assert "It tied the rules' configuration at 25% of the run" in pick.rationale
+    assert rules_.rationale.endswith("It tied with the pick.")
+    assert "-0.0%" not in pick.rationale and "by 0.0%" not in rules_.rationale
