@@ -28,9 +28,11 @@ def interval_of(profile: Mapping[str, Any] | None) -> str:
     scheduler steps, one per epoch), else ``"step"``, one optimizer step; a
     recommendation from a study is counted in optimizer steps too.
     """
-    if profile and profile.get("total_steps") is None and profile.get("epochs") is not None:
-        return "epoch"
-    return "step"
+    if not profile:
+        return "step"
+    from lradvisor.rules import TaskProfile
+
+    return TaskProfile.from_dict(profile).interval
 
 
 def to_json(

@@ -89,8 +89,7 @@ class SchedulePolicy:
         if isinstance(profile, Mapping):
             profile = TaskProfile.from_dict(profile)
         rec, *rest = advise(profile, rules_files).recommendations
-        per_epoch = profile.total_steps is None and profile.epochs is not None
-        options.setdefault("interval", "epoch" if per_epoch else "step")
+        options.setdefault("interval", profile.interval)
         return cls(rec.spec, recommendation=rec, alternatives=tuple(rest),
                    total_steps=rec.total_steps, **options)
 

@@ -16,7 +16,7 @@ the task profile), a one-line ``reason`` and an optional ``score``:
 
 A condition is a value (equality), a list (membership) or ``{min = , max = }`` (an
 inclusive range); a field the profile leaves out matches nothing. The fields are those
-of :meth:`TaskProfile.facts`, plus ``interval`` (see :func:`facts`). A parameter value
+of :meth:`TaskProfile.facts` (``interval`` included). A parameter value
 may be ``{epochs = N, default = X}`` (a length in epochs; with ``whole_cycles = "P"``,
 fitted so that whole cycles, each parameter ``P`` times the one before, end with the
 run) or ``{lr = X}`` (an absolute LR); :mod:`._advice` resolves them.
@@ -36,7 +36,7 @@ from typing import Any
 from lradvisor.errors import RulesError
 from lradvisor.rules._profile import ARCHS, OPTIMIZERS, TASKS, TaskProfile
 
-__all__ = ["FIELDS", "KINDS", "Firing", "Rule", "facts", "match", "merge_rules"]
+__all__ = ["FIELDS", "KINDS", "Firing", "Rule", "match", "merge_rules"]
 
 KINDS = ("rule", "lr", "adjust", "horizon")
 _LABEL = {"rule": "rule", "lr": "lr rule", "adjust": "adjust rule",
@@ -126,19 +126,6 @@ def _show(cond: Any) -> str:
     return repr(cond)
 
 
-def facts(profile: TaskProfile) -> dict[str, Any]:
-    """What rules may ask about: :meth:`TaskProfile.facts` plus ``interval``.
-
-    ``interval`` is what one scheduler step stands for: ``"epoch"`` for a run counted in
-    epochs alone (no steps per epoch: one step per epoch), ``"step"`` for one counted in
-    optimizer steps, ``None`` when the length is unknown.
-    """
-    out = profile.facts()
-    out["interval"] = (None if not profile.known_length
-                       else "epoch" if profile.total_steps is None else "step")
-    return out
-
-
 def _sort_key(rule: Rule) -> tuple[float, int, int]:
     return (-rule.score, -rule.specificity, rule.order)
 
@@ -151,7 +138,7 @@ def match(rules: Sequence[Rule], profile: TaskProfile, trace: list[str] | None =
     ``order`` (the merged order: user files first, then the shipped guide). Each
     tie-break is written to ``trace`` in words, with every rule that fired.
     """
-    known = facts(profile)
+    known = profile.facts()
     fired = [r for r in rules if r.kind == kind and r.enabled and r.miss(known) is None]
     fired.sort(key=_sort_key)
     out: list[Firing] = []

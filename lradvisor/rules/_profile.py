@@ -148,15 +148,24 @@ class TaskProfile:
             return None
         return 1.0 if self.total_steps is None else self.total_steps / self.epochs
 
+    @property
+    def interval(self) -> str:
+        """What one ``scheduler.step()`` stands for: ``"epoch"`` for a run counted in
+        epochs alone (no steps per epoch), else ``"step"``, one optimizer step."""
+        return "epoch" if self.total_steps is None and self.epochs is not None else "step"
+
     def facts(self) -> dict[str, Any]:
-        """The fields rules may ask about: every field plus ``length`` and ``batch``.
+        """The fields rules may ask about: every field plus ``length``, ``batch`` and
+        ``interval``.
 
         ``length`` is ``"known"`` or ``"unknown"``; ``batch`` is ``"large"`` from
         :data:`LARGE_BATCH` on, ``"small"`` below, ``None`` when the batch is not given;
-        ``steps`` is :attr:`steps`.
+        ``steps`` is :attr:`steps`; ``interval`` is :attr:`interval` (``None`` when the
+        length is unknown).
         """
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["length"] = "known" if self.known_length else "unknown"
+        out["interval"] = self.interval if self.known_length else None
         out["batch"] = (
             None if self.batch_size is None
             else "large" if self.batch_size >= LARGE_BATCH else "small"

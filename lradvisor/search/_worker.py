@@ -20,8 +20,6 @@ Each trial records the worker that ran it (``user_attrs["worker"]``, ``host:pid`
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
 import warnings
@@ -36,7 +34,7 @@ from lradvisor.search._interrupt import ctrl_c_remembered
 from lradvisor.search._lock import StorageLock
 from lradvisor.search._rungs import Planned, Record
 from lradvisor.search._shared import DEFAULT_GRACE, DEFAULT_HEARTBEAT, open_shared_storage
-from lradvisor.search._trial import TrialRunner, record_of
+from lradvisor.search._trial import TrialRunner, process_name, record_of
 
 __all__ = ["WorkerResult", "run_worker", "worker_name"]
 
@@ -44,7 +42,7 @@ __all__ = ["WorkerResult", "run_worker", "worker_name"]
 
 def worker_name() -> str:
     """``host:pid``, how trials name the worker that ran them."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return process_name()
 
 
 @dataclass
