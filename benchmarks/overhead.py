@@ -190,7 +190,7 @@ def _phase_timers() -> Iterator[dict[str, tuple[float, int]]]:
     """Within, the search's steps of a run are timed: ``{phase: (seconds, calls)}``."""
     from lradvisor.search._space import SearchSpace
     from lradvisor.search._trial import TrialCurve, TrialRunner
-    from lradvisor.storage import _ParamBuffer
+    from lradvisor.storage._trials import _ParamBuffer
 
     where = {"create": (TrialRunner, "_ask"), "sample": (SearchSpace, "sample"),
              "write": (_ParamBuffer, "flush"), "end": (TrialRunner, "_tell"),

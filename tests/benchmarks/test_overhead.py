@@ -77,7 +77,7 @@ def test_real_search_times_its_own_steps_and_puts_the_methods_back(tmp_path) -> 
     from benchmarks.overhead import measure_real
     from lradvisor.search._space import SearchSpace
     from lradvisor.search._trial import TrialCurve, TrialRunner
-    from lradvisor.storage import _ParamBuffer
+    from lradvisor.storage._trials import _ParamBuffer
 
     before = (TrialRunner._ask, SearchSpace.sample, _ParamBuffer.flush, TrialRunner._tell,
               TrialCurve.should_prune)

@@ -1,248 +1,21 @@
-"""The study database: Optuna's RDB storage behind one SQLAlchemy URL.
+"""A search's trial writes, each in one transaction on Optuna's RDB storage.
 
-Every study lives in a SQL database. The default is an embedded SQLite file,
-``sqlite:///studies/lradvisor.db`` relative to where the command runs; ``--storage``
-or ``$LRADVISOR_STORAGE`` name another (PostgreSQL works through the same URL form,
-``postgresql+psycopg://user@host/db``). Storage is opened in exactly one place,
-:func:`open_storage`, so a schema lock and worker heartbeats can be added there.
-
-What a study records (as JSON user attributes, readable by plain Optuna):
-
-* study: ``profile``, ``fidelity``, ``plan``, ``rules`` (ids that fired),
-  ``rules_recommendations``, ``prior``, ``full_steps``, ``trainable``, ``workload``,
-  ``recommendation`` (the final one, for the full length, with its evidence);
-* trial: ``spec`` (ScheduleSpec JSON), ``rung``, ``fidelity``, ``total_steps``,
-  ``seed``, ``origin``, ``parent`` (the trial it was promoted from), ``steps_used``,
-  ``error`` (failed trials), ``diverged``; its curve is Optuna's intermediate values.
-
-Example:
-    >>> storage = open_storage("sqlite://")  # an in-memory database
-    >>> study = get_study(storage, "demo", direction="minimize")
-    >>> [s.study_name for s in list_studies(storage)]
-    ['demo']
+Optuna's storage API writes one value per call, each its own transaction. A search
+creates a trial running with its attributes (:func:`create_trial`), writes the values
+it samples at once (:func:`buffered_params`), its reports in batches
+(:func:`write_trial_batch`) and ends it with its last reports, value and state
+(:func:`finish_trial`): the same rows, through Optuna's own models and checks. On any
+other storage each falls back to Optuna's calls.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from lradvisor.errors import StudyError
 
 if TYPE_CHECKING:
     import optuna
-
-__all__ = [
-    "DEFAULT_STORAGE",
-    "STORAGE_ENV",
-    "buffered_params",
-    "create_trial",
-    "delete_study",
-    "finish_trial",
-    "get_study",
-    "list_studies",
-    "load_study",
-    "open_storage",
-    "require_storage",
-    "resolve_url",
-    "write_trial_batch",
-]
-
-DEFAULT_STORAGE = "sqlite:///studies/lradvisor.db"
-STORAGE_ENV = "LRADVISOR_STORAGE"
-DIRECTIONS = ("minimize", "maximize")
-
-
-def resolve_url(url: str | None = None) -> str:
-    """The storage URL to use: ``url``, else ``$LRADVISOR_STORAGE``, else the default."""
-    return url or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
-
-
-def open_storage(url: str | None = None, *, create: bool = True) -> optuna.storages.RDBStorage:
-    """Connect to the study database at ``url`` (see :func:`resolve_url`), creating tables.
-
-    A relative SQLite path is taken from the current directory and its folder is
-    created. ``create=False`` is for commands that only read studies: an SQLite file
-    that does not exist is then an error (a mistyped path is reported) and nothing is
-    created. Anything that keeps the database from being used (a bad URL, a missing
-    driver, a server that does not answer, a file that is not a database) raises one
-    :class:`StudyError` line before any trial runs.
-    """
-    import sqlite3
-
-    import optuna
-    import sqlalchemy.exc
-
-    from lradvisor.search._lock import open_schema_once
-
-    url = resolve_url(url)
-    if "://" not in url:
-        raise StudyError(
-            f"storage {url!r} is not a database URL; use e.g. {DEFAULT_STORAGE} or "
-            "postgresql+psycopg://user@host/db."
-        )
-    engine_kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        if not create:
-            require_storage(url)
-        _make_sqlite_folder(url)
-        engine_kwargs["connect_args"] = {"timeout": 30}
-    elif url.startswith("postgresql"):
-        # TCP keepalives, so a connection whose server vanished fails instead of hanging.
-        engine_kwargs["connect_args"] = {"connect_timeout": 10, "keepalives": 1,
-                                         "keepalives_idle": 10, "keepalives_interval": 5,
-                                         "keepalives_count": 3}
-        engine_kwargs["pool_pre_ping"] = True
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        storage = open_schema_once(  # workers started together create tables once
-            url, lambda: optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs))
-    except (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, ImportError, ValueError,
-            OSError) as err:  # sqlite3: the schema lock reads the file (not a database)
-        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-        raise StudyError(f"cannot open study storage {_safe(url)}: {reason}") from None
-    if url.startswith("sqlite") and storage.engine.url.database not in (None, "", ":memory:"):
-        _fast_sqlite(storage.engine)
-    return storage
-
-
-def _fast_sqlite(engine: Any) -> None:
-    """WAL journal, ``synchronous=NORMAL``: a commit no longer waits for the disk.
-
-    A crash of the process loses nothing committed; only a power cut may lose the
-    last commits. Without this every trial's dozens of small commits each cost an
-    fsync (milliseconds on a busy disk).
-    """
-    from sqlalchemy import event
-
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    event.listen(engine, "connect", on_connect)
-    engine.dispose()  # connections made so far were opened without the pragmas
-
-
-def require_storage(url: str | None = None) -> None:
-    """Check, creating nothing, that the SQLite file ``url`` names exists.
-
-    For commands that only read studies and take a URL: without this, opening a
-    mistyped path creates an empty database there. Other databases (and in-memory
-    SQLite) pass; whether they answer is :func:`open_storage`'s to say.
-
-    Raises:
-        StudyError: the URL names an SQLite file that does not exist.
-    """
-    url = resolve_url(url)
-    if not url.startswith("sqlite"):
-        return
-    database = _sqlite_database(url)
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    path = Path(database).expanduser()
-    if not path.is_file():
-        raise StudyError(
-            f"cannot open study storage {_safe(url)}: no database file {str(path)!r} "
-            "(this command only reads studies; a search creates the file)."
-        )
-
-
-def _sqlite_database(url: str) -> str | None:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).database
-    except Exception as err:  # sqlalchemy raises ArgumentError for a malformed URL
-        raise StudyError(f"storage URL {url!r} does not parse: {err}") from None
-
-
-def _make_sqlite_folder(url: str) -> None:
-    database = _sqlite_database(url)
-    if not database or database == ":memory:":
-        return
-    folder = Path(database).expanduser().parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        reason = err.strerror or str(err)
-        raise StudyError(f"cannot open study storage {_safe(url)}: cannot create folder "
-                         f"{str(folder)!r}: {reason}.") from None
-
-
-def _safe(url: str) -> str:
-    """The URL with any password masked, for messages."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return repr(url)
-
-
-def get_study(
-    storage: optuna.storages.BaseStorage,
-    name: str,
-    *,
-    direction: str = "minimize",
-    sampler: Any = None,
-    pruner: Any = None,
-) -> optuna.Study:
-    """Create the study ``name``, or load it when it exists (so a search resumes).
-
-    Raises:
-        StudyError: ``direction`` is not minimize/maximize, or the stored study was
-            created with the other direction.
-    """
-    import optuna
-
-    if direction not in DIRECTIONS:
-        raise StudyError(f"direction must be minimize or maximize, but got {direction!r}.")
-    _check_name(name)
-    existing = {s.study_name: s for s in _summaries(storage)}
-    if name in existing:
-        stored = existing[name].direction.name.lower()
-        if stored != direction:
-            raise StudyError(
-                f"study {name!r} exists with direction {stored}, but {direction} was asked; "
-                "use another --study name or the stored direction."
-            )
-        return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-    return optuna.create_study(
-        study_name=name, storage=storage, direction=direction,  # type: ignore[arg-type]
-        sampler=sampler, pruner=pruner,
-    )
-
-
-def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:
-    """The stored study ``name``; a :class:`StudyError` listing the stored ones otherwise."""
-    import optuna
-
-    _check_name(name)
-    names = [s.study_name for s in _summaries(storage)]
-    if name not in names:
-        raise StudyError(
-            f"no study named {name!r} in this storage; stored: {', '.join(names) or '(none)'}."
-        )
-    return optuna.load_study(study_name=name, storage=storage)
-
-
-def list_studies(storage: optuna.storages.BaseStorage) -> list[Any]:
-    """Optuna's study summaries (name, direction, trial count, user attrs), by name."""
-    return sorted(_summaries(storage), key=lambda s: s.study_name)
-
-
-def delete_study(storage: optuna.storages.BaseStorage, name: str) -> None:
-    """Delete the study ``name`` and all its trials."""
-    import optuna
-
-    load_study(storage, name)  # raises a clear error when missing
-    optuna.delete_study(study_name=name, storage=storage)
-
 
 def write_trial_batch(
     storage: optuna.storages.BaseStorage,
@@ -261,6 +34,7 @@ def write_trial_batch(
 
     Example:
         >>> import optuna
+        >>> from lradvisor.storage import open_storage
         >>> study = optuna.create_study(storage=open_storage("sqlite://"))
         >>> trial = study.ask()
         >>> write_trial_batch(study._storage, trial._trial_id, [(0, 1.0), (5, 0.5)],
@@ -528,6 +302,7 @@ def buffered_params(trial: optuna.Trial) -> Iterator[Any]:
 
     Example:
         >>> import optuna
+        >>> from lradvisor.storage import open_storage
         >>> study = optuna.create_study(storage=open_storage("sqlite://"))
         >>> trial = create_trial(study, {"rung": 0})
         >>> with buffered_params(trial) as batch:
@@ -565,6 +340,7 @@ def create_trial(
 
     Example:
         >>> import optuna
+        >>> from lradvisor.storage import open_storage
         >>> study = optuna.create_study(storage=open_storage("sqlite://"))
         >>> trial = create_trial(study, {"rung": 0}, {"x": 0.5})
         >>> trial.suggest_float("x", 0.0, 1.0), trial.user_attrs
@@ -638,12 +414,3 @@ def _create_rdb_trial(storage: Any, backend: Any, study_id: int, user_attrs: dic
     return frozen
 
 
-def _summaries(storage: optuna.storages.BaseStorage) -> list[Any]:
-    import optuna
-
-    return optuna.get_all_study_summaries(storage, include_best_trial=False)
-
-
-def _check_name(name: Any) -> None:
-    if not isinstance(name, str) or not name.strip():
-        raise StudyError(f"a study name must be a non-empty string, but got {name!r}.")

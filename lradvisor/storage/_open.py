@@ -1,0 +1,148 @@
+"""Connecting to the study database: one SQLAlchemy URL, opened in one place.
+
+The default is an embedded SQLite file, ``sqlite:///studies/lradvisor.db`` relative to
+where the command runs; ``--storage`` or ``$LRADVISOR_STORAGE`` name another.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lradvisor.errors import StudyError
+
+if TYPE_CHECKING:
+    import optuna
+
+DEFAULT_STORAGE = "sqlite:///studies/lradvisor.db"
+STORAGE_ENV = "LRADVISOR_STORAGE"
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The storage URL to use: ``url``, else ``$LRADVISOR_STORAGE``, else the default."""
+    return url or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
+
+
+def open_storage(url: str | None = None, *, create: bool = True) -> optuna.storages.RDBStorage:
+    """Connect to the study database at ``url`` (see :func:`resolve_url`), creating tables.
+
+    A relative SQLite path is taken from the current directory and its folder is
+    created. ``create=False`` is for commands that only read studies: an SQLite file
+    that does not exist is then an error (a mistyped path is reported) and nothing is
+    created. Anything that keeps the database from being used (a bad URL, a missing
+    driver, a server that does not answer, a file that is not a database) raises one
+    :class:`StudyError` line before any trial runs.
+    """
+    import sqlite3
+
+    import optuna
+    import sqlalchemy.exc
+
+    from lradvisor.search._lock import open_schema_once
+
+    url = resolve_url(url)
+    if "://" not in url:
+        raise StudyError(
+            f"storage {url!r} is not a database URL; use e.g. {DEFAULT_STORAGE} or "
+            "postgresql+psycopg://user@host/db."
+        )
+    engine_kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        if not create:
+            require_storage(url)
+        _make_sqlite_folder(url)
+        engine_kwargs["connect_args"] = {"timeout": 30}
+    elif url.startswith("postgresql"):
+        # TCP keepalives, so a connection whose server vanished fails instead of hanging.
+        engine_kwargs["connect_args"] = {"connect_timeout": 10, "keepalives": 1,
+                                         "keepalives_idle": 10, "keepalives_interval": 5,
+                                         "keepalives_count": 3}
+        engine_kwargs["pool_pre_ping"] = True
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        storage = open_schema_once(  # workers started together create tables once
+            url, lambda: optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs))
+    except (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, ImportError, ValueError,
+            OSError) as err:  # sqlite3: the schema lock reads the file (not a database)
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        raise StudyError(f"cannot open study storage {_safe(url)}: {reason}") from None
+    if url.startswith("sqlite") and storage.engine.url.database not in (None, "", ":memory:"):
+        _fast_sqlite(storage.engine)
+    return storage
+
+
+def _fast_sqlite(engine: Any) -> None:
+    """WAL journal, ``synchronous=NORMAL``: a commit no longer waits for the disk.
+
+    A crash of the process loses nothing committed; only a power cut may lose the
+    last commits. Without this every trial's dozens of small commits each cost an
+    fsync (milliseconds on a busy disk).
+    """
+    from sqlalchemy import event
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()  # connections made so far were opened without the pragmas
+
+
+def require_storage(url: str | None = None) -> None:
+    """Check, creating nothing, that the SQLite file ``url`` names exists.
+
+    For commands that only read studies and take a URL: without this, opening a
+    mistyped path creates an empty database there. Other databases (and in-memory
+    SQLite) pass; whether they answer is :func:`open_storage`'s to say.
+
+    Raises:
+        StudyError: the URL names an SQLite file that does not exist.
+    """
+    url = resolve_url(url)
+    if not url.startswith("sqlite"):
+        return
+    database = _sqlite_database(url)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).expanduser()
+    if not path.is_file():
+        raise StudyError(
+            f"cannot open study storage {_safe(url)}: no database file {str(path)!r} "
+            "(this command only reads studies; a search creates the file)."
+        )
+
+
+def _sqlite_database(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).database
+    except Exception as err:  # sqlalchemy raises ArgumentError for a malformed URL
+        raise StudyError(f"storage URL {url!r} does not parse: {err}") from None
+
+
+def _make_sqlite_folder(url: str) -> None:
+    database = _sqlite_database(url)
+    if not database or database == ":memory:":
+        return
+    folder = Path(database).expanduser().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise StudyError(f"cannot open study storage {_safe(url)}: cannot create folder "
+                         f"{str(folder)!r}: {reason}.") from None
+
+
+def _safe(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return repr(url)
+
