@@ -15,15 +15,8 @@ from optuna.trial import TrialState
 from lradvisor.errors import PrunerError
 from lradvisor.plateau import PlateauDetector
 from lradvisor.schedules import ScheduleSpec
-from lradvisor.search._pruner import (
-    PRUNER_NAMES,
-    PlateauPruner,
-    _levels_at_lr,
-    _percentile,
-    _Ref,
-    make_pruner,
-    schedule_phase,
-)
+from lradvisor.search._pruner import PRUNER_NAMES, PlateauPruner, make_pruner
+from lradvisor.search._reference import _levels_at_lr, _percentile, _Ref, schedule_phase
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 pytestmark = pytest.mark.filterwarnings(
