@@ -1,0 +1,106 @@
+"""``lradvisor check``: find the scheduler mistakes training scripts keep making.
+
+A static check with :mod:`ast` only (no torch, no running the script), so it takes
+milliseconds. It knows which names hold schedulers and optimizers from what they are
+built with (``OneCycleLR(...)``, ``torch.optim.AdamW(...)``, HF's
+``get_*_schedule_with_warmup``, ``policy.attach``; through ``import ... as``
+aliases), falling back to the name itself (``scheduler``, ``optimizer``), and reports:
+
+======  ==========================================================================
+code    mistake
+======  ==========================================================================
+LRA001  ``scheduler.step()`` before ``optimizer.step()`` (the first LR is skipped)
+LRA002  a per-step schedule (OneCycleLR, CyclicLR, HF warmup schedules, a length
+        counted in batches) stepped once per epoch
+LRA003  ``ReduceLROnPlateau.step()`` without the metric
+LRA004  deprecated or removed arguments: ``verbose=``, ``step(epoch)``, ``get_lr()``
+LRA005  a scheduler created but never stepped
+LRA006  a checkpoint with the optimizer's state but not the scheduler's
+======  ==========================================================================
+
+Each finding has a line, a one-line reason and a fix.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+from lradvisor.checker._checks import _CHECKS
+from lradvisor.checker._model import CODES, Finding, _Module
+from lradvisor.errors import LRAdvisorError
+
+__all__ = ["CODES", "Finding", "check_file", "check_paths", "check_source"]
+
+_SKIP_DIRS = {".venv", "venv", "site-packages", "__pycache__", "node_modules", "build", "dist"}
+
+
+def check_source(source: str | bytes, path: str = "<string>") -> list[Finding]:
+    """The findings in one script's source, by line.
+
+    Bytes are decoded as Python does (a BOM, a ``# -*- coding: ... -*-`` line).
+
+    Raises:
+        LRAdvisorError: the source is not valid Python, or too deeply nested to check.
+
+    Example:
+        >>> code = "s = OneCycleLR(opt, max_lr=0.1, total_steps=100)\\n"
+        >>> [f.code for f in check_source(code)]
+        ['LRA005']
+    """
+    try:
+        mod = _Module(ast.parse(source, filename=path))
+        findings = {f for check in _CHECKS for f in check(mod, path)}
+    except SyntaxError as err:
+        where = path if err.lineno is None else f"{path}:{err.lineno}"
+        raise LRAdvisorError(f"{where}: cannot parse: {err.msg}.") from None
+    except (RecursionError, MemoryError) as err:
+        raise LRAdvisorError(
+            f"{path}: too deeply nested to check ({type(err).__name__}).") from None
+    except ValueError as err:  # null bytes
+        raise LRAdvisorError(f"{path}: cannot parse: {err}.") from None
+    return sorted(findings, key=lambda f: (f.line, f.code))
+
+
+def check_file(path: str | os.PathLike[str]) -> list[Finding]:
+    """The findings in one file."""
+    try:
+        source = Path(path).read_bytes()
+    except OSError as err:
+        raise LRAdvisorError(f"cannot read {os.fspath(path)!r}: {err}") from None
+    return check_source(source, os.fspath(path))
+
+
+def _search(folder: Path) -> list[Path]:
+    """The ``*.py`` regular files under ``folder``, not in hidden, environment or build
+    folders, nor through links to folders (which can loop)."""
+    found = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS]
+        found += [Path(root, n) for n in names
+                  if n.endswith(".py") and os.path.isfile(os.path.join(root, n))]
+    return sorted(found)
+
+
+def python_files(paths: list[str]) -> list[Path]:
+    """The files named and, recursively, the ``*.py`` files of directories, each once."""
+    files: dict[Path, Path] = {}  # by where it really is, as it was named
+    for path in paths:
+        p = Path(path)
+        for file in _search(p) if p.is_dir() else [p]:
+            files.setdefault(file.resolve(), file)
+    return list(files.values())
+
+
+def check_paths(paths: list[str]) -> list[Finding]:
+    """The findings in files and, recursively, the ``*.py`` files of directories.
+
+    Raises:
+        LRAdvisorError: at the first file that cannot be read or parsed (the
+            ``lradvisor check`` command reports such a file and goes on to the rest).
+    """
+    findings = []
+    for file in python_files(paths):
+        findings += check_file(file)
+    return findings

@@ -1,0 +1,169 @@
+"""The checks, one function a code: each reads the script's model and yields findings."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+
+from lradvisor.checker._model import (
+    _PLATEAU,
+    Finding,
+    _after_first_pass,
+    _dotted,
+    _is_epoch_loop,
+    _is_scheduler_ctor,
+    _Module,
+)
+
+
+def _step_order(mod: _Module, path: str) -> Iterator[Finding]:
+    """LRA001: the first scheduler.step() of a loop comes before its optimizer.step()."""
+    for sched in mod.scheds.values():
+        if sched.kinds & _PLATEAU:
+            continue  # stepped on a validation metric, wherever the validation runs
+        for call in sched.steps:
+            loops = mod.loops(call)
+            region = loops[0] if loops else mod.scope(call)
+            inside = [o for o in mod.opt_steps.get(mod.scope(call), [])
+                      if mod.inside(o, region)]
+            if not inside or call.lineno >= min(o.lineno for o in inside):
+                continue
+            if loops and _after_first_pass(mod, call, loops[0]):
+                continue
+            yield Finding(
+                path, call.lineno, "LRA001",
+                f"{sched.name}.step() runs before optimizer.step() (line "
+                f"{min(o.lineno for o in inside)}): torch skips the schedule's first LR.",
+                f"call {sched.name}.step() after optimizer.step().",
+            )
+
+
+def _per_epoch(mod: _Module, path: str) -> Iterator[Finding]:
+    """LRA002: a per-step schedule stepped in the epoch loop, outside the batch loop."""
+    for sched in mod.scheds.values():
+        if not sched.per_step or sched.ambiguous:
+            continue
+        for call in sched.steps:
+            loops = mod.loops(call)
+            if not loops:
+                continue
+            deeper = [o for o in mod.opt_steps.get(mod.scope(call), []) if mod.inside(o, loops[0])
+                      and mod.loops(o) and mod.loops(o)[0] is not loops[0]]
+            if _is_epoch_loop(loops[0], deeper):
+                yield Finding(
+                    path, call.lineno, "LRA002",
+                    f"{sched.kind} counts its length in batches, but {sched.name}.step() "
+                    "runs once per epoch: the LR barely moves from its start.",
+                    f"move {sched.name}.step() into the batch loop, after optimizer.step().",
+                )
+
+
+def _plateau_metric(mod: _Module, path: str) -> Iterator[Finding]:
+    """LRA003: ReduceLROnPlateau.step() with no metric."""
+    for sched in mod.scheds.values():
+        if sched.kind not in _PLATEAU or sched.ambiguous or sched.observed:
+            continue  # observed: stepped per batch, given the metric by observe()
+        for call in sched.steps:
+            if not call.args and not call.keywords:
+                yield Finding(
+                    path, call.lineno, "LRA003",
+                    f"{sched.kind}.step() needs the monitored metric; without it it fails "
+                    "(ReduceLROnPlateau) or never reduces.",
+                    f"call {sched.name}.step(val_loss) after each validation.",
+                )
+
+
+# step(epoch) is deprecated, except where it is the documented use.
+_STEP_TAKES_ARG = _PLATEAU | {"CosineAnnealingWarmRestarts"}
+
+
+def _deprecated(mod: _Module, path: str) -> Iterator[Finding]:
+    """LRA004: verbose=, step(epoch) on a non-plateau scheduler, get_lr()."""
+    for call in mod.calls:
+        if _is_scheduler_ctor(mod.callee(call)):
+            for kw in call.keywords:
+                if kw.arg == "verbose":
+                    yield Finding(
+                        path, kw.value.lineno, "LRA004",
+                        f"{mod.callee(call)}(verbose=...) was deprecated in torch 2.2 and is "
+                        "now removed (TypeError).",
+                        "drop verbose=; log scheduler.get_last_lr() yourself.",
+                    )
+    for sched in mod.scheds.values():
+        if not sched.known or sched.ambiguous or sched.kind in _STEP_TAKES_ARG:
+            continue
+        for call in sched.steps:
+            if call.args:
+                yield Finding(
+                    path, call.lineno, "LRA004",
+                    f"{sched.name}.step({ast.unparse(call.args[0])}): the epoch argument "
+                    "of step() is deprecated and skips the chainable schedule.",
+                    f"call {sched.name}.step() with no argument, once per step.",
+                )
+    for call in mod.calls:
+        func = call.func
+        if not isinstance(func, ast.Attribute) or func.attr != "get_lr":
+            continue
+        name = _dotted(func.value)
+        if name and mod.sched(call, name):
+            yield Finding(
+                path, call.lineno, "LRA004",
+                "get_lr() is internal and warns outside step(); it may not be the LR in use.",
+                f"use {name}.get_last_lr().",
+            )
+
+
+def _never_stepped(mod: _Module, path: str) -> Iterator[Finding]:
+    """LRA005: a scheduler built, never stepped, never handed on."""
+    for sched in mod.scheds.values():
+        if not sched.steps and not sched.escapes:
+            yield Finding(
+                path, sched.line, "LRA005",
+                f"{sched.name} = {sched.kind}(...) is never stepped: the LR stays at "
+                "its first value.",
+                f"call {sched.name}.step() after each optimizer.step() (or epoch).",
+            )
+
+
+def _checkpoint(mod: _Module, path: str) -> Iterator[Finding]:
+    """LRA006: torch.save of the optimizer's state without the scheduler's.
+
+    What is saved is the first argument and, for a name, the dicts (``{...}`` or
+    ``dict(...)``) assigned to it. A scheduler counts as saved by its ``state_dict()``
+    anywhere (or its policy's), or by itself in the checkpoint; not by a string or a
+    name that merely contains its name.
+    """
+    if not mod.scheds or any(s.saved for s in mod.scheds.values()):
+        return
+    held: dict[str, list[ast.AST]] = {}
+    for node in mod.parents:
+        if isinstance(node, ast.Assign) and (isinstance(node.value, ast.Dict) or (
+                isinstance(node.value, ast.Call) and _dotted(node.value.func) == "dict")):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    held.setdefault(target.id, []).append(node.value)
+    names = {s.name for s in mod.scheds.values()} | {
+        s.owner for s in mod.scheds.values() if s.owner}
+    for call in mod.calls:
+        if not mod.is_save(call) or not call.args:
+            continue
+        parts = [call.args[0], *held.get(_dotted(call.args[0]) or "", [])]
+        nodes = [n for part in parts for n in ast.walk(part)]
+        receivers = [_dotted(n.func.value) or "" for n in nodes if isinstance(n, ast.Call)
+                     and isinstance(n.func, ast.Attribute) and n.func.attr == "state_dict"]
+        saves_optimizer = any(mod.is_optimizer(r) or re.search(r"opt\w*$", r)
+                              for r in receivers)
+        saves_scheduler = any(_dotted(n) in names for n in nodes
+                              if isinstance(n, (ast.Name, ast.Attribute)))
+        if saves_optimizer and not saves_scheduler:
+            yield Finding(
+                path, call.lineno, "LRA006",
+                "the checkpoint saves the optimizer's state but not the scheduler's: a "
+                "resumed run restarts its LR schedule (warmup, the peak) from step 0.",
+                f"add \"scheduler\": {sorted(names)[0]}.state_dict() to the checkpoint and "
+                "load it on resume.",
+            )
+
+
+_CHECKS = (_step_order, _per_epoch, _plateau_metric, _deprecated, _never_stepped, _checkpoint)
