@@ -110,3 +110,35 @@ def test_grid_resolution_pairs_the_runner_up_with_the_oracle_by_seed():
     noisy = grid_resolution({"grid:a@1": [1.0, 1.2], "grid:b@1": [1.2, 1.02]})
     assert noisy["runner_up"] == "grid:b@1"
     assert noisy["se"] > noisy["regret"] > 0
+
+
+def _synthetic_run(seed: int) -> dict:
+    """One workload-seed's results without training: grid cells, baselines, methods."""
+    steps = 10
+    curve = [(5, 2.0), (10, 1.0)]
+    run: dict = {}
+    for gname in ("constant", "cosine-warmup"):
+        for factor in (0.1, 0.3, 1.0, 3.0, 10.0):
+            value = 1.0 + abs(factor - 3.0) / 10 + (0.05 if gname == "constant" else 0.0)
+            run[f"grid:{gname}@{factor:g}"] = (value + seed / 100, steps, curve)
+    for method in ("lradvisor rules", "schedule-free"):
+        run[method] = (1.2, steps, curve)
+    run[SEARCH] = (1.1, 15 + steps, curve)
+    run[LRFIND] = (1.1, 17 + steps, curve)
+    run["_search"], run["_lr_find"] = {"steps_used": 15}, {"steps_used": 17}
+    return run
+
+
+def test_quality_counts_the_tuned_baselines_and_the_oracles_runs():
+    # the AlgoPerf row's peak was tuned over its 5 full runs and the oracle is the best
+    # of the whole grid: their compute is those runs, not the one run their value is from
+    grid = ("constant", "cosine-warmup")
+    rows, _ = summarise("w", [_synthetic_run(0), _synthetic_run(1)], 10, grid)
+    by_label = {r[1]: r for r in rows}
+    algo = next(r for label, r in by_label.items() if label.startswith("AlgoPerf"))
+    oracle = next(r for label, r in by_label.items() if label.startswith("oracle "))
+    assert (algo[5], algo[6]) == (5 * 10, "0.500")  # 5 of the grid's 10 runs
+    assert (oracle[5], oracle[6]) == (10 * 10, "1.000")
+    assert oracle[1] == "oracle cosine-warmup@3x"  # the same cell as AlgoPerf's here
+    assert (by_label["baseline constant"][5], by_label[SEARCH][5]) == (10, 25)
+    assert by_label[HELD_OUT][5] == 10 * 10
