@@ -63,7 +63,8 @@ def create_search_study(
     Raises:
         TrainableError, StudyError, ProfileError, SpecError: as ``run_search``.
     """
-    from lradvisor.search._search import _open, _prepare, check_seed_and_timeout
+    from lradvisor.search._resume import _open
+    from lradvisor.search._search import _prepare, check_seed_and_timeout
     from lradvisor.search._shared import check_shared_url, open_schema_locked
     from lradvisor.storage import load_study, resolve_url
 

@@ -1,0 +1,144 @@
+"""Opening a study to search in: created, or resumed with what a resume must check.
+
+A resume must be the same search: the same run length, task profile, families and
+rungs (refused otherwise, in one line, before any trial runs). A search killed on this
+machine may have left trials RUNNING; :func:`_fail_left_running` fails those whose
+process is gone as ``interrupted``, so the resume runs them again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lradvisor.errors import StudyError
+from lradvisor.search._fidelity import Fidelity
+from lradvisor.search._rungs import INTERRUPTED
+
+
+def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: str,
+          sampler: str, seed: int, n_trials: int, fid: Fidelity,
+          *, explicit: bool) -> tuple[Any, Fidelity]:
+    """The study, created or resumed, with this run's settings recorded.
+
+    A resumed study keeps the rungs it was started with (its trials' rung numbers
+    refer to them); rungs given explicitly that differ are refused.
+    """
+    from lradvisor.search._pruner import make_pruner
+    from lradvisor.search._sampler import make_sampler
+    from lradvisor.storage import get_study, open_storage
+
+    rdb = open_storage(storage)
+    startup = min(10, max(3, n_trials // 3))
+    study = get_study(rdb, setup["name"], direction=direction,
+                      sampler=make_sampler(sampler, seed, startup=startup),
+                      pruner=make_pruner(pruner))
+    stored = study.user_attrs.get("full_steps")
+    if stored is not None and stored != setup["full_steps"]:
+        raise StudyError(
+            f"study {setup['name']!r} searched a run of {stored} steps, but this run has "
+            f"{setup['full_steps']}; use another --study name."
+        )
+    _check_same_search(study, setup)
+    if study.user_attrs.get("fidelity"):
+        kept = Fidelity.from_dict(study.user_attrs["fidelity"])
+        if explicit and kept.rungs != fid.rungs:
+            raise StudyError(
+                f"study {setup['name']!r} runs rungs {list(kept.rungs)}, not "
+                f"{list(fid.rungs)}; resume it with its rungs or use another --study name."
+            )
+        fid = kept
+    advice = setup["advice"]
+    attrs = {
+        "profile": setup["profile"].to_dict(), "full_steps": setup["full_steps"],
+        "fidelity": fid.to_dict(), "rules": list(setup["rules"]),
+        "rules_recommendations": [r.to_dict() for r in advice.recommendations],
+        "prior": advice.prior.to_dict(), "rules_lr_default": setup["rules_peak"],
+        "learned_guide": setup["learned"],  # the evidence blended in (workers re-blend it)
+        "space": setup["space"].to_dict(),
+        "trainable": setup["trainable_path"], "workload": setup["workload"],
+        "pruner": pruner, "sampler": sampler, "seed": seed,
+    }
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+    return study, fid
+
+
+def _fail_left_running(study: Any) -> list[int]:
+    """Fail as interrupted, so the resume runs them again, the RUNNING trials that a
+    search on this machine left when it was killed (its process is gone). A trial whose
+    process is alive, or on another machine, is left alone; a study of workers has
+    heartbeats for this (see ``lradvisor worker``). Returns the trial numbers failed."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from lradvisor.search._jobs import SETTINGS_ATTR
+
+    if study.user_attrs.get(SETTINGS_ATTR):
+        return []
+    storage, failed = study._storage, []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not _process_gone(trial.user_attrs.get("process")):
+            continue
+        try:
+            storage.set_trial_user_attr(trial._trial_id, "error", INTERRUPTED)
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # it ended meanwhile
+        failed.append(trial.number)
+    return failed
+
+
+def _process_gone(process: str | None) -> bool:
+    """Whether the ``host:pid`` that ran a trial is known to have ended: on this host,
+    with no such process. A trial from before trials named their process counts as
+    gone (one search per study at a time was always the rule)."""
+    import os
+    import socket
+
+    if not process:
+        return True
+    host, _, pid = process.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
+def _check_same_search(study: Any, setup: dict[str, Any]) -> None:
+    """Refuse to resume a study under another task profile or other family choices: its
+    trials would not compare, and Optuna cannot change a categorical's choices."""
+    attrs = study.user_attrs
+    profile = setup["profile"].to_dict()
+    if attrs.get("profile") not in (None, profile):
+        from lradvisor.rules import TaskProfile
+
+        kept = TaskProfile.from_dict(attrs["profile"]).describe()
+        raise StudyError(
+            f"study {setup['name']!r} was made for the profile {kept!r}, not "
+            f"{setup['profile'].describe()!r}; use another --study name."
+        )
+    stored = (attrs.get("space") or {}).get("families")
+    if not stored:
+        return
+    space = setup["space"].to_dict()["families"]
+    if list(stored) != list(space):
+        raise StudyError(
+            f"study {setup['name']!r} searches the families {','.join(stored)}, not "
+            f"{','.join(space)}; resume it with --families {','.join(stored)} or use "
+            "another --study name."
+        )
+    for family, kept_family in stored.items():
+        for dim, choices in kept_family["dims"].items():
+            now = space[family]["dims"].get(dim)
+            if isinstance(choices, list) and now != choices:
+                raise StudyError(
+                    f"study {setup['name']!r} searches {family}.{dim} over {choices}, not "
+                    f"{now}; use another --study name."
+                )
