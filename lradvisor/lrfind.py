@@ -310,8 +310,10 @@ class LRFindResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LRFindResult:
         """The inverse of :meth:`to_dict`."""
-        return cls(tuple(data["steps"]), tuple(data["lrs"]), tuple(data["losses"]),
-                   tuple(data["smoothed"]), LRSuggestion.from_dict(data["suggestion"]),
+        return cls(tuple(data["steps"]), tuple(data["lrs"]),
+                   tuple(float(v) for v in data["losses"]),  # "nan" / "inf" from the CLI
+                   tuple(float(v) for v in data["smoothed"]),
+                   LRSuggestion.from_dict(data["suggestion"]),
                    float(data["lr_min"]), float(data["lr_max"]), int(data["sweep_steps"]),
                    int(data.get("seed", 0)), data.get("stopped_at"))
 

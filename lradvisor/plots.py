@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import math
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from lradvisor.errors import OutputError
 
-__all__ = ["ascii_plot", "output_file", "png_option", "png_path", "save_figure", "save_png",
-           "write_text"]
+__all__ = ["ascii_plot", "check_writable", "output_file", "png_option", "png_path",
+           "save_figure", "save_png", "write_text"]
 
 @contextlib.contextmanager
 def output_file(path: str | Path) -> Iterator[Path]:
@@ -44,6 +45,37 @@ def output_file(path: str | Path) -> Iterator[Path]:
         raise OutputError(f"cannot write {str(path)!r}: {reason}.") from None
 
 
+def check_writable(path: str | Path) -> Path:
+    """``path`` when a file can be written there, its missing folders made: checked before
+    the work whose output it is, so the work is not lost to a path that fails after it.
+    Creates nothing (the nearest existing folder is probed with a temporary file).
+
+    Raises:
+        OutputError: ``path`` is a folder, or the folder it would be made in is no
+            folder or cannot be written, in :func:`output_file`'s words.
+
+    Example:
+        >>> check_writable("lr.png").name
+        'lr.png'
+    """
+    path = Path(path)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(folder))
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+        if path.exists():
+            with path.open("ab"):  # an existing file: writable, and not a folder
+                pass
+    except OSError as err:
+        where = "" if err.filename == str(path) else f" ({str(folder)!r})"
+        raise OutputError(f"cannot write {str(path)!r}: {err.strerror or err}{where}.") from None
+    return path
+
+
 def png_path(path: str | Path) -> Path:
     """``path`` when it names a PNG file; else one :class:`OutputError` line (checked
     before the work whose picture it is, not after).
@@ -60,9 +92,10 @@ def png_path(path: str | Path) -> Path:
 
 
 def png_option(ctx: object, param: object, value: str | None) -> str | None:
-    """A click callback: an option's plot path, checked by :func:`png_path`."""
+    """A click callback: an option's plot path, checked by :func:`png_path` and
+    :func:`check_writable` before the command's work."""
     if value is not None:
-        png_path(value)
+        check_writable(png_path(value))
     return value
 
 

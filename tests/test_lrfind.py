@@ -83,6 +83,22 @@ def blows_up(ctx):
     return 0.0
 
 
+def turns_nan(ctx):
+    """Real SGD on a tiny regression whose loss turns NaN at step 41, as an overflow does."""
+    w = torch.nn.Parameter(torch.zeros(4))
+    opt = torch.optim.SGD([w], lr=ctx.peak_lr)
+    sched = ctx.scheduler(opt)
+    x = torch.linspace(-1, 1, 16).reshape(4, 4)
+    for step in range(1, ctx.total_steps + 1):
+        loss = ((x @ w - 1.0) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        ctx.report(step, loss.item() if step <= 40 else math.nan)
+    return 0.0
+
+
 def reports_twice(ctx):
     """Too few reports to read."""
     ctx.report(1, 1.0)
@@ -250,6 +266,23 @@ def test_cli_text_json_and_plot(tmp_path):
     assert len(data["runs"]) == 1
     out = runner.invoke(cli, ["lr-find"])
     assert out.exit_code == 2 and "--trainable" in out.output
+
+
+def test_cli_json_is_strict_when_the_sweep_ends_in_nan():
+    """The NaN loss that stopped the sweep was printed as a bare ``NaN``, which is not
+    JSON (jq and JavaScript refuse it); it is the string "nan", which float() reads."""
+    out = CliRunner().invoke(cli, ["lr-find", "--trainable", f"{HERE}:turns_nan",
+                                   "--steps", "60", "--format", "json"])
+    assert out.exit_code == 0, out.output
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    data = json.loads(out.output, parse_constant=refuse)
+    run = data["runs"][0]
+    assert run["stopped_at"] == 41 and run["losses"][-1] == "nan"
+    back = LRFindResult.from_dict(run)
+    assert math.isnan(back.losses[-1]) and back.suggestion.to_dict() == run["suggestion"]
 
 
 def test_search_lr_find_sets_the_peak_lr_range(tmp_path):

@@ -30,7 +30,10 @@ def learn_cmd(storage: str | None, output: str | None) -> None:
       lradvisor rules learn --storage sqlite:///studies/lradvisor.db
     """
     from lradvisor.learn import learn
+    from lradvisor.plots import check_writable
+    from lradvisor.rules._learn import learned_path
 
+    check_writable(learned_path(output))  # before the database is read
     guide, path, counts = learn(storage, output)
     click.echo(f"learned from {len(guide.studies)} finished studies; wrote {path}")
     for study, count in zip(guide.studies, counts, strict=False):

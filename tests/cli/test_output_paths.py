@@ -73,6 +73,57 @@ def test_an_output_under_proc_is_one_line(stored, out):
     assert line.startswith(f"Error: cannot write {out!r}: "), line
 
 
+MARKED_TRAINABLE = """
+import pathlib, torch
+
+def train(ctx):
+    pathlib.Path(__file__).with_name("trained").write_text("the sweep ran")
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=ctx.peak_lr)
+    sched = ctx.scheduler(opt)
+    x, y = torch.randn(64, 4), torch.randn(64, 1)
+    for step in range(1, ctx.total_steps + 1):
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+        ctx.report(step, loss.item())
+    return loss.item()
+"""
+
+
+@pytest.mark.parametrize("where", ["blocked", "/proc"])
+def test_an_unwritable_plot_stops_lr_find_before_its_sweep(tmp_path, where):
+    """The whole sweep (the user's training) ran and its result was lost before the plot's
+    path was found unwritable; now the option is refused as given."""
+    (tmp_path / "t.py").write_text(MARKED_TRAINABLE)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    out = str(blocker / "lr.png") if where == "blocked" else "/proc/lradvisor-x/lr.png"
+    proc = run_cli("lr-find", "--trainable", f"{tmp_path / 't.py'}:train", "--steps", "20",
+                   "--plot", out)
+    assert _one_line(proc).startswith(f"Error: cannot write {out!r}: "), proc.stderr
+    assert proc.stdout == "" and not (tmp_path / "trained").exists()
+    proc = run_cli("lr-find", "--trainable", f"{tmp_path / 't.py'}:train", "--steps", "20",
+                   "--plot", str(tmp_path / "new" / "lr.png"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "trained").exists() and (tmp_path / "new" / "lr.png").is_file()
+
+
+def test_rules_learn_checks_its_output_before_it_opens_the_database(tmp_path):
+    """It opened the database first, giving an empty SQLite file Optuna's tables, and only
+    then found that the guide could not be written."""
+    import sqlite3
+
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    out = blocker / "learned.json"
+    proc = run_cli("rules", "learn", "--storage", f"sqlite:///{empty}", "-o", str(out))
+    assert _one_line(proc).startswith(f"Error: cannot write {str(out)!r}: "), proc.stderr
+    with sqlite3.connect(empty) as db:
+        assert db.execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
 def test_export_makes_the_missing_folders_of_its_output(stored, tmp_path):
     out = tmp_path / "new" / "deeper" / "trials.csv"
     proc = run_cli("studies", "export", "st", "--storage", stored, "-o", str(out))
