@@ -44,6 +44,7 @@ from typing import Any
 
 from benchmarks._common import RESULTS, machine, mean_std, table, write_csv
 from benchmarks._trials import Curve, Recorder, check_deterministic, search_space, spec_sequence
+from lradvisor.schedules import ScheduleSpec
 
 __all__ = ["Outcome", "area_under_curve", "main", "proxy_curves", "replay"]
 
@@ -97,15 +98,17 @@ def proxy_curves(workload: str, specs: Sequence[Any], fraction: float, steps: in
     return {t.to_json(): recorder.curve(workload, t, steps, seed) for t in trained}
 
 
-def replay(pruner: str, workload: str, specs: Sequence[object], curves: dict[str, Curve],
+def replay(pruner: str, workload: str, specs: Sequence[ScheduleSpec],
+           curves: dict[str, Curve],
            fraction: float, seed: int, full_steps: int | None = None,
            settings: Mapping[str, Any] | None = None) -> Outcome:
     """Run ``specs`` in order through the search's ``TrialRunner`` under ``pruner``.
 
     ``curves`` (see :func:`proxy_curves`) maps the JSON of the spec each proxy trains
     to its recorded run at ``fraction`` of ``full_steps`` (default: the workload's full
-    run). ``settings``: arguments for ``make_pruner`` (default: the pruner's defaults),
-    for sweeps over them.
+    run). The rules' first pick runs as the search runs it: never pruned.
+    ``settings``: arguments for ``make_pruner`` (default: the pruner's defaults), for
+    sweeps over them.
     """
     import optuna
 
@@ -121,10 +124,15 @@ def replay(pruner: str, workload: str, specs: Sequence[object], curves: dict[str
     study = optuna.create_study(direction="minimize", study_name=f"{workload}-{seed}",
                                 pruner=make_pruner(pruner, **(settings or {})),
                                 sampler=optuna.samplers.RandomSampler(seed=seed))
-    runner = TrialRunner(study, search_space(workload)[0], _Replay(curves),
+    space, picks = search_space(workload)
+    runner = TrialRunner(study, space, _Replay(curves),
                          Fidelity(rungs=(fraction, 1.0)), full_steps or work.total_steps,
                          work.steps_per_epoch, "cpu")
-    records = [runner.run(Planned(spec, 0, seed, "sampled")) for spec in specs]  # type: ignore
+    # as in a real search, the rules' first pick is its safety net: never pruned
+    rules = picks[0].to_json() if picks else None
+    records = [runner.run(Planned(spec, 0, seed,
+                                  "rules" if spec.to_json() == rules else "sampled"))
+               for spec in specs]
     return Outcome(tuple(r.state for r in records), tuple(r.value for r in records),
                    tuple(r.steps_used for r in records))
 

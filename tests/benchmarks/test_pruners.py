@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from benchmarks._trials import Recorder, search_space, spec_sequence
+from benchmarks._trials import Curve, Recorder, search_space, spec_sequence
 from benchmarks.pruners import Outcome, area_under_curve, main, proxy_curves, replay
 
 REFERENCE = Outcome(("COMPLETE",) * 4, (3.0, 2.0, 1.0, 4.0), (10, 10, 10, 10))
@@ -59,11 +59,29 @@ def test_replayed_curves_prune_as_real_training_does(pruner: str, recorded) -> N
                                 sampler=optuna.samplers.RandomSampler(seed=seed))
     runner = TrialRunner(study, search_space("digits-cnn")[0], work.train,
                          Fidelity(rungs=(fraction, 1.0)), full, work.steps_per_epoch, "cpu")
-    real = [runner.run(Planned(s, 0, seed, "sampled")) for s in specs]
+    rules = search_space("digits-cnn")[1][0]
+    assert specs[0] == rules  # the sequence starts with the rules' first pick
+    real = [runner.run(Planned(s, 0, seed, "rules" if s == rules else "sampled"))
+            for s in specs]
     assert "PRUNED" in replayed.states  # the comparison covers pruned trials
     assert replayed.states == tuple(r.state for r in real)
     assert replayed.steps == tuple(r.steps_used for r in real)
     assert replayed.values == tuple(r.value for r in real)
+
+
+def test_the_rules_first_pick_is_never_pruned_as_in_a_search(recorded) -> None:
+    # Moved last with a curve far worse than every other trial's, the rules' first pick
+    # still runs to its end, as TrialRunner runs a real search's "rules" trial.
+    specs, curves = recorded
+    rules, others = specs[0], specs[1:]
+    trained = search_space("digits-cnn")[0].proxy_spec(rules, 0.25).to_json()
+    curves = dict(curves)
+    curves[trained] = Curve(100.0, tuple((s, 100.0) for s, _ in curves[trained].points))
+    replayed = replay("successive_halving", "digits-cnn", [*others, rules], curves,
+                      0.25, 0, 40)
+    assert "PRUNED" in replayed.states[:-1]  # the pruner does prune here
+    assert replayed.states[-1] == "COMPLETE"
+    assert replayed.values[-1] == 100.0
 
 
 def test_quick_path_runs_on_a_tiny_setting(tmp_path) -> None:
