@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -302,6 +303,42 @@ def test_search_lr_find_sets_the_peak_lr_range(tmp_path):
     sampled = [json.loads(t.user_attrs["spec"])["peak_lr"] for t in study.trials
                if t.user_attrs.get("origin") == "sampled"]
     assert sampled and all(found.suggestion.low <= lr <= found.suggestion.high for lr in sampled)
+
+
+MARKED = """
+import pathlib, sys
+sys.path.insert(0, {tests!r})
+from test_lrfind import mlp_sweep
+
+def train(ctx):
+    pathlib.Path(__file__).with_name("swept").write_text("the sweep ran")
+    return mlp_sweep(ctx)
+"""
+
+
+@pytest.mark.parametrize("args, error", [
+    ((), "Error: a search needs the full run's length"),
+    (("--total-steps", "60", "--families", "nosuch"), "Error: unknown schedule family 'nosuch'"),
+    (("--total-steps", "60", "--seed", "-1"),
+     "Error: seed must be an integer in [0, 4294967295], but got -1."),
+    (("--total-steps", "60", "--storage", "sqlite:///{blocker}/s.db"),
+     "Error: cannot open study storage"),
+], ids=["no length", "family", "seed", "storage"])
+def test_search_lr_find_checks_its_settings_before_the_sweep(tmp_path, args, error):
+    """The sweep (the user's training) ran first, and then the search refused its settings."""
+    from tests.conftest import run_cli
+
+    (tmp_path / "t.py").write_text(MARKED.format(tests=str(Path(HERE).parent)))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    given = [a.format(blocker=blocker) for a in args]
+    base = ["--task", "quick", "--storage", f"sqlite:///{tmp_path / 's.db'}"]
+    proc = run_cli("search", "--trainable", f"{tmp_path / 't.py'}:train", "--lr-find",
+                   "--trials", "1", *base, *given)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith(error), proc.stderr
+    assert not (tmp_path / "swept").exists()
 
 
 def test_the_search_range_stops_below_the_edge_of_divergence():
