@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lradvisor.rules._learn import CATEGORICAL, LearnedGuide, save_learned
+from lradvisor.errors import StudyError
+from lradvisor.rules._learn import CATEGORICAL, LearnedGuide, learned_path, save_learned
 
 __all__ = ["collect", "fit", "learn"]
 
@@ -102,9 +103,21 @@ def fit(evidence: Sequence[dict[str, Any]], **settings: Any) -> tuple[LearnedGui
 
 def learn(storage_url: str | None, path: str | Path | None = None,
           **settings: Any) -> tuple[LearnedGuide, Path, list[int]]:
-    """Collect, fit and write the learned guide; returns it, its path, neighbour counts."""
+    """Collect, fit and write the learned guide; returns it, its path, neighbour counts.
+
+    Raises:
+        StudyError: the storage holds no finished study (a wrong or empty database): an
+            empty guide would replace the one already written.
+    """
     from lradvisor.storage import require_storage
 
     require_storage(storage_url)  # only reads studies: a mistyped SQLite path is not made
-    guide, counts = fit(collect(storage_url), **settings)
+    evidence = collect(storage_url)
+    if not evidence:
+        raise StudyError(
+            "no finished study to learn from in this storage (a study needs the profile and "
+            f"recommendation a `lradvisor search` stores); {str(learned_path(path))!r} was "
+            "left as it was."
+        )
+    guide, counts = fit(evidence, **settings)
     return guide, save_learned(guide, path), counts

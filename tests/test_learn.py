@@ -231,3 +231,24 @@ def test_the_learned_guide_cannot_be_written_is_one_line(planted, tmp_path):
     assert str(err.value).startswith(f"cannot write {str(blocker / 'g.json')!r}: ")
     again = save_learned(load_learned(path), tmp_path / "new" / "g.json")  # folders made
     assert load_learned(again) == load_learned(path)
+
+
+def test_learning_from_no_finished_study_keeps_the_guide_written(planted, tmp_path):
+    """A database with no finished study (a wrong --storage, a search cut off before it
+    recommended) wrote an empty guide over the one learnt before: suggest then lost
+    its evidence without a word."""
+    from lradvisor.storage import get_study, open_storage
+    from tests.conftest import run_cli
+
+    _, path = planted
+    guide = tmp_path / "learned.json"
+    guide.write_bytes(path.read_bytes())
+    url = f"sqlite:///{tmp_path / 'unfinished.db'}"
+    get_study(open_storage(url), "cut-off").set_user_attr("profile", CNN)  # no recommendation
+    proc = run_cli("rules", "learn", "--storage", url, "-o", str(guide))
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.strip() == (
+        "Error: no finished study to learn from in this storage (a study needs the profile "
+        f"and recommendation a `lradvisor search` stores); {str(guide)!r} was left as it was.")
+    assert guide.read_bytes() == path.read_bytes()
+    assert blend(advise(TaskProfile(**CNN)), load_learned(guide)).best.spec.family == "onecycle"
