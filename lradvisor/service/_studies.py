@@ -36,7 +36,9 @@ def list_view(trials: RemoteTrials) -> list[dict[str, Any]]:
 
 
 def study_view(trials: RemoteTrials, name: str) -> dict[str, Any]:
-    """A study's settings, its trials counted by state, its best value and families."""
+    """A study's settings, its trials counted by state, its families, and its best trial:
+    the best completed one of the longest rung run (a 10% proxy's loss does not compare
+    with a full run's), with that rung and its fidelity."""
     handle = trials.handle(name)
     study = handle.study
     try:
@@ -47,6 +49,9 @@ def study_view(trials: RemoteTrials, name: str) -> dict[str, Any]:
     attrs = handle.attrs
     done = [t for t in all_trials if t.state.name == "COMPLETE" and t.value is not None]
     direction = study.direction.name.lower()
+    # values of different proxy lengths do not compare: the best of the longest rung run
+    rung = max((_rung(t) for t in done), default=0)
+    done = [t for t in done if _rung(t) == rung]
     best = (min if direction == "minimize" else max)(done, key=lambda t: t.value) if done else None
     families = list((attrs.get("space") or {}).get("families") or [])
     return {
@@ -55,10 +60,17 @@ def study_view(trials: RemoteTrials, name: str) -> dict[str, Any]:
         "remote_running": sum(1 for t in all_trials
                               if t.state.name == "RUNNING" and t.user_attrs.get("remote")),
         "best": None if best is None else {"trial": best.number, "value": best.value,
-                                           "spec": _spec(best.user_attrs.get("spec"))},
+                                           "spec": _spec(best.user_attrs.get("spec")),
+                                           "rung": rung,
+                                           "fidelity": best.user_attrs.get("fidelity")},
         "families": families,
         **{k: attrs.get(k) for k in _SHOWN},
     }
+
+
+def _rung(trial: Any) -> int:
+    rung = trial.user_attrs.get("rung")
+    return rung if isinstance(rung, int) and not isinstance(rung, bool) else 0
 
 
 def _spec(text: Any) -> dict[str, Any] | None:

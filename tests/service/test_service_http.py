@@ -34,6 +34,30 @@ def _run(trial, level: float = 0.1, curve_level: float | None = None) -> list[bo
     return answers
 
 
+def test_a_studys_best_is_of_its_longest_rung_not_a_shorter_proxys(server):
+    # A search resuming a service study adds longer rungs; a 10% proxy's loss does not
+    # compare with them, however low it is.
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import create_trial
+
+    from lradvisor.storage import load_study, open_storage
+
+    with Client(server.url, token=TOKEN) as client:
+        client.create_study("rungs", PROFILE)
+        trial = client.ask("rungs")
+        assert not any(_run(trial, 0.1))  # rung 0: 0.1
+    study = load_study(open_storage(server.storage), "rungs")
+    spec = study.trials[0].user_attrs["spec"]
+    for value in (0.3, 0.25):  # two runs at the last rung, worse than the short proxy
+        study.add_trial(create_trial(
+            value=value, params={"x": 0.5}, distributions={"x": FloatDistribution(0, 1)},
+            user_attrs={"rung": 1, "fidelity": 0.33, "spec": spec}))
+    with Client(server.url) as client:
+        best = client.study("rungs")["best"]
+    assert (best["value"], best["rung"], best["fidelity"]) == (0.25, 1, 0.33)
+    assert best["trial"] == study.trials[-1].number
+
+
 def test_suggest_answers_the_cli_json_byte_for_byte(server):
     args = ["--task", "scratch", "--arch", "cnn", "--epochs", "30", "--steps-per-epoch", "100"]
     cli = run_cli("suggest", *args, "--format", "json")
