@@ -12,9 +12,10 @@ suggestion methods are read off the smoothed curve:
 
 The three often disagree by 10x or more (``valley`` low, ``minimum`` high); their
 geometric mean is the suggested peak LR, which measured more stable across seeds than
-any one of them or their median. Its range runs from the lowest method's LR to the LR
-at the lowest loss (past it the loss rises), and ``disagreement`` says how far apart
-the methods are (highest / lowest).
+any one of them or their median. Its range runs from the lowest method's LR to the
+highest (at least half to twice the peak), not up to the LR at the lowest loss, the
+edge of divergence; ``disagreement`` says how far apart the methods are (highest /
+lowest).
 
 The trainable is the search's ``train(ctx)``: it must report the training loss often,
 every step at best, through ``ctx.report(step, loss)``. The context's ``reports``
@@ -401,10 +402,26 @@ def lr_find(
     got_steps = [s for s, _ in points]
     losses = [v for _, v in points]
     lrs = [ramp_lr(s, lr_min=lr_min, lr_max=lr_max, steps=steps) for s in got_steps]
-    suggestion = suggest_lr(got_steps, lrs, losses, beta=beta)
+    try:
+        suggestion = suggest_lr(got_steps, lrs, losses, beta=beta)
+    except LRFindError:
+        if ctx.stopped_at is None:
+            raise
+        raise LRFindError(_stopped_early(ctx.stopped_at, losses, lr_min, lr_max, steps)) from None
     sm = smooth(got_steps, [v if math.isfinite(v) else math.nan for v in losses], beta)
     return LRFindResult(tuple(got_steps), tuple(lrs), tuple(losses), tuple(sm), suggestion,
                         lr_min, lr_max, steps, seed, ctx.stopped_at)
+
+
+def _stopped_early(step: int, losses: Sequence[float], lr_min: float, lr_max: float,
+                   steps: int) -> str:
+    """Why a sweep that stopped before it had enough losses to read cannot be read (the
+    advice to report more often does not help there)."""
+    lr = ramp_lr(step, lr_min=lr_min, lr_max=lr_max, steps=steps)
+    what = "was not finite" if losses and not math.isfinite(losses[-1]) else "diverged"
+    return (f"the loss {what} at step {step} of {steps} (LR {lr:.3g}), before the range test "
+            f"had {MIN_POINTS} losses to read: start the sweep lower (lr_min, got {lr_min!r}) "
+            "or check the trainable's first losses.")
 
 
 def _check(lr_min: Any, lr_max: Any, steps: Any, diverge: Any, beta: Any) -> None:

@@ -246,6 +246,17 @@ def test_too_few_reports_says_report_more():
         lr_find()
 
 
+def test_a_sweep_that_diverges_at_once_says_so():
+    """Real SGD started far above its stable LR blows up in its first steps; the error
+    told the user to report more often, which they already did (every step)."""
+    with pytest.raises(LRFindError) as err:
+        lr_find(mlp_sweep, lr_min=1e4, lr_max=1e6, steps=40, device="cpu")
+    message = str(err.value)
+    assert message.startswith("the loss ") and "start the sweep lower (lr_min, got 10000.0)" \
+        in message, message
+    assert "report the training loss more often" not in message
+
+
 def test_suggest_lr_ignores_points_after_nan():
     lrs = [10 ** (-5 + i / 8) for i in range(48)]
     losses = [2.0 - 0.03 * i for i in range(40)] + [math.nan] * 8
