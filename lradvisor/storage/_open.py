@@ -6,6 +6,7 @@ where the command runs; ``--storage`` or ``$LRADVISOR_STORAGE`` name another.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,7 +100,8 @@ def require_storage(url: str | None = None) -> None:
     SQLite) pass; whether they answer is :func:`open_storage`'s to say.
 
     Raises:
-        StudyError: the URL names an SQLite file that does not exist.
+        StudyError: the URL names an SQLite file that does not exist, is not an SQLite
+            database, or holds no study tables (opening it would write them there).
     """
     url = resolve_url(url)
     if not url.startswith("sqlite"):
@@ -112,6 +114,19 @@ def require_storage(url: str | None = None) -> None:
         raise StudyError(
             f"cannot open study storage {_safe(url)}: no database file {str(path)!r} "
             "(this command only reads studies; a search creates the file)."
+        )
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            tables = {row[0] for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as err:
+        raise StudyError(f"cannot open study storage {_safe(url)}: {err}") from None
+    if "studies" not in tables:
+        raise StudyError(
+            f"cannot open study storage {_safe(url)}: {str(path)!r} holds no studies (no "
+            "study tables; this command only reads studies, a search creates them)."
         )
 
 

@@ -152,6 +152,24 @@ def test_a_read_only_command_refuses_a_missing_sqlite_file_and_creates_nothing(t
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no folder, db, lock or output
 
 
+@pytest.mark.parametrize("args", [
+    ("studies", "list"),
+    ("report", "st", "-o", "{tmp}/report.html"),
+    ("suggest", "--study", "st"),
+    ("rules", "learn", "-o", "{tmp}/learned.json"),
+], ids=lambda args: " ".join(args[:2]))
+def test_a_read_only_command_writes_no_tables_into_an_empty_sqlite_file(tmp_path, args):
+    database = tmp_path / "empty.db"
+    database.touch()  # an existing file, but no study database
+    url = f"sqlite:///{database}"
+    line = _one_line(run_cli(*(a.format(tmp=tmp_path) for a in args), "--storage", url))
+    assert line == (f"Error: cannot open study storage {url}: {str(database)!r} holds no "
+                    "studies (no study tables; this command only reads studies, a search "
+                    "creates them)."), line
+    assert database.stat().st_size == 0  # Optuna's tables were not written into it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
+
+
 def test_search_still_creates_its_storage_and_says_when_it_cannot(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder\n")
