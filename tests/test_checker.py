@@ -527,6 +527,20 @@ def test_too_deeply_nested_source_is_one_error_line(source: str) -> None:
     assert str(info.value).startswith("deep.py") and "\n" not in str(info.value)
 
 
+LONG_CHAIN = "x = " + "+".join(["1"] * 150_000) + "\n"  # 3.10's parser crashes on it
+
+
+def test_a_chain_that_crashes_310s_parser_is_refused_before_it() -> None:
+    from lradvisor.checker import _refuse_long_chains
+
+    with pytest.raises(LRAdvisorError, match=r"^deep.py: too deeply nested to check"):
+        _refuse_long_chains(LONG_CHAIN, "deep.py")
+    _refuse_long_chains("x = 1 + 1\n" * 30_000, "long.py")  # long, but short lines: kept
+    _refuse_long_chains(b'x = "unterminated\n', "bad.py")  # left to the parser's error
+    with pytest.raises(LRAdvisorError, match=r"^deep.py: too deeply nested to check"):
+        check_source(LONG_CHAIN, "deep.py")  # on every Python: one line, not a crash
+
+
 @pytest.mark.parametrize("raw", [
     b"\xef\xbb\xbfs = StepLR(opt, 3)\n",  # a BOM
     b"# -*- coding: latin-1 -*-\n# caf\xe9\ns = StepLR(opt, 3)\n",

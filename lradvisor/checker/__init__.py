@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import os
+import sys
 from pathlib import Path
 
 from lradvisor.checker._checks import _CHECKS
@@ -49,6 +50,8 @@ def check_source(source: str | bytes, path: str = "<string>") -> list[Finding]:
         >>> [f.code for f in check_source(code)]
         ['LRA005']
     """
+    if sys.version_info < (3, 11) and len(source) > _LONG_SOURCE:
+        _refuse_long_chains(source, path)
     try:
         mod = _Module(ast.parse(source, filename=path))
         findings = {f for check in _CHECKS for f in check(mod, path)}
@@ -61,6 +64,33 @@ def check_source(source: str | bytes, path: str = "<string>") -> list[Finding]:
     except ValueError as err:  # null bytes
         raise LRAdvisorError(f"{path}: cannot parse: {err}.") from None
     return sorted(findings, key=lambda f: (f.line, f.code))
+
+
+# Python 3.10's parser recurses once per operator of a chain (1 + 1 + ...) without a
+# guard: past about 100,000 it crashes the interpreter, where 3.11 raises RecursionError.
+_LONG_SOURCE = 100_000  # bytes: shorter sources cannot hold such a chain
+_MAX_CHAIN = 10_000  # operators in one logical line
+
+
+def _refuse_long_chains(source: str | bytes, path: str) -> None:
+    """Refuse, as 3.11 does, a source with a logical line of over ``_MAX_CHAIN``
+    operators (on 3.10, before its parser is given it). Bad tokens are left to it."""
+    import io
+    import tokenize
+
+    data = source.encode() if isinstance(source, str) else source
+    operators = 0
+    try:
+        for token in tokenize.tokenize(io.BytesIO(data).readline):
+            if token.type == tokenize.OP:
+                operators += 1
+                if operators > _MAX_CHAIN:
+                    raise LRAdvisorError(f"{path}: too deeply nested to check (a line of "
+                                         f"over {_MAX_CHAIN} operators).")
+            elif token.type == tokenize.NEWLINE:
+                operators = 0
+    except (tokenize.TokenError, SyntaxError, UnicodeDecodeError):
+        return
 
 
 def check_file(path: str | os.PathLike[str]) -> list[Finding]:
