@@ -53,6 +53,7 @@ __all__ = [
     "LRSuggestion",
     "LRFindError",
     "SweepContext",
+    "check_seed",
     "combined",
     "lr_find",
     "minimum",
@@ -198,11 +199,12 @@ def suggest_lr(steps: Sequence[int], lrs: Sequence[float], losses: Sequence[floa
     sm = smooth(steps[:end], losses[:end], beta)
     n = len(sm)
     cut_lrs, cut = list(lrs[n // 10: n - min(5, n // 10)]), sm[n // 10: n - min(5, n // 10)]
-    if len(cut) < MIN_POINTS:
+    if len(cut) < MIN_POINTS:  # so n < MIN_POINTS: below 10 points none is cut
+        before = ", before the first non-finite one" if finite else ""
         raise LRFindError(
-            f"the range test got {len(losses)} loss report(s) ({len(cut)} usable); it needs "
-            f"at least {MIN_POINTS + 2}: report the training loss more often (every step) "
-            "or sweep more steps."
+            f"the range test got {len(losses)} loss report(s) ({len(cut)} usable{before}); "
+            f"it needs at least {MIN_POINTS}: report the training loss more often (every "
+            "step) or sweep more steps."
         )
     methods = {"valley": valley(cut_lrs, cut), "steep": steep(cut_lrs, cut),
                "minimum": minimum(cut_lrs, cut)}
@@ -295,11 +297,15 @@ class LRFindResult:
         """Optimizer steps the sweep ran (it may have stopped early)."""
         return self.stopped_at or self.sweep_steps
 
+    def ending(self) -> str:
+        """Where the sweep stopped, or that it ran all its steps."""
+        return (f"stopped at step {self.stopped_at} (LR {self.lrs[-1]:.3g}): the loss diverged"
+                if self.stopped_at else f"ran all {self.sweep_steps} steps to LR {self.lr_max:g}")
+
     def describe(self) -> str:
         """Where it stopped and what it suggests, one line each."""
-        end = (f"stopped at step {self.stopped_at} (LR {self.lrs[-1]:.3g}): the loss diverged"
-               if self.stopped_at else f"ran all {self.sweep_steps} steps to LR {self.lr_max:g}")
-        return f"LR range test, seed {self.seed}: {end}.\nSuggested {self.suggestion.describe()}."
+        return (f"LR range test, seed {self.seed}: {self.ending()}.\n"
+                f"Suggested {self.suggestion.describe()}.")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (stored with a study by ``search --lr-find``)."""
@@ -366,17 +372,19 @@ def lr_find(
 
     Args:
         trainable: ``train(ctx)``, or ``"module:function"`` / ``"file.py:function"``.
-        workload: a built-in workload name, used when ``trainable`` is not given.
+        workload: a built-in workload name (checked), whose trainable is swept when
+            ``trainable`` is not given.
         lr_min, lr_max: the sweep's first and last LR (fastai's defaults).
         steps: optimizer steps of the sweep.
-        seed: the run's seed.
+        seed: the run's seed, in [0, 2**32 - 1] as a search's.
         diverge: stop once the smoothed loss exceeds this many times its best.
         beta: smoothing per optimizer step.
         device: for the context (``None``: a GPU when present).
 
     Raises:
-        LRFindError: a bad range or too few reported losses to read.
+        LRFindError: a bad range or seed, or too few reported losses to read.
         TrainableError: the trainable cannot be loaded.
+        WorkloadError: ``workload`` names no built-in workload.
 
     Example:
         >>> result = lr_find(workload="digits-cnn", steps=100)  # doctest: +SKIP
@@ -385,13 +393,14 @@ def lr_find(
     from lradvisor.schedules import ScheduleSpec
     from lradvisor.search import default_device, load_trainable
 
-    _check(lr_min, lr_max, steps, diverge, beta)
-    if trainable is None:
-        if workload is None:
-            raise LRFindError("lr_find needs a trainable (module:function) or a workload.")
+    _check(lr_min, lr_max, steps, diverge, beta, seed)
+    if workload is not None:  # checked even beside a trainable, as a search does
         from lradvisor.workloads import get_workload
 
-        trainable = get_workload(workload).trainable
+        work = get_workload(workload)
+        trainable = work.trainable if trainable is None else trainable
+    if trainable is None:
+        raise LRFindError("lr_find needs a trainable (module:function) or a workload.")
     function = load_trainable(trainable)
     ctx = SweepContext(spec=ScheduleSpec.create("constant", peak_lr=lr_min), total_steps=steps,
                        seed=seed, device=device or default_device(), lr_min=lr_min,
@@ -424,7 +433,7 @@ def _stopped_early(step: int, losses: Sequence[float], lr_min: float, lr_max: fl
             "or check the trainable's first losses.")
 
 
-def _check(lr_min: Any, lr_max: Any, steps: Any, diverge: Any, beta: Any) -> None:
+def _check(lr_min: Any, lr_max: Any, steps: Any, diverge: Any, beta: Any, seed: Any) -> None:
     for name, value in (("lr_min", lr_min), ("lr_max", lr_max)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not math.isfinite(value) or value <= 0:
@@ -437,3 +446,10 @@ def _check(lr_min: Any, lr_max: Any, steps: Any, diverge: Any, beta: Any) -> Non
         raise LRFindError(f"diverge must be a number > 1, but got {diverge!r}.")
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1:
         raise LRFindError(f"beta must be in [0, 1), but got {beta!r}.")
+    check_seed(seed)
+
+
+def check_seed(seed: Any) -> None:
+    """A seed as a search takes it: an integer in [0, 2**32 - 1], as numpy's."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise LRFindError(f"seed must be an integer in [0, 4294967295], but got {seed!r}.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -233,6 +234,7 @@ def test_round_trip_and_png(tmp_path):
     ({"lr_min": 0}, "lr_min"), ({"lr_min": float("nan")}, "lr_min"), ({"lr_max": -1}, "lr_max"),
     ({"lr_min": 1.0, "lr_max": 0.1}, "lr_max must be above"), ({"steps": 3}, "steps"),
     ({"steps": 10.5}, "steps"), ({"diverge": 1.0}, "diverge"), ({"beta": 1.0}, "beta"),
+    ({"seed": -1}, r"seed must be an integer in \[0, 4294967295\], but got -1"),
 ])
 def test_bad_arguments(kwargs, word):
     with pytest.raises(LRFindError, match=word):
@@ -244,6 +246,28 @@ def test_too_few_reports_says_report_more():
         lr_find(reports_twice, steps=20, device="cpu")
     with pytest.raises(LRFindError, match="needs a trainable"):
         lr_find()
+
+
+def test_too_few_reports_states_the_real_minimum():
+    """The message said 7 losses were needed; below 10 reports none is cut, so 5 do."""
+    lrs = [10 ** (-5 + i) for i in range(5)]
+    losses = [2.0, 1.5, 1.0, 0.9, 3.0]
+    assert suggest_lr(list(range(1, 6)), lrs, losses, beta=0.0).peak_lr > 0
+    with pytest.raises(LRFindError) as err:
+        suggest_lr(list(range(1, 5)), lrs[:4], losses[:4], beta=0.0)
+    assert str(err.value) == (
+        "the range test got 4 loss report(s) (4 usable); it needs at least 5: report the "
+        "training loss more often (every step) or sweep more steps.")
+    with pytest.raises(LRFindError, match=r"\(3 usable, before the first non-finite one\); "
+                       "it needs at least 5:"):
+        suggest_lr(list(range(1, 6)), lrs, [*losses[:3], math.nan, 1.0], beta=0.0)
+
+
+def test_a_workload_given_is_checked_beside_a_trainable():
+    from lradvisor.workloads import WorkloadError
+
+    with pytest.raises(WorkloadError, match="unknown workload 'nosuch'; allowed: digits-cnn"):
+        lr_find(mlp_sweep, workload="nosuch", steps=20, device="cpu")
 
 
 def test_a_sweep_that_diverges_at_once_says_so():
@@ -271,6 +295,8 @@ def test_cli_text_json_and_plot(tmp_path):
     out = runner.invoke(cli, [*args, "--seeds", "2", "--plot", str(tmp_path / "c.png")])
     assert out.exit_code == 0, out.output
     assert "seeds agree within" in out.output and "Suggested peak LR" in out.output
+    assert out.output.count("Suggested") == 1  # each seed's peak is on its own line
+    assert re.search(r"^LR range test, seed 1: .*; peak LR ", out.output, re.MULTILINE)
     assert (tmp_path / "c.png").stat().st_size > 5000
     out = runner.invoke(cli, [*args, "--format", "json"])
     data = json.loads(out.output)
@@ -278,6 +304,17 @@ def test_cli_text_json_and_plot(tmp_path):
     assert len(data["runs"]) == 1
     out = runner.invoke(cli, ["lr-find"])
     assert out.exit_code == 2 and "--trainable" in out.output
+
+
+def test_cli_text_prints_the_suggestion_once():
+    """One seed's suggestion was printed twice: under the sweep's line and at the end."""
+    out = CliRunner().invoke(cli, ["lr-find", "--trainable", f"{HERE}:mlp_sweep", "--lr-min",
+                                   "1e-5", "--lr-max", "100", "--steps", "40"])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0].startswith("LR range test, seed 0: ") and "peak LR" not in lines[0]
+    assert [line for line in lines if "Suggested" in line] == [lines[-2]]
+    assert lines[-2].startswith("Suggested peak LR ")
 
 
 def test_cli_json_is_strict_when_the_sweep_ends_in_nan():
@@ -361,3 +398,26 @@ def test_the_search_range_stops_below_the_edge_of_divergence():
     assert sug.lr_at_min_loss > sug.high  # the edge of divergence is not searched
     assert sug.high == max(max(sug.methods.values()), 2 * sug.peak_lr)
     assert sug.low <= sug.peak_lr <= sug.high
+
+
+@pytest.mark.parametrize("args, error", [
+    (("--seed", "-1"), "Error: seed must be an integer in [0, 4294967295], but got -1."),
+    (("--seed", "4294967295", "--seeds", "2"),
+     "Error: seed + seeds - 1 must be at most 4294967295, but got seed 4294967295 and "
+     "seeds 2."),
+    (("--workload", "nosuch"), "Error: unknown workload 'nosuch'; allowed: digits-cnn, "
+     "charlm, digits-finetune, tabular-mlp."),
+    (("--workload", "digits-cnn"), "Error: give --trainable or --workload, not both (got "),
+], ids=["negative seed", "seeds past the last", "unknown workload", "both"])
+def test_lr_find_refuses_its_settings_before_the_sweep(tmp_path, args, error):
+    """A seed search refuses was taken, and --workload beside --trainable was ignored
+    without a word, even a name that is no workload."""
+    from tests.conftest import run_cli
+
+    (tmp_path / "t.py").write_text(MARKED.format(tests=str(Path(HERE).parent)))
+    proc = run_cli("lr-find", "--trainable", f"{tmp_path / 't.py'}:train", "--steps", "20",
+                   *args)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith(error), proc.stderr
+    assert not (tmp_path / "swept").exists()

@@ -42,12 +42,24 @@ def lr_find_command(trainable: str | None, workload: str | None, lr_min: float, 
       lradvisor lr-find --workload digits-cnn
       lradvisor lr-find --trainable train.py:train --seeds 3 --plot lr_find.png
     """
-    from lradvisor.lrfind import LRFindError, combined, lr_find, seed_agreement
+    from lradvisor.lrfind import LRFindError, check_seed, combined, lr_find, seed_agreement
 
     if trainable is None and workload is None:
         raise click.UsageError("Missing option '--trainable' or '--workload'.")
+    if workload is not None:  # a bad name is refused, as search refuses it
+        from lradvisor.workloads import get_workload
+
+        get_workload(workload)
+    if trainable is not None and workload is not None:  # search uses both; a sweep, one
+        raise click.UsageError(
+            f"give --trainable or --workload, not both (got {trainable!r} and {workload!r}): "
+            "lr-find sweeps one training function.")
     if seeds < 1:
         raise LRFindError(f"seeds must be >= 1, but got {seeds!r}.")
+    check_seed(seed)  # all seeds before the first sweep trains
+    if seed + seeds - 1 >= 2**32:
+        raise LRFindError(f"seed + seeds - 1 must be at most 4294967295, but got seed {seed} "
+                          f"and seeds {seeds}.")
     results = [
         lr_find(trainable, workload=workload, lr_min=lr_min, lr_max=lr_max, steps=steps,
                 seed=seed + i)
@@ -84,7 +96,11 @@ def _text(results: list[Any], best: Any, agreement: float) -> str:
     from lradvisor.plots import ascii_plot
 
     first = results[0]
-    lines = [r.describe() for r in results]
+    if len(results) == 1:  # its suggestion is the one printed last
+        lines = [f"LR range test, seed {first.seed}: {first.ending()}."]
+    else:
+        lines = [f"LR range test, seed {r.seed}: {r.ending()}; {r.suggestion.describe()}."
+                 for r in results]
     lines += ["", f"Smoothed loss over the sweep (seed {first.seed}; LR {first.lrs[0]:.2g} "
               f"at the left to {first.lrs[-1]:.2g} at the right, log scale):",
               ascii_plot(_clipped(first.smoothed))]
