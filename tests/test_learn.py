@@ -138,6 +138,54 @@ def test_suggest_blends_without_loading_sklearn(planted):
     assert "evidence" not in plain.output.lower()
 
 
+SUGGEST_CNN = ("suggest", "--task", "scratch", "--arch", "cnn", "--optimizer", "sgd",
+               "--total-steps", "800")
+
+
+def test_suggest_text_says_the_peak_the_evidence_moved(planted):
+    """The text showed peak 0.208 and, under Why, the rules' "peak LR 0.1" alone: the
+    move was only in the JSON trace."""
+    from tests.conftest import run_cli
+
+    _, path = planted
+    rules, learned = advise(TaskProfile(**CNN)), blend(advise(TaskProfile(**CNN)),
+                                                        load_learned(path))
+    old, new = rules.best.spec.peak_lr, learned.best.spec.peak_lr
+    assert new > 1.5 * old
+    moved = (f"Evidence from 4 similar studies moved the peak LR from the rules' {old:.3g} "
+             f"to {new:.3g}.")
+    proc = run_cli(*SUGGEST_CNN, "--learned", str(path))
+    assert proc.returncode == 0, proc.stderr
+    why = [line for line in proc.stdout.splitlines() if line.startswith("Why: ")]
+    assert len(why) == 1 and why[0].endswith(moved), why
+    data = json.loads(run_cli(*SUGGEST_CNN, "--learned", str(path), "--format", "json").stdout)
+    assert data["peak_lr"] == pytest.approx(new) and data["rationale"].endswith(moved)
+    assert all(alt["rationale"].endswith(moved) for alt in data["alternatives"]
+               if alt["peak_lr"] == pytest.approx(new))
+
+
+def test_suggest_text_says_when_the_evidence_was_too_thin(planted, tmp_path):
+    """The rules' answer kept for want of studies was said only in the JSON trace."""
+    from lradvisor.rules._learn import save_learned
+    from tests.conftest import run_cli
+
+    _, path = planted
+    guide = load_learned(path)
+    thin = save_learned(LearnedGuide(guide.categories, tuple(
+        s for s in guide.studies if s["name"] in ("cnn-0", "cnn-1"))), tmp_path / "thin.json")
+    proc = run_cli(*SUGGEST_CNN, "--learned", str(thin))
+    assert proc.returncode == 0, proc.stderr
+    note = "2 similar studies, digits-cnn-like; fewer than 3, so the rules' ranking is kept."
+    line = f"Evidence: {note}"
+    lines = proc.stdout.splitlines()
+    assert [x for x in lines if "evidence" in x.lower()] == [line]
+    assert lines[lines.index(line) - 1].startswith("Rules: ")  # where evidence is shown
+    data = json.loads(run_cli(*SUGGEST_CNN, "--learned", str(thin), "--format", "json").stdout)
+    assert data["evidence"] is None and data["trace"][-1] == f"learned: evidence: {note}"
+    unrelated = run_cli("suggest", "--task", "finetune", "--learned", str(thin))
+    assert "evidence" not in unrelated.stdout.lower()  # no similar study: nothing to say
+
+
 def tiny(ctx):
     """A trivial trainable: the distance of the peak LR from 0.2."""
     for step in range(1, ctx.total_steps + 1):

@@ -74,12 +74,15 @@ def render(
     extra: dict[str, Any] | None = None,
     heading: str = "",
     interval: str | None = None,
+    note: str = "",
 ) -> str:
     """Render a ranked list of recommendations as ``text``, ``json`` or ``python``.
 
     ``interval`` (``"step"`` or ``"epoch"``) says what one scheduler step is; default
     :func:`interval_of` the ``profile`` in ``extra``, so a profile with epochs alone is
-    shown, and its code written, as stepped once per epoch.
+    shown, and its code written, as stepped once per epoch. ``note``: the text's
+    evidence line when the top recommendation carries none (evidence too thin to
+    count); the JSON has it in ``trace``.
     """
     if not recommendations:
         return "No recommendation: no rule matched this profile."
@@ -90,10 +93,10 @@ def render(
         return json.dumps(data, indent=2, sort_keys=False)
     if fmt == "python":
         return pytorch_code(top.spec, top.total_steps, interval)
-    return _text(recommendations, heading, interval)
+    return _text(recommendations, heading, interval, note)
 
 
-def _text(recommendations: Sequence[Any], heading: str, interval: str) -> str:
+def _text(recommendations: Sequence[Any], heading: str, interval: str, note: str) -> str:
     top = recommendations[0]
     total = top.total_steps
     if not total:
@@ -108,7 +111,7 @@ def _text(recommendations: Sequence[Any], heading: str, interval: str) -> str:
     lines += ["", f"Why: {top.rationale}"]
     if top.rules:
         lines.append("Rules: " + ", ".join(top.rules))
-    evidence = getattr(top, "evidence", None)
+    evidence = getattr(top, "evidence", None) or note
     if evidence:
         lines.append(evidence_line(evidence))
     steps = curve_steps(total)

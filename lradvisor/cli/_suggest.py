@@ -52,20 +52,21 @@ def suggest(fmt: str, plot: str | None, study: str | None, storage: str | None,
         require_storage(storage)  # only reads: a mistyped SQLite path is not created
         recs = best_recommendations(storage, study)
         extra: dict[str, Any] = {"study": study}
-        heading = f"Best schedule found by study {study!r}:"
+        heading, note = f"Best schedule found by study {study!r}:", ""
     else:
         from lradvisor.rules import advise
 
         advice = advise(profile_from_options(options), options.get("rules_files") or ())
+        heading, note = "", ""
         if not rules_only:
-            from lradvisor.rules._learn import blend, load_learned
+            from lradvisor.rules._learn import blend, load_learned, thin_evidence
 
-            advice = blend(advice, load_learned(learned))
+            guide = load_learned(learned)
+            advice, note = blend(advice, guide), thin_evidence(advice, guide)
         recs = list(advice.recommendations)
         data = advice.to_dict()
         extra = {k: data[k] for k in ("prior", "trace", "profile") if k in data}
-        heading = ""
-    click.echo(render(recs, fmt, extra=extra, heading=heading))
+    click.echo(render(recs, fmt, extra=extra, heading=heading, note=note))
     if plot and recs:
         _plot(recs, plot)
 

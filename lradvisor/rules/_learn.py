@@ -17,7 +17,8 @@ blends it into the rules' :class:`~lradvisor.rules.Advice`:
   untried families count as middling (0.5); a family that won on similar studies but
   that the rules do not name is added with the winning settings;
 * the peak LR moves by the similar winners' mean ratio to the rules' peak, shrunk the
-  same way, and the search prior's LR range is widened to hold it.
+  same way (each rationale says to what, from what), and the search prior's LR range
+  is widened to hold it.
 
 Every recommendation then carries ``evidence: N studies, <name>-like`` and the trace
 says whether the evidence changed the ranking.
@@ -37,7 +38,7 @@ from typing import Any
 from lradvisor.errors import RulesError
 
 __all__ = ["DEFAULT_LEARNED", "LEARNED_ENV", "LearnedGuide", "blend", "learned_path",
-           "load_learned", "save_learned"]
+           "load_learned", "save_learned", "thin_evidence"]
 
 LEARNED_ENV = "LRADVISOR_LEARNED"
 DEFAULT_LEARNED = "studies/learned.json"
@@ -156,10 +157,7 @@ def blend(advice: Any, guide: LearnedGuide | None) -> Any:
     near = guide.neighbours(profile)
     label = _label(near)
     if len(near) < guide.min_studies:
-        note = (f"evidence: {len(near)} similar {'study' if len(near) == 1 else 'studies'}"
-                f"{', ' + label + '-like' if label else ''}; fewer than {guide.min_studies}, "
-                "so the rules' ranking is kept.")
-        return replace(advice, trace=(*advice.trace, f"learned: {note}"))
+        return replace(advice, trace=(*advice.trace, f"learned: {_thin(near, guide)}"))
     weights = [max(1e-6, 1.0 - d / guide.radius) for d, _ in near]
     studies = [s for _, s in near]
     recs = list(advice.recommendations) + _added(advice, studies)
@@ -185,9 +183,12 @@ def blend(advice: Any, guide: LearnedGuide | None) -> Any:
         was = rules_rank.get(rec.spec.family)
         moved = "new" if was is None else ("" if was == place else f"rules: {_nth(was)}")
         text = f"{head}; ranked {_nth(place)}" + (f" ({moved})" if moved else "")
-        spec = rec.spec.replace(peak_lr=rec.spec.peak_lr * 10**ratio) if rec.spec.peak_lr \
-            else rec.spec
-        out.append(replace(rec, spec=spec, evidence=text))
+        spec, why = rec.spec, rec.rationale
+        if ratio and spec.peak_lr:
+            spec = spec.replace(peak_lr=spec.peak_lr * 10**ratio)
+            why += (f" Evidence from {len(near)} similar studies moved the peak LR from the "
+                    f"rules' {rec.spec.peak_lr:.3g} to {spec.peak_lr:.3g}.")
+        out.append(replace(rec, spec=spec, rationale=why, evidence=text))
     changed = [r.spec.family for r in order] != [r.spec.family for r in advice.recommendations]
     trace = [f"learned: {head}; " + ("the evidence changed the ranking to "
                                       + ", ".join(r.spec.family for r in order) if changed
@@ -197,6 +198,23 @@ def blend(advice: Any, guide: LearnedGuide | None) -> Any:
     prior = _prior(advice.prior, order, blended, 10**ratio)
     return replace(advice, recommendations=tuple(out), prior=prior,
                    trace=(*advice.trace, *trace))
+
+
+def thin_evidence(advice: Any, guide: LearnedGuide | None) -> str:
+    """What the text says when similar studies exist but are too few to change the
+    rules' answer (``evidence: 2 similar studies, ...``); ``""`` when there are none
+    or enough (the recommendations carry the evidence then)."""
+    if guide is None:
+        return ""
+    near = guide.neighbours(advice.profile.to_dict())
+    return _thin(near, guide) if 0 < len(near) < guide.min_studies else ""
+
+
+def _thin(near: Sequence[tuple[float, Mapping[str, Any]]], guide: LearnedGuide) -> str:
+    label = _label(near)
+    return (f"evidence: {len(near)} similar {'study' if len(near) == 1 else 'studies'}"
+            f"{', ' + label + '-like' if label else ''}; fewer than {guide.min_studies}, "
+            "so the rules' ranking is kept.")
 
 
 def _label(near: Sequence[tuple[float, Mapping[str, Any]]]) -> str:
