@@ -46,9 +46,10 @@ def output_file(path: str | Path) -> Iterator[Path]:
 
 
 def check_writable(path: str | Path) -> Path:
-    """``path`` when a file can be written there, its missing folders made: checked before
-    the work whose output it is, so the work is not lost to a path that fails after it.
-    Creates nothing (the nearest existing folder is probed with a temporary file).
+    """``path`` when a file could be written there (its missing folders made then):
+    checked before the work whose output it is, so the work is not lost to a path that
+    fails after it. Creates nothing (the nearest existing folder is probed with a
+    temporary file, deleted at once).
 
     Raises:
         OutputError: ``path`` is a folder, or the folder it would be made in is no
