@@ -99,8 +99,10 @@ class MetricScheduler(LRScheduler):
     def step(self, metrics: Any = None) -> None:  # type: ignore[override]
         """Count one scheduler step; with ``metrics``, then observe it (after warmup).
 
-        The LR is written to the optimizer only when it changes (a flat stretch costs a
-        counter increment), which keeps a step cheaper than torch's generic path.
+        The LR is written to the optimizer only when it changes, or when something else
+        changed it since (``SequentialLR`` resetting it to ``initial_lr``, a neighbour
+        in a ``ChainedScheduler``), as ``LambdaLR`` would overwrite it. A flat stretch
+        costs a counter increment and a comparison, cheaper than torch's generic path.
         """
         opt = self.optimizer
         if (self._step_count == 1 and hasattr(opt.step, "_wrapped_by_lr_sched")
@@ -114,10 +116,22 @@ class MetricScheduler(LRScheduler):
         self._step_count += 1
         self.last_epoch += 1
         factor = self.multiplier(self.last_epoch)
-        if factor != self._factor:
+        if factor != self._factor or self._overwritten():
             self._apply(factor)
         if metrics is not None:
             self.observe(metrics)
+
+    def _update_lr(self, epoch: int | None = None) -> None:
+        """torch's own path (``SequentialLR`` calls ``_update_lr(0)`` at a milestone)."""
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
+        self._apply()
+
+    def _overwritten(self) -> bool:
+        """Whether a group's LR is no longer the one this scheduler last wrote."""
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr, strict=True):
+            if group["lr"] != lr:
+                return True
+        return False
 
     def observe(self, metric: Any) -> None:
         """Feed one metric value without counting a step (ignored during warmup)."""

@@ -6,6 +6,8 @@ missing one skips its tests with the reason.
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -43,6 +45,42 @@ def test_plain_pytorch_loop_follows_the_recommended_curve() -> None:
             policy.observe((epoch + 1) * 8, torch.nn.functional.mse_loss(model(x), y).item())
     assert lrs == pytest.approx(policy.spec.curve(40), rel=1e-9, abs=1e-15)
     assert len(policy.history) == 5
+
+
+def _wrapped_lrs(scheduler, wrap: str, steps: int = 16) -> list[float]:
+    from torch.optim import lr_scheduler as tl
+
+    opt = scheduler.optimizer
+    if wrap == "sequential":
+        outer = tl.SequentialLR(opt, [scheduler, tl.ExponentialLR(opt, 0.5)], milestones=[10])
+    else:
+        outer = tl.ChainedScheduler([scheduler, tl.ExponentialLR(opt, 0.9)])
+    lrs = []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        outer.step()
+    return lrs
+
+
+@pytest.mark.parametrize(("family", "wrap"), [
+    ("cosine", "sequential"), ("cosine", "chained"), ("wsd", "sequential"),
+    ("wsd", "chained"), ("plateau", "sequential"),
+])
+def test_torch_wrappers_step_the_policy_as_they_step_lambda_lr(family: str, wrap: str) -> None:
+    """SequentialLR resets the LR to ``initial_lr`` before its first step, and a
+    ChainedScheduler's neighbour scales it: a fixed schedule writes its own LR then, as
+    LambdaLR over the same multiplier does (the first warmup step was the peak LR).
+    (After warmup, plateau leaves another's LR alone between cuts, as ReduceLROnPlateau.)"""
+    spec = ScheduleSpec.create(family, warmup_steps=4, peak_lr=0.1)
+    params = [torch.zeros(1, requires_grad=True)]
+    ours = SchedulePolicy.from_spec(spec).attach(torch.optim.SGD(params, lr=1.0), 16)
+    reference = torch.optim.lr_scheduler.LambdaLR(
+        torch.optim.SGD(params, lr=0.1), spec.multiplier_fn(16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's step-order check on SGD
+        assert _wrapped_lrs(ours, wrap) == pytest.approx(_wrapped_lrs(reference, wrap),
+                                                         rel=1e-12, abs=1e-15)
 
 
 # -- PyTorch Lightning --------------------------------------------------------------------
