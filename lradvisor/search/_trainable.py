@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import keyword
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -66,7 +67,7 @@ def _load_file(where: str, path: str) -> Any:
     file = Path(where).expanduser()
     if not file.is_file():
         raise TrainableError(f"trainable {path!r}: no file {str(file)!r}.")
-    name = f"_lradvisor_trainable_{abs(hash(str(file.resolve())))}"
+    name = _module_name(file)
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:
         raise TrainableError(f"trainable {path!r}: {str(file)!r} is not a Python file.")
@@ -80,3 +81,21 @@ def _load_file(where: str, path: str) -> Any:
             f"trainable {path!r}: running {str(file)!r} raised {type(err).__name__}: {err}"
         ) from None
     return module
+
+
+def _module_name(file: Path) -> str:
+    """The name ``file`` is loaded under: its stem, importable from its folder (added at
+    the end of ``sys.path``), so a process started with spawn or forkserver (DataLoader
+    workers, say) can unpickle what the file defines by importing it, as for
+    ``python file.py``; a private name where the stem would import another module."""
+    file = file.resolve()
+    if str(file.parent) not in sys.path:
+        sys.path.append(str(file.parent))
+    stem = file.stem
+    if stem.isidentifier() and not keyword.iskeyword(stem):
+        loaded = sys.modules.get(stem)
+        found = (getattr(loaded, "__file__", None) if loaded is not None
+                 else getattr(importlib.util.find_spec(stem), "origin", None))
+        if found is not None and Path(found).resolve() == file:
+            return stem
+    return f"_lradvisor_trainable_{abs(hash(str(file)))}"

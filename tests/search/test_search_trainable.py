@@ -40,3 +40,44 @@ def test_a_file_that_raises_on_import_is_named(tmp_path):
     bad.write_text("raise ImportError('needs a GPU')\n")
     with pytest.raises(TrainableError, match="raised ImportError: needs a GPU"):
         load_trainable(f"{bad}:train")
+
+
+SPAWNED_LOADER = '''
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+
+class Squares(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return torch.tensor(float(i * i))
+
+
+def train(ctx):
+    loader = DataLoader(Squares(), batch_size=4, num_workers=1,
+                        multiprocessing_context="spawn")
+    return float(next(iter(loader)).sum())
+'''
+
+
+def test_a_file_trainable_feeds_spawned_dataloader_workers(tmp_path):
+    # a spawned worker unpickles the file's Dataset by importing the file's module
+    # (macOS's default, forkserver Python 3.14's on Linux): it was a private name
+    # no other process could import, so every trial failed
+    from lradvisor.schedules import ScheduleSpec
+    from lradvisor.search import TrialContext
+
+    (tmp_path / "spawned_loader_train.py").write_text(SPAWNED_LOADER)
+    train = load_trainable(f"{tmp_path / 'spawned_loader_train.py'}:train")
+    ctx = TrialContext(spec=ScheduleSpec.create("constant", peak_lr=0.1), total_steps=1)
+    assert train(ctx) == 0 + 1 + 4 + 9
+
+
+def test_a_file_whose_stem_names_another_module_still_loads(tmp_path):
+    (tmp_path / "json.py").write_text("def train(ctx):\n    return 1.5\n")
+    assert load_trainable(f"{tmp_path / 'json.py'}:train")(None) == 1.5
+    import json
+
+    assert hasattr(json, "dumps")  # the standard library's, not replaced
