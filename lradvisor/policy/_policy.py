@@ -213,6 +213,7 @@ class SchedulePolicy:
         from lradvisor.policy._adaptive import AdaptiveDecayLR
 
         params = self.spec.params
+        self.spec.multiplier_fn(length)  # validates warmup against the run
         return AdaptiveDecayLR(
             optimizer,
             warmup_steps=self.spec.warmup_steps(length),

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from torch.optim.lr_scheduler import CosineAnnealingLR, LambdaLR
 
 from lradvisor import ScheduleSpec
+from lradvisor.errors import SpecError
 from lradvisor.cli import cli
 from lradvisor.policy import (
     AdaptiveDecayLR,
@@ -169,6 +170,15 @@ def test_wsd_policy_of_unknown_length_takes_decay_steps_from_the_spec() -> None:
 def test_wsd_with_relative_warmup_needs_a_length() -> None:
     with pytest.raises(PolicyError, match="warmup_fraction"):
         SchedulePolicy.from_spec(ScheduleSpec.create("wsd", warmup_fraction=0.1)).attach(_opt())
+
+
+@pytest.mark.parametrize("family", ["plateau", "wsd", "cosine"])
+def test_warmup_as_long_as_the_run_is_refused_naming_both(family: str) -> None:
+    """As build_scheduler refuses it: the warmup would never end (plateau never cut)."""
+    spec = ScheduleSpec.create(family, warmup_steps=20)
+    with pytest.raises(SpecError, match=r"warmup of 20 steps must be shorter than the run "
+                                        r"\(20 steps\)"):
+        SchedulePolicy.from_spec(spec).attach(_opt(), 20)
 
 
 def test_begin_decay_and_observe_need_an_attached_wsd_policy() -> None:
