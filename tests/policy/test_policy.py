@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from torch.optim.lr_scheduler import CosineAnnealingLR, LambdaLR
 
 from lradvisor import ScheduleSpec
-from lradvisor.errors import SpecError
 from lradvisor.cli import cli
+from lradvisor.errors import SpecError
 from lradvisor.policy import (
     AdaptiveDecayLR,
     AnytimeWSD,
