@@ -42,9 +42,9 @@ def load_trainable(path: str | Callable[..., Any]) -> Callable[..., Any]:
     if not where or not attr.isidentifier():
         raise TrainableError(f"trainable must be {_FORMS}, but got {path!r}.")
     module = _load_file(where, path) if where.endswith(".py") else _load_module(where, path)
-    function = getattr(module, attr, None)
-    if function is None:
+    if not hasattr(module, attr):
         raise TrainableError(f"trainable {path!r}: {where} has no attribute {attr!r}.")
+    function = getattr(module, attr)
     if not callable(function):
         raise TrainableError(f"trainable {path!r}: {attr!r} is not a function.")
     return function  # type: ignore[no-any-return]

@@ -81,3 +81,9 @@ def test_a_file_whose_stem_names_another_module_still_loads(tmp_path):
     import json
 
     assert hasattr(json, "dumps")  # the standard library's, not replaced
+
+
+def test_an_attribute_set_to_none_is_not_a_function_not_missing(tmp_path):
+    (tmp_path / "none_attr.py").write_text("train = None\n")
+    with pytest.raises(TrainableError, match="'train' is not a function"):
+        load_trainable(f"{tmp_path / 'none_attr.py'}:train")
