@@ -212,7 +212,7 @@ class TrialCurve:
         view = self.view()
         if step in view.intermediate_values:
             warnings.warn(f"The reported value is ignored because this `step` {step} "
-                          "is already reported.", UserWarning, stacklevel=3)
+                          "is already reported.", UserWarning, stacklevel=4)
             return
         view.intermediate_values[step] = value
         self._reports.append((step, value))

@@ -201,3 +201,18 @@ def test_a_sampled_trial_reads_the_study_once_then_the_pruner_rereads_after_its_
     reports = len(study.trials[record.number].intermediate_values)
     # past its first look, the pruner reads the study again once its refresh is due
     assert reports >= 2 and reads == reports
+
+
+def test_a_repeated_step_warns_at_the_trainables_line(tmp_path):
+    def repeats(ctx):
+        ctx.report(1, 0.5)
+        ctx.report(1, 0.4)  # the warning names this line, not lradvisor's
+        return 0.4
+
+    runner = _runner(f"sqlite:///{tmp_path}/s.db", 3600.0)
+    runner.trainable = repeats
+    with pytest.warns(UserWarning, match="already reported") as caught:
+        record = runner.run(Planned(ScheduleSpec.create("cosine", peak_lr=0.01), 0, 0, "x"))
+    assert record.state == "COMPLETE"
+    assert caught[0].filename == __file__
+    assert caught[0].lineno == repeats.__code__.co_firstlineno + 2
