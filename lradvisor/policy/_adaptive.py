@@ -89,7 +89,8 @@ class AdaptiveDecayLR(MetricScheduler):
     def step(self, metrics: Any = None) -> None:  # type: ignore[override]
         """Count one step; with ``metrics``, observe it. After warmup, without a metric,
         the LR cannot change, so the step is only counted (the common per-batch call)."""
-        if metrics is None and self._step_count > 1 and self.last_epoch >= self.warmup_steps:
+        if (metrics is None and self._step_count > 1 and self.last_epoch >= self.warmup_steps
+                and self._factor is not None):  # None: just loaded, the LR is yet to write
             self._step_count += 1
             self.last_epoch += 1
             return

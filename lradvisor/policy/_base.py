@@ -166,7 +166,8 @@ class MetricScheduler(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load :meth:`state_dict` output; the LR sequence continues exactly."""
+        """Load :meth:`state_dict` output; the LR sequence continues exactly (load the
+        optimizer's state too, as with any torch scheduler)."""
         state = dict(state_dict)
         missing = {"curve", "detector", "last_epoch"} - set(state)
         if missing:
@@ -179,4 +180,7 @@ class MetricScheduler(LRScheduler):
         self.__dict__.update(state)
         self.curve = curve
         self._rebuild()
-        self._apply()  # the optimizer's LR for the loaded step, even before its own state
+        # As torch's: loading leaves the optimizer alone (its own state holds the LR, and a
+        # SequentialLR or ChainedScheduler around this one may own it now); the next
+        # step() writes the LR (a fresh optimizer is at its peak until then).
+        self._factor = None

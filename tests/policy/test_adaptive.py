@@ -111,6 +111,23 @@ def test_resume_continues_the_identical_sequence(stop: int) -> None:
     assert first.cuts or stop == 3
 
 
+def test_resumed_on_a_fresh_optimizer_writes_the_cut_lr_at_the_next_step() -> None:
+    """Loading leaves the optimizer alone, as torch's schedulers do; the next bare
+    step() (the per-batch call that otherwise only counts) writes the cut LR."""
+    first = AdaptiveDecayLR(_opt(), factor=0.3, detector=PlateauDetector(2))
+    _run(first, _metrics())
+    assert first.scale < 1.0
+    second = AdaptiveDecayLR(_opt(), factor=0.3, detector=PlateauDetector(2))
+    for _ in range(3):
+        second.optimizer.step()
+        second.step()
+    second.load_state_dict(first.state_dict())
+    assert second.optimizer.param_groups[0]["lr"] == 1.0  # untouched by the load
+    second.optimizer.step()
+    second.step()
+    assert second.optimizer.param_groups[0]["lr"] == pytest.approx(first.scale)
+
+
 def test_pickles_mid_run() -> None:
     sched = AdaptiveDecayLR(_opt(), detector=PlateauDetector(2))
     _run(sched, [1.0] * 5)

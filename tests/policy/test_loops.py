@@ -6,6 +6,7 @@ missing one skips its tests with the reason.
 
 from __future__ import annotations
 
+import io
 import warnings
 
 import pytest
@@ -47,40 +48,75 @@ def test_plain_pytorch_loop_follows_the_recommended_curve() -> None:
     assert len(policy.history) == 5
 
 
-def _wrapped_lrs(scheduler, wrap: str, steps: int = 16) -> list[float]:
+def _wrap(scheduler, wrap: str):
     from torch.optim import lr_scheduler as tl
 
     opt = scheduler.optimizer
     if wrap == "sequential":
-        outer = tl.SequentialLR(opt, [scheduler, tl.ExponentialLR(opt, 0.5)], milestones=[10])
-    else:
-        outer = tl.ChainedScheduler([scheduler, tl.ExponentialLR(opt, 0.9)])
+        return tl.SequentialLR(opt, [scheduler, tl.ExponentialLR(opt, 0.5)], milestones=[10])
+    if wrap == "warmed":  # torch's warmup first, then ours
+        return tl.SequentialLR(opt, [tl.LinearLR(opt, 0.5, total_iters=3), scheduler],
+                               milestones=[3])
+    return tl.ChainedScheduler([scheduler, tl.ExponentialLR(opt, 0.9)])
+
+
+def _wrapped_lrs(outer, start: int, stop: int) -> list[float]:
+    opt = outer.optimizer
     lrs = []
-    for _ in range(steps):
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step()
-        outer.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's step-order check on SGD
+        for _ in range(start, stop):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            outer.step()
     return lrs
 
 
-@pytest.mark.parametrize(("family", "wrap"), [
-    ("cosine", "sequential"), ("cosine", "chained"), ("wsd", "sequential"),
-    ("wsd", "chained"), ("plateau", "sequential"),
-])
+_WRAPPED = [("cosine", "sequential"), ("cosine", "chained"), ("wsd", "sequential"),
+            ("wsd", "chained"), ("plateau", "sequential"), ("cosine", "warmed"),
+            ("plateau", "warmed")]
+
+
+def _ours_and_lambda_lr(family: str, wrap: str):
+    spec = ScheduleSpec.create(family, warmup_steps=4, peak_lr=0.1)
+    params = [torch.zeros(1, requires_grad=True)]
+    ours = SchedulePolicy.from_spec(spec).attach(torch.optim.SGD(params, lr=1.0), 16)
+    lambda_lr = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD(params, lr=0.1),
+                                                  spec.multiplier_fn(16))
+    return _wrap(ours, wrap), _wrap(lambda_lr, wrap)
+
+
+@pytest.mark.parametrize(("family", "wrap"), _WRAPPED)
 def test_torch_wrappers_step_the_policy_as_they_step_lambda_lr(family: str, wrap: str) -> None:
     """SequentialLR resets the LR to ``initial_lr`` before its first step, and a
     ChainedScheduler's neighbour scales it: a fixed schedule writes its own LR then, as
     LambdaLR over the same multiplier does (the first warmup step was the peak LR).
     (After warmup, plateau leaves another's LR alone between cuts, as ReduceLROnPlateau.)"""
-    spec = ScheduleSpec.create(family, warmup_steps=4, peak_lr=0.1)
-    params = [torch.zeros(1, requires_grad=True)]
-    ours = SchedulePolicy.from_spec(spec).attach(torch.optim.SGD(params, lr=1.0), 16)
-    reference = torch.optim.lr_scheduler.LambdaLR(
-        torch.optim.SGD(params, lr=0.1), spec.multiplier_fn(16))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # torch's step-order check on SGD
-        assert _wrapped_lrs(ours, wrap) == pytest.approx(_wrapped_lrs(reference, wrap),
-                                                         rel=1e-12, abs=1e-15)
+    ours, reference = _ours_and_lambda_lr(family, wrap)
+    assert _wrapped_lrs(ours, 0, 16) == pytest.approx(_wrapped_lrs(reference, 0, 16),
+                                                      rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("stop", [2, 7, 12])  # before, at and after the wrapper's switch
+@pytest.mark.parametrize(("family", "wrap"), _WRAPPED)
+def test_torch_wrappers_around_the_policy_resume_exactly(family: str, wrap: str,
+                                                         stop: int) -> None:
+    """Loading a scheduler's state leaves the optimizer's LR alone, as torch's do: the
+    wrapper's other scheduler may own it (writing ours gave 0.1 for 0.025 after the
+    switch, and a negative LR before it)."""
+    ours, reference = _ours_and_lambda_lr(family, wrap)
+    expected = _wrapped_lrs(reference, 0, 16)
+    head = _wrapped_lrs(ours, 0, stop)
+    buffer = io.BytesIO()
+    torch.save({"optimizer": ours.optimizer.state_dict(), "scheduler": ours.state_dict()},
+               buffer)
+    buffer.seek(0)
+    ckpt = torch.load(buffer, weights_only=True)
+    resumed, _ = _ours_and_lambda_lr(family, wrap)
+    resumed.optimizer.load_state_dict(ckpt["optimizer"])
+    resumed.load_state_dict(ckpt["scheduler"])
+    assert head + _wrapped_lrs(resumed, stop, 16) == pytest.approx(expected, rel=1e-12,
+                                                                   abs=1e-15)
 
 
 # -- PyTorch Lightning --------------------------------------------------------------------
