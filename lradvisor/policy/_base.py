@@ -16,6 +16,7 @@ import warnings
 from dataclasses import asdict
 from typing import Any
 
+from torch import Tensor
 from torch.optim.lr_scheduler import LRScheduler
 
 from lradvisor.plateau import PlateauDetector
@@ -152,7 +153,10 @@ class MetricScheduler(LRScheduler):
         self._factor = factor
         self._last_lr = [base * factor for base in self.base_lrs]
         for group, lr in zip(self.optimizer.param_groups, self._last_lr, strict=True):
-            group["lr"] = lr
+            if isinstance(group["lr"], Tensor):  # filled in place, as torch's schedulers do,
+                group["lr"].fill_(lr)  # so a compiled optimizer step keeps its tensor
+            else:
+                group["lr"] = lr
 
     # -- resume -------------------------------------------------------------------------
     # attributes rebuilt rather than saved (not plain data)

@@ -270,6 +270,21 @@ def test_fixed_policy_without_native_class_is_lambda_lr_exactly() -> None:
     assert _lrs(sched, 60) == _lrs(ref, 60)  # past the end too
 
 
+@pytest.mark.parametrize("family", ["cosine", "wsd", "plateau"])
+def test_a_tensor_lr_is_filled_in_place_as_lambda_lr_fills_it(family: str) -> None:
+    """torch.compile's recipe keeps the LR in a tensor; replacing it each step (instead of
+    ``fill_``) would give the compiled optimizer step a new tensor to guard on."""
+    spec = ScheduleSpec.create(family, warmup_steps=3)
+    params = [torch.zeros(1, requires_grad=True)]
+    ours = torch.optim.Adam(params, lr=torch.tensor(0.01), foreach=False)
+    reference = torch.optim.Adam(params, lr=torch.tensor(0.01), foreach=False)
+    lr = ours.param_groups[0]["lr"]
+    sched = SchedulePolicy.from_spec(spec).attach(ours, 10)
+    lrs = _lrs(sched, 10)
+    assert ours.param_groups[0]["lr"] is lr
+    assert lrs == _lrs(LambdaLR(reference, spec.multiplier_fn(10)), 10)
+
+
 @pytest.mark.parametrize("stop", [3, 30])
 def test_spec_lr_resumes_from_plain_data(stop: int) -> None:
     spec = ScheduleSpec.create("cosine", warmup_steps=5, min_lr_ratio=0.01)
