@@ -139,6 +139,9 @@ class SchedulePolicy:
     ) -> Any:
         """Set ``optimizer``'s LR to the peak and return the run's torch scheduler.
 
+        With param groups of different LRs the largest becomes the peak and the others
+        keep their ratios to it (:func:`~lradvisor.schedules.set_peak`).
+
         How the length is given says how to step it (:attr:`interval`):
 
         - ``total_steps=N``, or ``epochs=E, steps_per_epoch=S`` (``N = E * S``): call
@@ -155,9 +158,9 @@ class SchedulePolicy:
         length, interval = self._length(total_steps, epochs, steps_per_epoch)
         peak = self.spec.peak_lr
         if peak is not None:
-            for group in optimizer.param_groups:
-                group["lr"] = peak
-                group["initial_lr"] = peak
+            from lradvisor.schedules import set_peak
+
+            set_peak(optimizer, peak)
         family = self.spec.definition
         if family.adaptive:
             sched = self._adaptive(optimizer, length)

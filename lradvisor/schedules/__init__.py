@@ -10,7 +10,7 @@ from lradvisor.schedules._family import Family
 from lradvisor.schedules._params import Param
 from lradvisor.schedules._registry import FAMILY_NAMES, all_families, get_family
 from lradvisor.schedules._spec import ScheduleSpec
-from lradvisor.schedules._torch import as_spec, build_scheduler
+from lradvisor.schedules._torch import as_spec, build_scheduler, set_peak
 
 __all__ = [
     "FAMILY_NAMES",
@@ -22,6 +22,7 @@ __all__ = [
     "as_spec",
     "build_scheduler",
     "get_family",
+    "set_peak",
 ]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from lradvisor.errors import SpecError
 from lradvisor.schedules._spec import ScheduleSpec
 
-__all__ = ["as_spec", "build_scheduler"]
+__all__ = ["as_spec", "build_scheduler", "set_peak"]
 
 
 def as_spec(spec: ScheduleSpec | Mapping[str, Any] | str) -> ScheduleSpec:
@@ -48,8 +48,9 @@ def build_scheduler(
         spec: what to run (a spec, its dict or JSON form, or a family id).
         total_steps: how many times ``scheduler.step()`` will be called; ``None`` for a
             run of unknown length (open-ended specs only: ``constant``, ``plateau``).
-        peak_lr: sets every param group's LR (and ``initial_lr``) first; defaults to
-            ``spec.peak_lr``, and without either the optimizer's own LR is the peak.
+        peak_lr: sets the param groups' LRs (and ``initial_lr``) first, the largest to
+            the peak and the others in their ratios to it (:func:`set_peak`); defaults
+            to ``spec.peak_lr``, and without either the optimizer's own LRs are kept.
 
     Example:
         >>> import torch
@@ -63,10 +64,8 @@ def build_scheduler(
     fn = spec.multiplier_fn(total)  # validates lengths against this run
     peak = peak_lr if peak_lr is not None else spec.peak_lr
     if peak is not None:
-        peak = spec.replace(peak_lr=peak).peak_lr  # validated
-        for group in optimizer.param_groups:
-            group["lr"] = peak
-            group["initial_lr"] = peak
+        spec.replace(peak_lr=peak)  # validates it
+        set_peak(optimizer, peak)
     bases = {group.get("initial_lr", group["lr"]) for group in optimizer.param_groups}
     family = spec.definition
     warmup = spec.warmup_steps(total)
@@ -82,3 +81,30 @@ def build_scheduler(
     from torch.optim.lr_scheduler import LambdaLR
 
     return LambdaLR(optimizer, fn)
+
+
+def set_peak(optimizer: Any, peak: float) -> None:
+    """Set ``optimizer``'s LRs for a schedule peaking at ``peak``: the largest param
+    group's LR becomes ``peak`` and the others keep their ratios to it (a head at 10x
+    its backbone stays at 10x), each group's ``initial_lr`` with it, so the schedule
+    scales every group alike. Ratios are read from ``initial_lr`` where a scheduler set
+    one (the LRs it started from), else from ``lr``; a tensor LR is filled in place.
+
+    Example:
+        >>> import torch
+        >>> a, b = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+        >>> opt = torch.optim.SGD([{"params": [a], "lr": 0.01}, {"params": [b]}], lr=0.1)
+        >>> set_peak(opt, 0.5)
+        >>> [round(g["lr"], 6) for g in opt.param_groups]
+        [0.05, 0.5]
+    """
+    groups = optimizer.param_groups
+    bases = [float(g.get("initial_lr", g["lr"])) for g in groups]
+    top = max(bases, default=0.0)
+    for group, base in zip(groups, bases, strict=True):
+        lr = peak * base / top if top > 0 else peak
+        if hasattr(group["lr"], "fill_"):  # a tensor LR (torch.compile's optimizers)
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
+        group["initial_lr"] = lr

@@ -64,6 +64,9 @@ class TrialContext:
     def scheduler(self, optimizer: Any) -> Any:
         """Set ``optimizer``'s LR to the trial's peak and return the trial's scheduler.
 
+        With param groups of different LRs the largest becomes the peak and the others
+        keep their ratios to it (a head at 10x its backbone stays at 10x).
+
         Step it once per optimizer step, for every family: a ``plateau`` schedule gets
         its metric from :meth:`report`, so the loop needs no special case.
         """

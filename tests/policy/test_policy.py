@@ -354,3 +354,22 @@ def test_an_epochs_profile_from_suggest_is_stepped_per_epoch() -> None:
     assert "(10 epochs, one scheduler step per epoch)" in policy.describe()
     assert "# Call scheduler.step() once after every epoch." in policy.describe()
     assert policy.describe() == text.rstrip("\n")
+
+
+def test_attach_gives_the_peak_to_the_largest_group_and_keeps_the_ratios() -> None:
+    """A fine-tuning optimizer (backbone at a tenth of its head) keeps that ratio under
+    the policy's peak: torch's own cosine over 0.03 and 0.3, step by step."""
+    def optimizer(backbone: float, head: float) -> torch.optim.Optimizer:
+        return torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)], "lr": backbone},
+                                {"params": [torch.zeros(1, requires_grad=True)], "lr": head}])
+
+    opt = optimizer(0.01, 0.1)
+    sched = SchedulePolicy.from_spec(ScheduleSpec.create("cosine", peak_lr=0.3)).attach(opt, 30)
+    ref = optimizer(0.03, 0.3)
+    expected = CosineAnnealingLR(ref, T_max=30)
+    for _ in range(30):
+        assert [g["lr"] for g in opt.param_groups] == pytest.approx(
+            [g["lr"] for g in ref.param_groups], rel=1e-9, abs=1e-15)
+        for o, s in ((opt, sched), (ref, expected)):
+            o.step()
+            s.step()

@@ -170,3 +170,27 @@ def test_multiple_lrs_use_lambda_lr_per_group():
     ref = make_optimizer(1.0)
     ref_lr = drive(ref, tl.CosineAnnealingLR(ref, T_max=10, eta_min=0.1), 6)[-1]
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.1 * ref_lr, 0.01 * ref_lr])
+
+
+def test_a_peak_lr_goes_to_the_largest_group_and_the_others_keep_their_ratios():
+    """With a peak, groups at 0.1 and 0.01 run at 0.5 and 0.05: torch's own cosine over
+    those two LRs, step by step (they used to be flattened to 0.5 both)."""
+    from schedule_helpers import drive, make_optimizer
+
+    from lradvisor.schedules import build_scheduler
+
+    opt = make_optimizer(0.1, groups=2)
+    opt.param_groups[0]["lr"] = 0.01  # a backbone at a tenth of its head
+    sched = build_scheduler(opt, ScheduleSpec.create("cosine", peak_lr=0.5), 20)
+    assert [g["initial_lr"] for g in opt.param_groups] == pytest.approx([0.05, 0.5])
+    ref = make_optimizer(0.5, groups=2)
+    ref.param_groups[0]["lr"] = 0.05
+    expected = tl.CosineAnnealingLR(ref, T_max=20)
+    for _ in range(20):
+        assert [g["lr"] for g in opt.param_groups] == pytest.approx(
+            [g["lr"] for g in ref.param_groups], rel=1e-9, abs=1e-15)
+        drive(opt, sched, 1)
+        drive(ref, expected, 1)
+    again = build_scheduler(opt, ScheduleSpec.create("cosine", peak_lr=0.2), 20)
+    assert type(again).__name__ == "LambdaLR"  # set again: ratios from initial_lr
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.02, 0.2])

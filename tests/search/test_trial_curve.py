@@ -216,3 +216,15 @@ def test_a_repeated_step_warns_at_the_trainables_line(tmp_path):
     assert record.state == "COMPLETE"
     assert caught[0].filename == __file__
     assert caught[0].lineno == repeats.__code__.co_firstlineno + 2
+
+
+def test_ctx_scheduler_keeps_the_param_groups_ratios_under_the_trials_peak() -> None:
+    import torch
+
+    from lradvisor.search._context import TrialContext
+
+    ctx = TrialContext(spec=ScheduleSpec.create("linear", peak_lr=0.4), total_steps=10)
+    params = [{"params": [torch.zeros(1, requires_grad=True)], "lr": lr} for lr in (0.002, 0.02)]
+    opt = torch.optim.AdamW(params)
+    ctx.scheduler(opt)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.04, 0.4])
