@@ -252,11 +252,14 @@ class SweepContext(TrialContext):
     _avg: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, math.inf])
 
     def scheduler(self, optimizer: Any) -> Any:
-        """Set every param group's LR to ``lr_min`` and return the exponential ramp."""
+        """Set the largest param group's LR to ``lr_min`` (the others in their ratios to
+        it, as the search's ``ctx.scheduler`` sets a peak) and return the exponential
+        ramp: the LRs swept are the largest group's."""
         from torch.optim.lr_scheduler import LambdaLR
 
-        for group in optimizer.param_groups:
-            group["lr"] = group["initial_lr"] = self.lr_min
+        from lradvisor.schedules import set_peak
+
+        set_peak(optimizer, self.lr_min)
         ramp = partial(ramp_multiplier, ratio=self.lr_max / self.lr_min, steps=self.total_steps)
         self._scheduler = LambdaLR(optimizer, ramp)
         return self._scheduler

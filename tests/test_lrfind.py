@@ -421,3 +421,24 @@ def test_lr_find_refuses_its_settings_before_the_sweep(tmp_path, args, error):
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert proc.stderr.startswith(error), proc.stderr
     assert not (tmp_path / "swept").exists()
+
+
+def test_the_sweep_keeps_param_groups_in_their_ratios() -> None:
+    """A backbone at a tenth of its head is swept at a tenth of it: the ramp is the
+    largest group's, as a search's peak is (it used to set every group alike)."""
+    import torch
+
+    from lradvisor.lrfind import SweepContext
+    from lradvisor.schedules import ScheduleSpec
+
+    ctx = SweepContext(spec=ScheduleSpec.create("constant", peak_lr=1e-5), total_steps=10,
+                       lr_min=1e-5, lr_max=1e-1)
+    params = [{"params": [torch.zeros(1, requires_grad=True)], "lr": lr} for lr in (0.001, 0.01)]
+    opt = torch.optim.SGD(params)
+    sched = ctx.scheduler(opt)
+    for _ in range(5):
+        opt.step()
+        sched.step()
+    backbone, head = (g["lr"] for g in opt.param_groups)
+    assert head == pytest.approx(1e-5 * (1e-1 / 1e-5) ** (5 / 9), rel=1e-6)  # the ramp
+    assert backbone == pytest.approx(head / 10, rel=1e-12)
