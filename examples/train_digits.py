@@ -1,7 +1,7 @@
 """A complete trainable for ``lradvisor search`` (the README's example).
 
     lradvisor search --task scratch --arch mlp --optimizer sgd --total-steps 600 \
-        --trainable examples/train_digits.py:train --trials 16 --budget 2
+        --trainable examples/train_digits.py:train --trials 16 --budget 3
 """
 
 import torch
