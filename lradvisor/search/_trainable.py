@@ -7,11 +7,12 @@ per trial) as ``train(ctx) -> float``: ``ctx`` is a
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import keyword
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,8 @@ def _load_module(name: str, path: str) -> Any:
     if str(Path.cwd()) not in sys.path and "" not in sys.path:
         sys.path.insert(0, str(Path.cwd()))  # as `python -m` would: modules next to the user
     try:
-        return importlib.import_module(name)
+        with _argv(name):
+            return importlib.import_module(name)
     except ImportError as err:
         raise TrainableError(f"trainable {path!r}: cannot import {name!r} ({err}).") from None
     except (Exception, SystemExit) as err:  # the user's module raised (or exited) on import
@@ -74,13 +76,27 @@ def _load_file(where: str, path: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # so pickling and dataclasses inside the file work
     try:
-        spec.loader.exec_module(module)
+        with _argv(str(file)):
+            spec.loader.exec_module(module)
     except (Exception, SystemExit) as err:  # an argparse at the top exits, say
         sys.modules.pop(name, None)
         raise TrainableError(
             f"trainable {path!r}: running {str(file)!r} raised {type(err).__name__}: {err}"
         ) from None
     return module
+
+
+@contextlib.contextmanager
+def _argv(program: str) -> Iterator[None]:
+    """``sys.argv`` as a run of the user's script with no arguments sees it, while it is
+    imported: an ``argparse`` at its top takes its defaults instead of refusing
+    lradvisor's own arguments (``search --trainable ...``)."""
+    saved = sys.argv
+    sys.argv = [program]
+    try:
+        yield
+    finally:
+        sys.argv = saved
 
 
 def _module_name(file: Path) -> str:

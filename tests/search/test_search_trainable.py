@@ -87,3 +87,34 @@ def test_an_attribute_set_to_none_is_not_a_function_not_missing(tmp_path):
     (tmp_path / "none_attr.py").write_text("train = None\n")
     with pytest.raises(TrainableError, match="'train' is not a function"):
         load_trainable(f"{tmp_path / 'none_attr.py'}:train")
+
+
+ARGPARSE_AT_TOP = '''
+import argparse
+import sys
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--width", type=int, default=8)
+args = parser.parse_args()
+SEEN = list(sys.argv)
+
+
+def train(ctx):
+    return float(args.width)
+'''
+
+
+def test_a_script_that_parses_its_arguments_on_import_gets_its_defaults(tmp_path,
+                                                                        monkeypatch):
+    # research scripts parse sys.argv at their top; they used to see lradvisor's own
+    # arguments, refuse them and exit, so the trainable could not load
+    import sys
+
+    argv = ["lradvisor", "search", "--trainable", "argparse_top.py:train", "--trials", "4"]
+    monkeypatch.setattr(sys, "argv", argv)
+    script = tmp_path / "argparse_top.py"
+    script.write_text(ARGPARSE_AT_TOP)
+    train = load_trainable(f"{script}:train")
+    assert train(None) == 8.0
+    assert sys.modules[train.__module__].SEEN == [str(script)]
+    assert sys.argv == argv  # given back
