@@ -111,8 +111,13 @@ def write_text(path: str | Path, text: str) -> Path:
     return file
 
 
-def ascii_plot(values: Sequence[float], *, width: int = 60, height: int = 10) -> str:
+def ascii_plot(values: Sequence[float], *, width: int = 60, height: int = 10,
+               from_zero: bool = True) -> str:
     """A small terminal chart of ``values`` (an LR curve), y labelled, x in steps.
+
+    The y axis starts at 0 (an LR curve); with ``from_zero=False`` it spans the values
+    alone, and the bottom row is labelled too (a loss curve, whose valley would
+    otherwise be a flat line near the top).
 
     Example:
         >>> chart = ascii_plot([1.0, 0.5, 0.25], width=3, height=2)
@@ -130,7 +135,7 @@ def ascii_plot(values: Sequence[float], *, width: int = 60, height: int = 10) ->
     cols = [values[min(n - 1, (i * n) // width)] for i in range(width)]
     finite = [v for v in cols if math.isfinite(v)]
     top = max(finite) if finite else 1.0
-    bottom = min(0.0, min(finite)) if finite else 0.0
+    bottom = (min(0.0, min(finite)) if from_zero else min(finite)) if finite else 0.0
     span = (top - bottom) or 1.0
     rows = [[" "] * width for _ in range(height)]
     for x, v in enumerate(cols):
@@ -139,10 +144,11 @@ def ascii_plot(values: Sequence[float], *, width: int = 60, height: int = 10) ->
         y = round((v - bottom) / span * (height - 1))
         rows[height - 1 - y][x] = "*"
     label = f"{top:.3g}"
-    pad = max(len(label), 4)
+    low = "" if from_zero or bottom == top else f"{bottom:.3g}"
+    pad = max(len(label), len(low), 4)
     lines = []
     for i, row in enumerate(rows):
-        tick = label if i == 0 else ""
+        tick = label if i == 0 else low if i == height - 1 else ""
         lines.append(f"{tick:>{pad}} |" + "".join(row).rstrip())
     lines.append(" " * pad + " +" + "-" * width)
     end = str(n - 1)

@@ -442,3 +442,33 @@ def test_the_sweep_keeps_param_groups_in_their_ratios() -> None:
     backbone, head = (g["lr"] for g in opt.param_groups)
     assert head == pytest.approx(1e-5 * (1e-1 / 1e-5) ** (5 / 9), rel=1e-6)  # the ramp
     assert backbone == pytest.approx(head / 10, rel=1e-12)
+
+
+def test_cli_text_curve_shows_a_shallow_valley(tmp_path):
+    """A loss that moves 10% around its level (digits-cnn's 2.25..2.35) is drawn over the
+    chart's height, not as a flat line at its top (the y axis started at 0)."""
+    from tests.conftest import run_cli
+
+    (tmp_path / "t.py").write_text(
+        "import math\n"
+        "import torch\n\n\n"
+        "def train(ctx):\n"
+        "    w = torch.nn.Parameter(torch.zeros(1))\n"
+        "    opt = torch.optim.SGD([w], lr=1.0)\n"
+        "    sched = ctx.scheduler(opt)\n"
+        "    for step in range(1, ctx.total_steps + 1):\n"
+        "        x = math.log10(opt.param_groups[0]['lr'])\n"
+        "        ctx.report(step, 2.3 - 0.05 * math.exp(-(x + 2) ** 2))\n"
+        "        opt.step()\n"
+        "        sched.step()\n"
+        "    return 2.3\n"
+    )
+    proc = run_cli("lr-find", "--trainable", f"{tmp_path / 't.py'}:train", "--steps", "60",
+                   "--lr-min", "1e-5", "--lr-max", "1")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Smoothed loss")) + 1
+    chart = lines[start:start + 10]
+    rows_with_points = [line for line in chart if "*" in line.split("|", 1)[1]]
+    assert len(rows_with_points) >= 5, "\n".join(chart)
+    assert chart[-1].split("|")[0].strip(), "the bottom row names the lowest loss"

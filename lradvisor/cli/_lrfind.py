@@ -103,7 +103,7 @@ def _text(results: list[Any], best: Any, agreement: float) -> str:
                  for r in results]
     lines += ["", f"Smoothed loss over the sweep (seed {first.seed}; LR {first.lrs[0]:.2g} "
               f"at the left to {first.lrs[-1]:.2g} at the right, log scale):",
-              ascii_plot(_clipped(first.smoothed))]
+              ascii_plot(_clipped(first.smoothed), from_zero=False)]
     if len(results) > 1:
         lines += ["", f"{len(results)} seeds agree within {agreement:.2f}x on the peak LR."]
     lines += ["", f"Suggested {best.describe()}.",
