@@ -47,6 +47,16 @@ def test_the_worker_command_is_a_real_lradvisor_command():
     assert ctx.params["grace"] > ctx.params["heartbeat"]
 
 
+def test_every_service_of_a_local_image_builds_it():
+    """`docker compose up -d postgres dashboard service` (the README's) builds only the
+    selected services: one with a local image and no build would try a registry pull."""
+    local = {s["image"] for s in SERVICES.values() if "build" in s and "image" in s}
+    for name, service in SERVICES.items():
+        if service.get("image") in local:
+            assert service.get("build", {}).get("target") in re.findall(
+                r"^FROM \S+ AS (\S+)", DOCKERFILE, re.M), name
+
+
 def test_the_worker_scales():
     worker = SERVICES["worker"]
     assert "container_name" not in worker and "ports" not in worker  # --scale worker=N
