@@ -116,5 +116,6 @@ def test_a_script_that_parses_its_arguments_on_import_gets_its_defaults(tmp_path
     script.write_text(ARGPARSE_AT_TOP)
     train = load_trainable(f"{script}:train")
     assert train(None) == 8.0
-    assert sys.modules[train.__module__].SEEN == [str(script)]
+    seen = sys.modules[train.__module__].SEEN
+    assert seen == [str(script)]
     assert sys.argv == argv  # given back
