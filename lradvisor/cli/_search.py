@@ -95,6 +95,7 @@ def search(fmt: str, spec_file: str | None, **options: Any) -> None:
             lr_range=None if found is None else (found.suggestion.low, found.suggestion.high),
             learned=_learned(),
         )
+        bar.finish()
     finally:
         bar.close()
     if found is not None:
@@ -167,6 +168,13 @@ class _Bar:
                             f"steps {progress.steps_used / progress.full_steps:.2f} runs",
                             refresh=False)
         bar.update(progress.done - bar.n)
+
+    def finish(self) -> None:
+        """The search ended (not interrupted): its total is the runs made, which the
+        estimate at the start may exceed (a budget or timeout that stops short)."""
+        if self._bar is not None and self._bar.total != self._bar.n:
+            self._bar.total = self._bar.n
+            self._bar.refresh()
 
     def close(self) -> None:
         if self._bar is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -53,6 +54,19 @@ def test_search_prints_progress_and_the_full_run_recommendation(searched):
     assert (where / "studies" / "lradvisor.db").exists()  # the default storage, created
     study = optuna.load_study(study_name="c", storage=f"sqlite:///{where}/studies/lradvisor.db")
     assert len([t for t in study.trials if t.user_attrs["rung"] == 0]) == 4  # flag beat file
+
+
+def test_the_bar_ends_at_the_runs_made_when_the_budget_stops_short_of_its_estimate(
+        searched):
+    where, _ = searched
+    storage = f"sqlite:///{where}/bar.db"  # not the module's shared database
+    proc = run("search", "--spec", "study.toml", "--study", "bar", "--trials", "8",
+               "--budget", "2.5", "--storage", storage, cwd=where)
+    assert proc.returncode == 0, proc.stderr
+    study = optuna.load_study(study_name="bar", storage=storage)
+    last = [s for s in re.split(r"[\r\n]", proc.stderr) if "search rung" in s][-1]
+    done, total = map(int, re.search(r"(\d+)/(\d+)", last).groups())
+    assert done == total == len(study.trials) < 12, last  # 12: the estimate at the start
 
 
 def invoke(where, *args):
