@@ -102,7 +102,7 @@ def set_peak(optimizer: Any, peak: float) -> None:
     bases = [float(g.get("initial_lr", g["lr"])) for g in groups]
     top = max(bases, default=0.0)
     for group, base in zip(groups, bases, strict=True):
-        lr = peak * base / top if top > 0 else peak
+        lr = peak * (base / top) if top > 0 else peak  # the largest: exactly the peak
         if hasattr(group["lr"], "fill_"):  # a tensor LR (torch.compile's optimizers)
             group["lr"].fill_(lr)
         else:

@@ -183,6 +183,7 @@ def test_a_peak_lr_goes_to_the_largest_group_and_the_others_keep_their_ratios():
     opt.param_groups[0]["lr"] = 0.01  # a backbone at a tenth of its head
     sched = build_scheduler(opt, ScheduleSpec.create("cosine", peak_lr=0.5), 20)
     assert [g["initial_lr"] for g in opt.param_groups] == pytest.approx([0.05, 0.5])
+    assert opt.param_groups[1]["lr"] == 0.5  # the largest group: the peak itself, unrounded
     ref = make_optimizer(0.5, groups=2)
     ref.param_groups[0]["lr"] = 0.05
     expected = tl.CosineAnnealingLR(ref, T_max=20)
