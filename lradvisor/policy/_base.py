@@ -129,10 +129,10 @@ class MetricScheduler(LRScheduler):
 
     def _overwritten(self) -> bool:
         """Whether a group's LR is no longer the one this scheduler last wrote."""
-        for group, lr in zip(self.optimizer.param_groups, self._last_lr, strict=True):
-            if group["lr"] != lr:
-                return True
-        return False
+        groups, last = self.optimizer.param_groups, self._last_lr
+        if len(groups) == 1:  # the common case, on every step: no loop
+            return bool(groups[0]["lr"] != last[0])
+        return any(group["lr"] != lr for group, lr in zip(groups, last, strict=True))
 
     def observe(self, metric: Any) -> None:
         """Feed one metric value without counting a step (ignored during warmup)."""
