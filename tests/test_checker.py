@@ -541,6 +541,33 @@ def test_a_chain_that_crashes_310s_parser_is_refused_before_it() -> None:
         check_source(LONG_CHAIN, "deep.py")  # on every Python: one line, not a crash
 
 
+@pytest.mark.parametrize("chain", [
+    "a" + ".b" * 15_000,  # attribute and call chains crash 3.10's parser too
+    "f" + "()" * 15_000,
+    "[" + "+".join(["(1, 2)"] * 15_000) + "]",  # a chain inside brackets
+], ids=["attributes", "calls", "bracketed"])
+def test_every_kind_of_long_chain_is_refused(chain: str) -> None:
+    from lradvisor.checker import _refuse_long_chains
+
+    with pytest.raises(LRAdvisorError, match=r"^deep.py: too deeply nested to check"):
+        _refuse_long_chains(f"x = {chain}\n", "deep.py")
+
+
+@pytest.mark.parametrize("data", [
+    "[\n" + "".join(f"    {i},\n" for i in range(30_000)) + "]",
+    "{" + ", ".join(f"'k{i}': -{i}" for i in range(30_000)) + "}",
+    "[" + ", ".join(f"f({i}) + {i}" for i in range(30_000)) + "]",
+], ids=["list", "dict", "list-of-sums"])
+def test_a_long_literal_is_no_chain(data: str) -> None:
+    """3.10 parses a 30,000-item list or dict (a loop, not a recursion): it is checked,
+    not refused as too deeply nested (its commas were counted as one long chain)."""
+    from lradvisor.checker import _refuse_long_chains
+
+    source = f"VOCAB = {data}\ns = StepLR(opt, 3)\n"
+    _refuse_long_chains(source, "data.py")
+    assert [f.code for f in check_source(source, "data.py")] == ["LRA005"]
+
+
 @pytest.mark.parametrize("raw", [
     b"\xef\xbb\xbfs = StepLR(opt, 3)\n",  # a BOM
     b"# -*- coding: latin-1 -*-\n# caf\xe9\ns = StepLR(opt, 3)\n",

@@ -66,29 +66,42 @@ def check_source(source: str | bytes, path: str = "<string>") -> list[Finding]:
     return sorted(findings, key=lambda f: (f.line, f.code))
 
 
-# Python 3.10's parser recurses once per operator of a chain (1 + 1 + ...) without a
-# guard: past about 100,000 it crashes the interpreter, where 3.11 raises RecursionError.
+# Python 3.10's parser recurses once per link of a chain (1 + 1 + ..., a.b.c..., f()()...)
+# without a guard: past about 100,000 it crashes the interpreter, where 3.11 raises
+# RecursionError. Flat sequences (a list's items, a dict's, or/and, comparisons) are loops.
 _LONG_SOURCE = 100_000  # bytes: shorter sources cannot hold such a chain
-_MAX_CHAIN = 10_000  # operators in one logical line
+_MAX_CHAIN = 10_000  # operators in one chain
+_SEPARATORS = frozenset({",", ":", ";", "=", ":="})  # end a chain at their bracket level
 
 
 def _refuse_long_chains(source: str | bytes, path: str) -> None:
-    """Refuse, as 3.11 does, a source with a logical line of over ``_MAX_CHAIN``
-    operators (on 3.10, before its parser is given it). Bad tokens are left to it."""
+    """Refuse, as 3.11 does, a source with a chain of over ``_MAX_CHAIN`` operators (on
+    3.10, before its parser is given it). Operators are counted per bracket level, from
+    the last separator (``,`` ``:`` ``=``) of that level, so a long literal list or dict
+    is no chain. Bad tokens are left to the parser."""
     import io
     import tokenize
 
     data = source.encode() if isinstance(source, str) else source
-    operators = 0
+    chains = [0]  # operators since the last separator, per open bracket
     try:
         for token in tokenize.tokenize(io.BytesIO(data).readline):
-            if token.type == tokenize.OP:
-                operators += 1
-                if operators > _MAX_CHAIN:
-                    raise LRAdvisorError(f"{path}: too deeply nested to check (a line of "
+            if token.type == tokenize.NEWLINE:
+                chains = [0]
+            elif token.type != tokenize.OP:
+                continue
+            elif token.string in _SEPARATORS:
+                chains[-1] = 0
+            elif token.string in ")]}":
+                if len(chains) > 1:
+                    chains.pop()
+            else:
+                chains[-1] += 1
+                if sum(chains) > _MAX_CHAIN:
+                    raise LRAdvisorError(f"{path}: too deeply nested to check (a chain of "
                                          f"over {_MAX_CHAIN} operators).")
-            elif token.type == tokenize.NEWLINE:
-                operators = 0
+                if token.string in "([{":
+                    chains.append(0)
     except (tokenize.TokenError, SyntaxError, UnicodeDecodeError):
         return
 
