@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import keyword
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from lradvisor.errors import TrainableError
 __all__ = ["load_trainable"]
 
 _FORMS = "'package.module:function' or 'path/to/file.py:function'"
+_ARGV_LOCK = threading.RLock()  # one swap of sys.argv at a time (see _argv)
 
 
 def load_trainable(path: str | Callable[..., Any]) -> Callable[..., Any]:
@@ -90,13 +92,15 @@ def _load_file(where: str, path: str) -> Any:
 def _argv(program: str) -> Iterator[None]:
     """``sys.argv`` as a run of the user's script with no arguments sees it, while it is
     imported: an ``argparse`` at its top takes its defaults instead of refusing
-    lradvisor's own arguments (``search --trainable ...``)."""
-    saved = sys.argv
-    sys.argv = [program]
-    try:
-        yield
-    finally:
-        sys.argv = saved
+    lradvisor's own arguments (``search --trainable ...``). One thread at a time: two
+    loads interleaved would leave the first one's script name in ``sys.argv``."""
+    with _ARGV_LOCK:
+        saved = sys.argv
+        sys.argv = [program]
+        try:
+            yield
+        finally:
+            sys.argv = saved
 
 
 def _module_name(file: Path) -> str:

@@ -119,3 +119,43 @@ def test_a_script_that_parses_its_arguments_on_import_gets_its_defaults(tmp_path
     seen = sys.modules[train.__module__].SEEN
     assert seen == [str(script)]
     assert sys.argv == argv  # given back
+
+
+WAITS_ON_IMPORT = '''
+import sys
+
+events = sys._lradvisor_test_events
+events["{name}_started"].set()
+assert events["{name}_go"].wait(10)
+
+
+def train(ctx):
+    return 0.0
+'''
+
+
+def test_two_threads_loading_trainables_give_sys_argv_back(tmp_path, monkeypatch):
+    """Each load swaps sys.argv; interleaved, the second load gave back the first one's
+    script name, and sys.argv stayed that name for the rest of the process."""
+    import sys
+    import threading
+
+    argv = ["lradvisor", "search"]
+    monkeypatch.setattr(sys, "argv", argv)
+    events = {f"{n}_{e}": threading.Event() for n in "ab" for e in ("started", "go")}
+    monkeypatch.setattr(sys, "_lradvisor_test_events", events, raising=False)
+    threads = {}
+    for name in "ab":
+        (tmp_path / f"waits_{name}.py").write_text(WAITS_ON_IMPORT.format(name=name))
+        threads[name] = threading.Thread(
+            target=load_trainable, args=(f"{tmp_path / f'waits_{name}.py'}:train",))
+    threads["a"].start()
+    assert events["a_started"].wait(10)
+    threads["b"].start()  # waits for a's load to end (it swapped sys.argv before)
+    events["b_started"].wait(0.3)
+    events["a_go"].set()
+    threads["a"].join(10)
+    events["b_go"].set()
+    threads["b"].join(10)
+    assert events["b_started"].is_set()
+    assert sys.argv == argv
