@@ -64,7 +64,7 @@ def build_scheduler(
     fn = spec.multiplier_fn(total)  # validates lengths against this run
     peak = peak_lr if peak_lr is not None else spec.peak_lr
     if peak is not None:
-        spec.replace(peak_lr=peak)  # validates it
+        peak = spec.replace(peak_lr=peak).peak_lr  # validated, a float
         set_peak(optimizer, peak)
     bases = {group.get("initial_lr", group["lr"]) for group in optimizer.param_groups}
     family = spec.definition

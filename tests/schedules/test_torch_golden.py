@@ -195,3 +195,19 @@ def test_a_peak_lr_goes_to_the_largest_group_and_the_others_keep_their_ratios():
     again = build_scheduler(opt, ScheduleSpec.create("cosine", peak_lr=0.2), 20)
     assert type(again).__name__ == "LambdaLR"  # set again: ratios from initial_lr
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.02, 0.2])
+
+
+@pytest.mark.parametrize("peak", ["0.5", 1])
+def test_a_peak_lr_the_spec_accepts_is_written_as_its_float(peak):
+    """build_scheduler(peak_lr="0.5") is taken as the spec takes it: the optimizer gets
+    the validated float (the raw string reached the optimizer's arithmetic: TypeError)."""
+    from schedule_helpers import make_optimizer
+
+    from lradvisor.schedules import build_scheduler
+
+    opt = make_optimizer(0.1, groups=2)
+    sched = build_scheduler(opt, ScheduleSpec.create("cosine"), 20, peak_lr=peak)
+    assert type(sched).__name__ == "CosineAnnealingLR"
+    for group in opt.param_groups:
+        assert type(group["lr"]) is float and group["lr"] == float(peak)
+        assert type(group["initial_lr"]) is float and group["initial_lr"] == float(peak)
