@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lradvisor.errors import SpecError
-from lradvisor.schedules._spec import ScheduleSpec
+from lradvisor.schedules._spec import ScheduleSpec, check_peak_lr
 
 __all__ = ["as_spec", "build_scheduler", "set_peak"]
 
@@ -90,6 +90,9 @@ def set_peak(optimizer: Any, peak: float) -> None:
     scales every group alike. Ratios are read from ``initial_lr`` where a scheduler set
     one (the LRs it started from), else from ``lr``; a tensor LR is filled in place.
 
+    Raises:
+        SpecError: ``peak`` is not a finite number > 0 (nothing is written then).
+
     Example:
         >>> import torch
         >>> a, b = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
@@ -98,6 +101,7 @@ def set_peak(optimizer: Any, peak: float) -> None:
         >>> [round(g["lr"], 6) for g in opt.param_groups]
         [0.05, 0.5]
     """
+    peak = check_peak_lr(peak)  # a bad one would reach the optimizer's LRs unchecked
     groups = optimizer.param_groups
     bases = [float(g.get("initial_lr", g["lr"])) for g in groups]
     top = max(bases, default=0.0)

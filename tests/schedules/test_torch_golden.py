@@ -211,3 +211,20 @@ def test_a_peak_lr_the_spec_accepts_is_written_as_its_float(peak):
     for group in opt.param_groups:
         assert type(group["lr"]) is float and group["lr"] == float(peak)
         assert type(group["initial_lr"]) is float and group["initial_lr"] == float(peak)
+
+
+@pytest.mark.parametrize("peak", [0, -0.1, float("nan"), float("inf"), "fast", None, True])
+def test_set_peak_refuses_a_bad_peak_in_one_line_and_writes_nothing(peak):
+    """set_peak is public: a bad peak is refused as the spec refuses it (a negative one
+    became negative LRs in the optimizer, which torch's own constructors refuse)."""
+    from schedule_helpers import make_optimizer
+
+    from lradvisor.errors import SpecError
+    from lradvisor.schedules import set_peak
+
+    opt = make_optimizer(0.1, groups=2)
+    with pytest.raises(SpecError, match=r"^peak_lr must be a number > 0, but got ") as info:
+        set_peak(opt, peak)
+    assert repr(peak) in str(info.value) and "\n" not in str(info.value)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.1]
+    assert all("initial_lr" not in g for g in opt.param_groups)
