@@ -72,6 +72,10 @@ def _load_file(where: str, path: str) -> Any:
     if not file.is_file():
         raise TrainableError(f"trainable {path!r}: no file {str(file)!r}.")
     name = _module_name(file)
+    loaded = sys.modules.get(name)
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == \
+            file.resolve():
+        return loaded  # once a process, as `import` runs a module: its top runs once
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:
         raise TrainableError(f"trainable {path!r}: {str(file)!r} is not a Python file.")

@@ -159,3 +159,16 @@ def test_two_threads_loading_trainables_give_sys_argv_back(tmp_path, monkeypatch
     threads["b"].join(10)
     assert events["b_started"].is_set()
     assert sys.argv == argv
+
+
+def test_a_file_trainable_runs_its_top_once_a_process(tmp_path):
+    # search --lr-find loads the trainable for its checks, its sweep and the search: a
+    # script that loads its data at its top did that three times
+    log = tmp_path / "imports.log"
+    script = tmp_path / "loads_data_once.py"
+    script.write_text(f"with open({str(log)!r}, 'a') as f:\n    f.write('import\\n')\n\n"
+                      "def train(ctx):\n    return 1.0\n")
+    first = load_trainable(f"{script}:train")
+    second = load_trainable(f"{script}:train")
+    assert first is second
+    assert log.read_text() == "import\n"
