@@ -130,6 +130,9 @@ class MetricScheduler(LRScheduler):
     def _overwritten(self) -> bool:
         """Whether a group's LR is no longer the one this scheduler last wrote."""
         groups, last = self.optimizer.param_groups, self._last_lr
+        if hasattr(groups[0]["lr"], "fill_"):
+            return True  # a tensor LR is filled in place every step, as LambdaLR does:
+            # comparing a GPU tensor would make the CPU wait for the GPU each step
         if len(groups) == 1:  # the common case, on every step: no loop
             return bool(groups[0]["lr"] != last[0])
         return any(group["lr"] != lr for group, lr in zip(groups, last, strict=True))
