@@ -167,16 +167,19 @@ def merge_rules(shipped: Sequence[Rule], *users: Sequence[Rule],
     """User rules first (in the order given), then the shipped rules they do not replace.
 
     A user rule with a shipped rule's id replaces it (and must be of the same kind);
-    ``order`` is renumbered so that it gives the merged order.
+    ``order`` is renumbered so that it gives the merged order. A rule switched off
+    (``enabled = false``) that replaces none is refused: its id is likely mistyped.
     """
     merged: list[Rule] = []
     seen: dict[str, Rule] = {}
+    replaced: set[str] = set()
     for rule in [r for rules in users for r in rules] + list(shipped):
         old = seen.get(rule.id)
         if old is None:
             seen[rule.id] = rule
             merged.append(rule)
             continue
+        replaced.add(rule.id)
         if old.kind != rule.kind:
             raise RulesError(
                 f"{old.source}: {old.kind} {old.id!r} would replace a {rule.kind} of the "
@@ -186,4 +189,10 @@ def merge_rules(shipped: Sequence[Rule], *users: Sequence[Rule],
             what = "switches off" if not old.enabled else "replaces"
             trace.append(f"{_LABEL[old.kind]} {old.id} from {old.source} {what} the one in "
                          f"{rule.source}.")
+    idle = next((r for r in merged if not r.enabled and r.id not in replaced), None)
+    if idle is not None:
+        raise RulesError(f"{idle.source}: {idle.kind} {idle.id!r}: enabled = false switches "
+                         "off no rule, as no other rule has that id; give the id of a "
+                         "shipped rule (lradvisor/rules/guide.toml) or of a rule in a "
+                         "later --rules file.")
     return [replace(rule, order=i) for i, rule in enumerate(merged)]

@@ -58,6 +58,10 @@ def load_rules(path_or_text: str | os.PathLike[str], *, source: str | None = Non
             text = path.read_text(encoding="utf-8")
         except OSError as err:
             raise RulesError(f"rules file {str(path)!r} cannot be read: {err.strerror}.") from None
+        except UnicodeDecodeError as err:
+            raise RulesError(f"rules file {str(path)!r} is not UTF-8 text (byte "
+                             f"{err.object[err.start]:#04x} at offset {err.start}); save "
+                             "it as UTF-8.") from None
     elif isinstance(path_or_text, str):
         text, source = path_or_text, source or "<text>"
     else:
@@ -108,8 +112,8 @@ def _read(kind: str, table: Any, where: str, source: str, order: int) -> Rule:
     if not isinstance(reason, str) or not reason.strip() or "\n" in reason.strip():
         raise RulesError(f"{where}: reason must be one non-empty line, but got {reason!r}.")
     score = table.get("score", 0)
-    if isinstance(score, bool) or not isinstance(score, (int, float)):
-        raise RulesError(f"{where}: score must be a number, but got {score!r}.")
+    if not _is_number(score):
+        raise RulesError(f"{where}: score must be a finite number, but got {score!r}.")
     rule = Rule(id=rid, kind=kind, when=_when(table.get("when", {}), where),
                 reason=reason.strip(), score=float(score), source=source, order=order,
                 enabled=enabled)
@@ -148,12 +152,17 @@ def _when(when: Any, where: str) -> Mapping[str, Any]:
         if isinstance(cond, Mapping):
             bad = [k for k in cond if k not in ("min", "max")]
             nums = all(_is_number(v) for v in cond.values())
-            if allowed is not None or bad or not cond or not nums:
+            if (allowed is not None or bad or not cond or not nums
+                    or cond.get("min", -math.inf) > cond.get("max", math.inf)):
                 raise RulesError(f"{where}: when.{name} = {cond!r}: a range is "
-                                 "{min = number, max = number} on a numeric field.")
+                                 "{min = number, max = number} (min <= max) on a numeric "
+                                 "field.")
             out[name] = MappingProxyType(dict(cond))
             continue
         values = cond if isinstance(cond, list) else [cond]
+        if not values:
+            raise RulesError(f"{where}: when.{name} = []: a list of values matches none; "
+                             "give at least one.")
         for value in values:
             ok = value in allowed if allowed is not None else _is_number(value)
             if not ok:
@@ -165,13 +174,17 @@ def _when(when: Any, where: str) -> Mapping[str, Any]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (TOML's ``inf`` and ``nan`` are not: nothing compares
+    or searches well with them)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def _read_lr(rule: Rule, table: Mapping[str, Any], where: str) -> Rule:
     peak, bounds = table["peak"], table["range"]
     if not (isinstance(bounds, list) and len(bounds) == 2 and all(map(_is_number, bounds))):
-        raise RulesError(f"{where}: range must be [low, high], but got {bounds!r}.")
+        raise RulesError(f"{where}: range must be [low, high] (finite numbers), but got "
+                         f"{bounds!r}.")
     low, high = float(bounds[0]), float(bounds[1])
     if not (_is_number(peak) and 0 < low <= peak <= high):
         raise RulesError(f"{where}: needs 0 < low <= peak <= high, but got peak {peak!r} "
@@ -227,6 +240,9 @@ def _value(family: str, param: Param | None, name: str, value: Any, where: str,
     if param is None:
         raise RulesError(f"{where}: unknown parameter {name!r} for {family}; allowed: "
                          f"{', '.join(sorted(by_name))}.")
+    if isinstance(value, str) and param.kind != "str":
+        raise RulesError(f"{where}: params.{family}.{name} must be {param.allowed()}, "
+                         f"but got the text {value!r}.")
     if not isinstance(value, Mapping):
         try:
             return param.check(family, value)
@@ -285,13 +301,13 @@ def _prior(by_name: Mapping[str, Param], prior: Any, where: str) -> Mapping[str,
                 values = tuple(param.check("prior", v) for v in value)
                 numeric = param.kind in ("float", "int")
                 if not values or (numeric and (len(values) != 2 or values[0] > values[1])):
-                    raise SpecError(f"{name} must be [low, high] with low <= high, "
+                    raise SpecError(f"prior.{name} must be [low, high] with low <= high, "
                                     f"but got {value!r}.")
                 out[name] = values
             else:
                 out[name] = param.check("prior", value)
         except SpecError as err:
-            raise RulesError(f"{where}: prior.{err}") from None
+            raise RulesError(f"{where}: {err}") from None
     return MappingProxyType(out)
 
 

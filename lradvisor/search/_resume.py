@@ -1,13 +1,15 @@
 """Opening a study to search in: created, or resumed with what a resume must check.
 
-A resume must be the same search: the same run length, task profile, families and
-rungs (refused otherwise, in one line, before any trial runs). A search killed on this
-machine may have left trials RUNNING; :func:`_fail_left_running` fails those whose
+A resume must be the same search: the same run length, task profile, rules' conclusions
+(the guide with the same ``--rules`` files), families and rungs (refused otherwise, in
+one line, before any trial runs). A search killed on this machine may have left trials
+RUNNING; :func:`_fail_left_running` fails those whose
 process is gone as ``interrupted``, so the resume runs them again.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from lradvisor.errors import StudyError
@@ -53,6 +55,7 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
         "fidelity": fid.to_dict(), "rules": list(setup["rules"]),
         "rules_recommendations": [r.to_dict() for r in advice.recommendations],
         "prior": advice.prior.to_dict(), "rules_lr_default": setup["rules_peak"],
+        "rules_prior": setup["rules_prior"],
         "learned_guide": setup["learned"],  # the evidence blended in (workers re-blend it)
         "space": setup["space"].to_dict(),
         "trainable": setup["trainable_path"], "workload": setup["workload"],
@@ -123,6 +126,13 @@ def _check_same_search(study: Any, setup: dict[str, Any]) -> None:
         raise StudyError(
             f"study {setup['name']!r} was made for the profile {kept!r}, not "
             f"{setup['profile'].describe()!r}; use another --study name."
+        )
+    kept_rules = attrs.get("rules_prior")
+    if kept_rules is not None and kept_rules != json.loads(json.dumps(setup["rules_prior"])):
+        raise StudyError(
+            f"study {setup['name']!r} was made with other rules (rules {attrs.get('rules')}, "
+            f"peak LR {kept_rules.get('lr_default'):g}); resume it with the --rules files it "
+            "was made with or use another --study name."
         )
     stored = (attrs.get("space") or {}).get("families")
     if not stored:

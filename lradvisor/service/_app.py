@@ -64,13 +64,13 @@ def create_app(config: ServiceConfig | None = None, *, storage: Any = None) -> F
     Example:
         >>> app = create_app(ServiceConfig(storage="sqlite://"))  # doctest: +SKIP
     """
-    from lradvisor.rules import load_rules
+    from lradvisor.rules import load_rules, merge_rules, shipped_rules
     from lradvisor.storage import open_storage
 
     config = config or ServiceConfig()
     rules_files = rules_paths(config.rules_files)
-    for path in rules_files:
-        load_rules(path)  # a malformed file fails now, not on the first request
+    # a malformed file, or one that clashes with the guide, fails now, not on each request
+    merge_rules(shipped_rules(), *(load_rules(path) for path in rules_files))
     trials = RemoteTrials(storage if storage is not None else open_storage(config.storage),
                           trial_timeout=config.trial_timeout, max_requeues=config.max_requeues)
 

@@ -215,7 +215,8 @@ def rule(body: str) -> str:
          r"prior.min_lr_ratio must be \[low, high\] with low <= high"),
         (rule('family = "cosine"\nprior = { gamma = [0.1, 0.5] }'),
          r"prior names unknown parameter 'gamma'"),
-        (rule('family = "cosine"\nscore = "high"'), r"score must be a number, but got 'high'"),
+        (rule('family = "cosine"\nscore = "high"'),
+         r"score must be a finite number, but got 'high'"),
         (rule('family = "cosine"\ncolour = "red"'), r"unknown key 'colour'; allowed: enabled"),
         ('[[rule]]\nid = "r1"\nfamily = "cosine"', r"\('r1'\): missing 'reason'"),
         (rule(""), r"\('r1'\): missing 'family'"),
@@ -223,7 +224,7 @@ def rule(body: str) -> str:
         ('[[lr]]\nid = "l"\nreason = "x"\npeak = 0.1\nrange = [0.2, 0.5]',
          r"\[\[lr\]\] #1 \('l'\): needs 0 < low <= peak <= high, but got peak 0.1"),
         ('[[lr]]\nid = "l"\nreason = "x"\npeak = 0.1\nrange = 0.5',
-         r"range must be \[low, high\], but got 0.5"),
+         r"range must be \[low, high\] \(finite numbers\), but got 0.5"),
         ('[[lr]]\nid = "l"\nreason = "x"\npeak = 0.1\nrange = [0.01, 1]\n'
          'scale = { field = "colour", ref = 1, exponent = 1 }',
          r"scale.field must be one of batch_size, dataset_size, epochs, model_params, "

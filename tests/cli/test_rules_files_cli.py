@@ -1,0 +1,85 @@
+"""``--rules FILE`` as a user gives it: each bad file is one line naming it, exit 2."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import run_cli
+
+PROFILE = ("--task", "scratch", "--arch", "cnn", "--epochs", "30", "--steps-per-epoch", "100")
+
+
+def rule(body: str) -> bytes:
+    return f'[[rule]]\nid = "r1"\nreason = "x"\nfamily = "cosine"\n{body}\n'.encode()
+
+
+def lr(body: str) -> bytes:
+    return f'[[lr]]\nid = "l1"\nreason = "x"\n{body}\n'.encode()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'[[rule]]\nid = "r1"\nreason = "caf\xe9"\nfamily = "cosine"\n',
+         r"is not UTF-8 text \(byte 0xe9"),
+        (rule("score = nan"), r"\('r1'\): score must be a finite number, but got nan"),
+        (rule("score = inf"), r"score must be a finite number, but got inf"),
+        (lr("peak = 0.1\nrange = [0.01, inf]"), r"\('l1'\): range must be \[low, high\]"),
+        (rule("params = { warmup_fraction = { epochs = inf, default = 0.1 } }"),
+         r"params.warmup_fraction = .*a value table is"),
+        (rule("when = { epochs = { min = nan } }"), r"when.epochs = .*\(min <= max\)"),
+        (rule("when = { epochs = { min = 10, max = 5 } }"), r"when.epochs = .*\(min <= max\)"),
+        (rule("when = { epochs = [] }"), r"when.epochs = \[\]: a list of values matches none"),
+        (rule('params = { warmup_fraction = "0.1" }'),
+         r"params.cosine.warmup_fraction must be a number in \[0, 0.5\], but got the text"),
+        (rule('prior = { warmup_fraction = "x" }'), r"\('r1'\): prior.warmup_fraction must"),
+        (b'[[rule]]\nid = "scratch-cnn-cosinus"\nenabled = false\n',
+         r"rule 'scratch-cnn-cosinus': enabled = false switches off no rule"),
+    ],
+)
+def test_a_bad_rules_file_is_one_line_naming_it_exit_2(tmp_path, content, message):
+    path = tmp_path / "mine.toml"
+    path.write_bytes(content)
+    proc = run_cli("suggest", *PROFILE, "--rules", str(path))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert str(path) in proc.stderr
+    assert re.search(message, proc.stderr), proc.stderr
+
+
+def test_switching_off_a_shipped_rule_still_works(tmp_path):
+    path = tmp_path / "off.toml"
+    path.write_text('[[rule]]\nid = "scratch-cnn-cosine"\nenabled = false\n')
+    proc = run_cli("suggest", *PROFILE, "--rules", str(path), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert "scratch-cnn-cosine" not in proc.stdout.split('"trace"')[0]
+
+
+def test_a_resume_with_other_rules_is_refused(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'st.db'}"
+    first, other = tmp_path / "a.toml", tmp_path / "b.toml"
+    for path, peak in ((first, 0.05), (other, 0.02)):
+        path.write_text(f'[[lr]]\nid = "mine"\nwhen = {{ task = "scratch" }}\npeak = {peak}\n'
+                        'range = [0.01, 0.2]\nscore = 1000\nreason = "Mine."\n')
+    args = ("search", "--workload", "digits-cnn", "--create-only", "--study", "s",
+            "--storage", storage, "--trials", "4")
+    assert run_cli(*args, "--rules", str(first)).returncode == 0
+    assert run_cli(*args, "--rules", str(first)).returncode == 0  # the same rules: resumed
+    for given in (("--rules", str(other)), ()):
+        proc = run_cli(*args, *given)
+        assert proc.returncode == 2, proc.stderr
+        assert "study 's' was made with other rules" in proc.stderr
+        assert proc.stderr.count("\n") == 1
+
+
+def test_serve_refuses_a_rules_file_that_clashes_with_the_guide_at_start(tmp_path):
+    path = tmp_path / "clash.toml"
+    path.write_text('[[lr]]\nid = "scratch-cnn-cosine"\npeak = 0.1\nrange = [0.01, 1]\n'
+                    'reason = "x"\n')
+    proc = run_cli("serve", "--port", "0", "--storage", f"sqlite:///{tmp_path / 's.db'}",
+                   "--rules", str(path), timeout=30)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert "lr 'scratch-cnn-cosine' would replace a rule of the same id" in proc.stderr
