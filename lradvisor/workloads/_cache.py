@@ -45,12 +45,40 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
         raise
 
 
-def load_state(path: Path) -> dict[str, Any] | None:
-    """The tensors saved at ``path``, or ``None`` when it is missing or unreadable."""
+def load_state(path: Path, like: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The tensors saved at ``path``, or ``None`` when there is nothing usable there.
+
+    A missing, empty, truncated or foreign file is ``None`` (the caller recomputes and
+    overwrites it), never an error: a cache never stops a run.
+
+    Args:
+        path: the cache file.
+        like: the ``state_dict`` the file must match (same names, shapes and dtypes;
+            meta tensors will do); a file that does not, or that holds a NaN or inf,
+            is ``None`` as well, so a model is never loaded from garbage.
+    """
     import torch
 
     try:
-        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError):
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # any file torch cannot read back (UnpicklingError on garbage)
         return None
-    return state
+    if like is not None and not _matches(state, like):
+        return None
+    loaded: dict[str, Any] = state
+    return loaded
+
+
+def _matches(state: Any, like: dict[str, Any]) -> bool:
+    """Whether ``state`` has ``like``'s tensors (names, shapes, dtypes), all finite."""
+    import torch
+
+    if not isinstance(state, dict) or state.keys() != like.keys():
+        return False
+    return all(
+        isinstance(tensor, torch.Tensor)
+        and tensor.shape == like[name].shape
+        and tensor.dtype == like[name].dtype
+        and bool(torch.isfinite(tensor).all())
+        for name, tensor in state.items()
+    )

@@ -105,15 +105,29 @@ def pretrained_state(directory: str | None = None) -> dict[str, Any]:
     Args:
         directory: the cache directory; ``None`` is :func:`cache_dir` (read when called).
     """
+    import warnings
     from pathlib import Path
 
-    from lradvisor.workloads._cache import cache_dir, load_state, recipe_key, save_state
+    import torch
+
+    from lradvisor.workloads._cache import CACHE_ENV, cache_dir, load_state, recipe_key, save_state
+    from lradvisor.workloads._nets import DigitsCNN
 
     path = Path(directory or cache_dir()) / f"digits-finetune-{recipe_key(RECIPE)}.pt"
-    state = load_state(path)
+    with torch.device("meta"):  # shapes only: no memory, no draw from the global RNG
+        like = DigitsCNN(classes=len(RECIPE["classes"])).features.state_dict()
+    state = load_state(path, like=like)
     if state is None:
         state = _pretrain()
-        save_state(path, state)
+        try:
+            save_state(path, state)
+        except OSError as err:
+            warnings.warn(
+                f"digits-finetune: cannot cache the pretrained weights at {str(path)!r} "
+                f"({err.strerror or err}); each new process pretrains again. "
+                f"Set {CACHE_ENV} to a writable directory.",
+                stacklevel=2,
+            )
     return state
 
 

@@ -135,6 +135,43 @@ def test_finetune_pretrains_once_then_reuses_the_cached_file(tmp_path, monkeypat
     assert again == first
 
 
+def _bad_cache_file(kind: str, good: dict[str, torch.Tensor], path) -> None:
+    if kind == "garbage":
+        path.write_bytes(bytes(range(256)) * 8)
+    elif kind == "other shapes":
+        torch.save({k: torch.zeros(v.shape[0] + 1, *v.shape[1:]) for k, v in good.items()}, path)
+    elif kind == "nan weights":
+        torch.save({k: v * math.nan for k, v in good.items()}, path)
+    else:
+        torch.save(torch.zeros(3), path)
+
+
+@pytest.mark.parametrize("kind", ["garbage", "other shapes", "nan weights", "not a dict"])
+def test_finetune_recomputes_an_unusable_cache_file(tmp_path, monkeypatch, kind: str) -> None:
+    from lradvisor.workloads._cache import recipe_key
+    from lradvisor.workloads._digits_finetune import RECIPE, pretrained_state
+
+    expected = _cpu("digits-finetune", "linear")  # from the module's clean cache
+    good = pretrained_state(None)
+    cached = tmp_path / f"digits-finetune-{recipe_key(RECIPE)}.pt"
+    _bad_cache_file(kind, good, cached)
+    monkeypatch.setenv("LRADVISOR_CACHE", str(tmp_path))
+    assert _cpu("digits-finetune", "linear") == expected
+    rewritten = torch.load(cached, weights_only=True)
+    assert rewritten.keys() == good.keys()
+    assert all(torch.equal(rewritten[k], good[k]) for k in good)
+
+
+def test_finetune_runs_and_warns_when_the_cache_cannot_be_written(tmp_path, monkeypatch) -> None:
+    expected = _cpu("digits-finetune", "linear")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("LRADVISOR_CACHE", str(blocker / "cache"))
+    with pytest.warns(UserWarning, match="cannot cache the pretrained weights .*LRADVISOR_CACHE"):
+        assert _cpu("digits-finetune", "linear") == expected
+    assert blocker.read_text() == "not a directory"
+
+
 def test_unknown_workload_lists_the_valid_names() -> None:
     with pytest.raises(WorkloadError, match="unknown workload 'mnist'") as err:
         get_workload("mnist")
