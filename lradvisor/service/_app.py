@@ -201,7 +201,8 @@ def _read_routes(app: FastAPI, trials: RemoteTrials, rules_files: tuple[str, ...
         from lradvisor.cli._render import render
         from lradvisor.search._recommend import study_recommendations
 
-        recs = study_recommendations(trials.handle(name).study)  # the pick, its runners-up
+        with trials.in_use(name):  # the pick, its runners-up
+            recs = study_recommendations(trials.handle(name).study)
         return Response(render(recs, "json", extra={"study": name}).encode(), media_type=_JSON)
 
 
@@ -253,24 +254,28 @@ def _trial_routes(app: FastAPI, trials: RemoteTrials, rules_files: tuple[str, ..
               response_model=AskOut)
     def ask(name: StudyName) -> dict[str, Any]:
         """Ask for a trial: its id, schedule spec, peak LR and proxy length in steps."""
-        return trials.ask(name)
+        with trials.in_use(name):
+            return trials.ask(name)
 
     @app.post("/v1/studies/{name}/trials/{trial}/report", tags=["trials"],
               dependencies=_WRITE, response_model=PruneOut)
     def report(body: ReportIn, name: StudyName, trial: TrialId) -> PruneOut:
         """Report a value at a step; the answer says whether to stop (pruned) now."""
-        return PruneOut(prune=trials.report(name, trial, body.step, body.value))
+        with trials.in_use(name):
+            return PruneOut(prune=trials.report(name, trial, body.step, body.value))
 
     @app.post("/v1/studies/{name}/trials/{trial}/complete", tags=["trials"],
               dependencies=_WRITE, response_model=TrialStateOut)
     def complete(body: CompleteIn, name: StudyName,
                  trial: TrialId) -> TrialStateOut:
         """Finish the trial with its final value."""
-        return TrialStateOut(trial=trial, state=trials.complete(name, trial, body.value))
+        with trials.in_use(name):
+            return TrialStateOut(trial=trial, state=trials.complete(name, trial, body.value))
 
     @app.post("/v1/studies/{name}/trials/{trial}/fail", tags=["trials"],
               dependencies=_WRITE, response_model=TrialStateOut)
     def fail(body: FailIn, name: StudyName, trial: TrialId) -> TrialStateOut:
         """Fail the trial, with the reason (it is not queued again)."""
-        return TrialStateOut(trial=trial, state=trials.fail(name, trial, body.reason))
+        with trials.in_use(name):
+            return TrialStateOut(trial=trial, state=trials.fail(name, trial, body.reason))
 

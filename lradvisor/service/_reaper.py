@@ -96,6 +96,9 @@ def reap_all(trials: Any) -> dict[str, list[int]]:
         if not any(t.user_attrs.get(REMOTE) for t in running):
             continue
         study = trials.handle(summary.study_name).study
+        if study._study_id != study_id:  # made again since loaded: the old id holds nothing
+            trials.forget(summary.study_name)
+            study = trials.handle(summary.study_name).study
         failed = reap_study(study, timeout=trials.trial_timeout,
                             max_requeues=trials.max_requeues, now=trials.clock())
         if failed:

@@ -17,11 +17,12 @@ the study.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -131,6 +132,34 @@ class RemoteTrials:
         """Drop the cached handle of ``name`` (the study was deleted or replaced)."""
         with self._lock:
             self._handles.pop(name, None)
+
+    @contextlib.contextmanager
+    def in_use(self, name: str) -> Iterator[None]:
+        """Study ``name`` deleted (404) or made again (409) by another process meanwhile.
+
+        The handle is kept per process, so such a study's id is gone from under it and
+        Optuna raises ``KeyError``; the handle is dropped (the next request loads the
+        study anew) and the caller told what happened, instead of a 500. A ``KeyError``
+        while the study is there as loaded is a real error and goes on.
+        """
+        try:
+            yield
+        except KeyError:
+            with self._lock:
+                handle = self._handles.get(name)
+            if handle is None:
+                raise
+            try:
+                now = self._storage.get_study_id_from_name(name)
+            except KeyError:
+                now = None
+            if now == handle.study._study_id:
+                raise
+            self.forget(name)
+            if now is None:
+                raise NotFound(f"no study named {name!r} (deleted meanwhile).") from None
+            raise Conflict(f"study {name!r} was deleted and made again meanwhile; ask for "
+                           "a new trial.") from None
 
     def _load(self, name: str) -> Any:
         import optuna
