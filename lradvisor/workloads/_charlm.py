@@ -63,20 +63,28 @@ WORKLOAD = Workload(
 
 
 @cache
-def corpus() -> tuple[bytes, bytes]:
+def corpus(root: str | None = None) -> tuple[bytes, bytes]:
     """``(train_text, val_text)`` as ASCII bytes, read once per process.
 
+    Args:
+        root: the directory holding :data:`MODULES`; ``None`` is the running
+            interpreter's ``stdlib`` (a venv's is its base Python's).
+
     Raises:
-        LRAdvisorError: when the interpreter ships too little of its standard library as
-            source to build the corpus.
+        LRAdvisorError: when one of :data:`MODULES` is not there as source (a Python
+            that ships only ``.pyc`` or part of its standard library: training on the
+            rest would give other numbers under the same name), or the text is too short.
     """
-    root = sysconfig.get_paths()["stdlib"]
+    root = root or sysconfig.get_paths()["stdlib"]
+    missing = [name for name in MODULES if not os.path.isfile(os.path.join(root, name))]
+    if missing:
+        raise LRAdvisorError(
+            f"charlm needs the standard-library sources {', '.join(missing)} under {root!r}, "
+            "but this Python does not ship them; use another workload."
+        )
     train_parts, val_parts = [], []
     for name in MODULES:
-        path = os.path.join(root, name)
-        if not os.path.isfile(path):
-            continue
-        with open(path, encoding="utf-8", errors="ignore") as file:
+        with open(os.path.join(root, name), encoding="utf-8", errors="ignore") as file:
             text = file.read().encode("ascii", errors="ignore")[:FILE_CHARS]
         cut = len(text) - int(len(text) * VAL_FRACTION)
         train_parts.append(text[:cut])

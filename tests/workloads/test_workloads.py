@@ -172,6 +172,21 @@ def test_finetune_runs_and_warns_when_the_cache_cannot_be_written(tmp_path, monk
     assert blocker.read_text() == "not a directory"
 
 
+def test_charlm_refuses_a_standard_library_without_all_its_sources(tmp_path) -> None:
+    import shutil
+    import sysconfig
+
+    from lradvisor.workloads import _charlm
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    for name in _charlm.MODULES:
+        shutil.copy(f"{stdlib}/{name}", tmp_path / name)
+    assert _charlm.corpus(str(tmp_path)) == _charlm.corpus()
+    (tmp_path / "typing.py").unlink()  # as on a Python that ships only typing.pyc
+    with pytest.raises(LRAdvisorError, match=r"charlm needs .*typing\.py under"):
+        _charlm.corpus(f"{tmp_path}/")  # another key: corpus() is cached by root
+
+
 def test_unknown_workload_lists_the_valid_names() -> None:
     with pytest.raises(WorkloadError, match="unknown workload 'mnist'") as err:
         get_workload("mnist")
