@@ -3,8 +3,10 @@
 Every endpoint validates its input with the models of :mod:`._models`, calls the same
 function the CLI calls, and answers JSON. Errors a caller can cause are 4xx with the
 same one-line message the CLI prints (422 bad input, 404 no such thing, 409 wrong
-state, 401/403 token, 413 body too large); anything else is a 500 that says only
-"internal error" (the details go to the server's log, never to the caller).
+state, 401/403 token, 413 body too large); a study database that does not answer is a
+503 with ``Retry-After`` (nothing stored is lost; retry when it is back); anything else
+is a 500 that says only "internal error" (the details go to the server's log, never to
+the caller).
 """
 
 from __future__ import annotations
@@ -119,6 +121,20 @@ def _errors(app: FastAPI) -> None:
     async def user_error(_request: Request, err: LRAdvisorError) -> JSONResponse:
         status = 404 if isinstance(err, NotFound) else 409 if isinstance(err, Conflict) else 422
         return JSONResponse({"detail": str(err)}, status_code=status)
+
+    import optuna
+    import sqlalchemy.exc
+
+    async def unreachable(_request: Request, err: Exception) -> JSONResponse:
+        # the study database went away (or refused us): the caller may retry; stored
+        # trials are safe, nothing was half-written (each write is one transaction)
+        _log.warning("study database unreachable: %s", err)
+        return JSONResponse({"detail": "study database unreachable; try again."},
+                            status_code=503, headers={"Retry-After": "5"})
+
+    for kind in (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+                 optuna.exceptions.StorageInternalError):
+        app.add_exception_handler(kind, unreachable)
 
     @app.exception_handler(Exception)
     async def internal(_request: Request, err: Exception) -> JSONResponse:
