@@ -64,8 +64,7 @@ def build_scheduler(
     fn = spec.multiplier_fn(total)  # validates lengths against this run
     peak = peak_lr if peak_lr is not None else spec.peak_lr
     if peak is not None:
-        checked = spec.replace(peak_lr=peak).peak_lr  # validated: a float > 0 ("0.5" too)
-        set_peak(optimizer, checked if checked is not None else peak)
+        set_peak(optimizer, peak)  # validates it: a float > 0 ("0.5" too)
     bases = {group.get("initial_lr", group["lr"]) for group in optimizer.param_groups}
     family = spec.definition
     warmup = spec.warmup_steps(total)
