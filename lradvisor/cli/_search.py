@@ -106,18 +106,14 @@ def search(fmt: str, spec_file: str | None, **options: Any) -> None:
 def _check_before_sweep(settings: dict[str, Any], fidelity: Any) -> None:
     """What ``run_search`` refuses (profile, length, families, rules, seed, budget,
     storage), checked before ``--lr-find``'s sweep runs the user's training, not after."""
-    from lradvisor.search import Fidelity
-    from lradvisor.search._search import _prepare, check_seed_and_timeout
+    from lradvisor.search._search import _prepare, check_settings
     from lradvisor.storage import open_storage
 
     _prepare(settings.get("trainable"), settings.get("profile"), settings.get("workload"),
              settings.get("families"), settings.get("rules") or (), settings.get("study"),
              _learned(), settings["direction"])
-    trials = settings["trials"]
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise StudyError(f"n_trials must be an integer >= 1, but got {trials!r}.")
-    check_seed_and_timeout(settings["seed"], settings.get("timeout"))
-    (fidelity or Fidelity()).fit(settings.get("budget"))
+    check_settings(settings["trials"], settings["seed"], settings.get("timeout"), fidelity,
+                   settings.get("budget"))
     open_storage(settings.get("storage")).engine.dispose()
 
 

@@ -64,21 +64,18 @@ def create_search_study(
         TrainableError, StudyError, ProfileError, SpecError: as ``run_search``.
     """
     from lradvisor.search._resume import _open
-    from lradvisor.search._search import _prepare, check_seed_and_timeout
+    from lradvisor.search._search import _prepare, check_settings
     from lradvisor.search._shared import check_shared_url, open_schema_locked
     from lradvisor.storage import load_study, resolve_url
 
     if not isinstance(trainable, (str, type(None))):
         raise StudyError("workers need the trainable by name (module:function or file.py:"
                          f"function), but got {trainable!r}.")
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise StudyError(f"n_trials must be an integer >= 1, but got {n_trials!r}.")
-    check_seed_and_timeout(seed, timeout)
+    fid = check_settings(n_trials, seed, timeout, fidelity, budget)
     url = resolve_url(storage)
     check_shared_url(url)
     setup = _prepare(trainable, profile, workload, families, rules_files, study_name, learned,
                      direction)
-    fid = (fidelity or Fidelity()).fit(budget)
     open_schema_locked(url).engine.dispose()
     settings = {
         "n_trials": n_trials, "budget": budget, "timeout": timeout,

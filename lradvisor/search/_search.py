@@ -156,10 +156,7 @@ def run_search(
     if lr_range is not None:
         setup["space"] = replace(setup["space"], lr_low=float(lr_range[0]),
                                  lr_high=float(lr_range[1]))
-    if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
-        raise StudyError(f"n_trials must be an integer >= 1, but got {n_trials!r}.")
-    check_seed_and_timeout(seed, timeout)
-    fid = (fidelity or Fidelity()).fit(budget)
+    fid = check_settings(n_trials, seed, timeout, fidelity, budget)
     study, fid = _open(setup, storage, direction, pruner, sampler, seed, n_trials, fid,
                        explicit=fidelity is not None)
     runner = TrialRunner(study, setup["space"], setup["trainable"], fid, setup["full_steps"],
@@ -187,6 +184,21 @@ def run_search(
         study_steps=sum(r.steps_used for r in loop.records), full_steps=setup["full_steps"],
         trials_run=loop.done, interrupted=interrupted, records=loop.records,
     )
+
+
+def check_settings(n_trials: Any, seed: Any, timeout: Any, fidelity: Fidelity | None,
+                   budget: Any) -> Fidelity:
+    """A search's own settings, checked before anything runs; the rungs fitted to the
+    budget (``search``, ``search --jobs`` and the checks before ``--lr-find``'s sweep).
+
+    Raises:
+        StudyError: ``n_trials`` is not an integer >= 1, or as
+            :func:`check_seed_and_timeout` and :meth:`Fidelity.fit`.
+    """
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise StudyError(f"n_trials must be an integer >= 1, but got {n_trials!r}.")
+    check_seed_and_timeout(seed, timeout)
+    return (fidelity or Fidelity()).fit(budget)
 
 
 def check_seed_and_timeout(seed: Any, timeout: Any) -> None:
