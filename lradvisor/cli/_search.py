@@ -229,14 +229,27 @@ _SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
 }
 
 
+# What each item of a list setting may be (a family name, a fraction, a file path).
+_ITEM_TYPES: dict[str, tuple[type, ...]] = {
+    "families": (str,), "rungs": (int, float), "rules": (str,),
+}
+
+
 def _typed(key: str, value: Any, path: str) -> Any:
-    """A spec file's setting checked against its type (every other setting is text)."""
+    """A spec file's setting checked against its type (every other setting is text);
+    a list's items too, so ``rungs = [0.1, true]`` is not read as ``(0.1, 1.0)``."""
     kinds, words = _SETTING_TYPES.get(key, ((str,), "a string"))
-    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+    items = value if isinstance(value, list) else []
+    if not _of(value, kinds) or not all(_of(item, _ITEM_TYPES.get(key, ())) for item in items):
         raise StudyError(f"{key} in {path!r} must be {words}, but got {value!r}.")
     if key == "rules" and isinstance(value, str):
         return [value]  # one rules file
     return value
+
+
+def _of(value: Any, kinds: tuple[type, ...]) -> bool:
+    """Whether ``value`` is one of ``kinds``, a TOML boolean counting only as a bool."""
+    return isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))
 
 
 def _merge(file: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,39 @@
+"""Study spec files (``search --spec``) and the flags that override them, through a real
+``lradvisor`` subprocess: every bad file is one line naming the value, exit 2, and
+nothing is created."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAINABLES = ROOT / "tests" / "search" / "search_trainables.py"
+QUICK = (f'trainable = "{TRAINABLES}:quadratic"\ntask = "scratch"\ntotal_steps = 40\n'
+         'trials = 1\nrungs = [0.25, 1.0]\n')
+
+
+def _one_line_exit_2(proc, start: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
+    assert proc.stderr.startswith(start), proc.stderr
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("rungs = [0.1, true]", "rungs in {} must be a list of numbers, but got [0.1, True]."),
+    ("rungs = [[0.25], [1.0]]", "rungs in {} must be a list of numbers, but got"),
+    ('families = [{ name = "cosine" }]', "families in {} must be a list of names, but got"),
+    ("families = [1, 2]", "families in {} must be a list of names, but got [1, 2]."),
+    ("rules = [1]", "rules in {} must be a list of file paths, but got [1]."),
+])
+def test_a_list_setting_with_an_item_of_the_wrong_type_is_one_line(tmp_path, line, message):
+    """Before: ``true`` among the rungs was read as 1.0 and the search ran; a table
+    among the families was a TypeError traceback (exit 1)."""
+    spec = tmp_path / "study.toml"
+    spec.write_text(QUICK.replace("rungs = [0.25, 1.0]\n", "") + line + "\n")
+    proc = run_cli("search", "--spec", str(spec), cwd=tmp_path)
+    _one_line_exit_2(proc, "Error: " + message.format(repr(str(spec))))
+    assert not (tmp_path / "studies").exists()
