@@ -1,0 +1,69 @@
+"""The commands that read studies, against studies a search does not usually leave: a
+diverged trial, a study made by plain Optuna, a trial left running by a killed search,
+a database opened read-only or made by another Optuna version. Real SQLite files, the
+CLI in a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+
+import optuna
+import pytest
+
+from tests.conftest import run_cli
+
+SPEC = json.dumps({"family": "cosine", "params": {}, "peak_lr": 0.1})
+
+
+def _one_line(proc: subprocess.CompletedProcess) -> str:
+    """The single stderr line of a command that exited 2 without a traceback."""
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def _trial(value: float | None, state: str = "COMPLETE", **attrs: object) -> object:
+    """A finished trial as a search stores it (its spec, rung and steps)."""
+    curve = attrs.pop("curve", {10: 0.5, 20: value})
+    return optuna.trial.create_trial(
+        state=getattr(optuna.trial.TrialState, state), value=value, intermediate_values=curve,
+        user_attrs={"spec": SPEC, "rung": 0, "steps_used": 20, "total_steps": 20, **attrs})
+
+
+@pytest.fixture
+def url(tmp_path):
+    """An SQLite file with study ``s``: one completed trial and one that diverged (NaN
+    reports, pruned, as a search stores a diverged run)."""
+    from lradvisor.storage import get_study, open_storage
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    study = get_study(open_storage(url), "s")
+    study.set_user_attr("full_steps", 20)
+    study.add_trial(_trial(0.25))
+    study.add_trial(_trial(None, "PRUNED", diverged=True,
+                           curve={10: float("nan"), 20: float("inf")}))
+    return url
+
+
+def test_export_json_of_a_diverged_trial_is_strict_json(url, tmp_path):
+    """A diverged trial's NaN and inf reports were written as bare ``NaN`` and
+    ``Infinity``, which are not JSON: ``jq`` and ``JSON.parse`` refuse the whole file."""
+    for out in (None, tmp_path / "out.json"):
+        proc = run_cli("studies", "export", "s", "--storage", url, "--format", "json",
+                       *(("-o", str(out)) if out else ()))
+        assert proc.returncode == 0, proc.stderr
+        text = out.read_text() if out else proc.stdout
+
+        def refuse(word: str) -> None:
+            raise AssertionError(f"not JSON: {word}")
+
+        data = json.loads(text, parse_constant=refuse)
+        diverged = data["trials"][1]
+        assert diverged["state"] == "PRUNED" and diverged["diverged"] is True
+        curve = [[step, float(value)] for step, value in diverged["curve"]]
+        assert curve[0][0] == 10 and math.isnan(curve[0][1]) and curve[1] == [20, math.inf]
+        assert data["trials"][0]["value"] == 0.25  # finite numbers stay numbers
