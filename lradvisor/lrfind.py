@@ -38,9 +38,11 @@ from __future__ import annotations
 import contextlib
 import math
 import statistics
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from lradvisor.errors import LRAdvisorError
@@ -61,6 +63,7 @@ __all__ = [
     "smooth",
     "steep",
     "suggest_lr",
+    "trainable_failure",
     "valley",
 ]
 
@@ -388,6 +391,8 @@ def lr_find(
         LRFindError: a bad range or seed, or too few reported losses to read.
         TrainableError: the trainable cannot be loaded.
         WorkloadError: ``workload`` names no built-in workload.
+        Exception: whatever the trainable raises, unchanged (the CLI makes it one line
+            with :func:`trainable_failure`).
 
     Example:
         >>> result = lr_find(workload="digits-cnn", steps=100)  # doctest: +SKIP
@@ -408,8 +413,7 @@ def lr_find(
     ctx = SweepContext(spec=ScheduleSpec.create("constant", peak_lr=lr_min), total_steps=steps,
                        seed=seed, device=device or default_device(), lr_min=lr_min,
                        lr_max=lr_max, diverge=diverge, beta=beta, reports=steps)
-    with contextlib.suppress(_StopSweep):
-        function(ctx)
+    _train(function, ctx)
     points = [(s, v) for s, v in ctx.curve if 1 <= s <= steps]
     got_steps = [s for s, _ in points]
     losses = [v for _, v in points]
@@ -423,6 +427,50 @@ def lr_find(
     sm = smooth(got_steps, [v if math.isfinite(v) else math.nan for v in losses], beta)
     return LRFindResult(tuple(got_steps), tuple(lrs), tuple(losses), tuple(sm), suggestion,
                         lr_min, lr_max, steps, seed, ctx.stopped_at)
+
+
+def _train(function: Callable[..., Any], ctx: SweepContext) -> None:
+    """Run the trainable until it returns or the sweep stops it. Every frame under this
+    one in a traceback is the trainable's (see :func:`trainable_failure`)."""
+    with contextlib.suppress(_StopSweep):
+        function(ctx)
+
+
+def trainable_failure(err: BaseException) -> str | None:
+    """``err`` in one line, with the innermost line of the trainable's own file it passed
+    through, when it came out of the trainable :func:`lr_find` ran; ``None`` otherwise
+    (the sweep's own errors, bad input).
+
+    The line is in the file of the trainable's function, so an error raised deep in
+    torch is placed at the user's call that led there.
+
+    Example:
+        >>> def train(ctx):
+        ...     raise ValueError("no data")
+        >>> try:
+        ...     lr_find(train, steps=10)
+        ... except ValueError as err:
+        ...     print(trainable_failure(err))  # doctest: +ELLIPSIS
+        ValueError: no data (at ...:2 in train)
+    """
+    tb = err.__traceback__
+    while tb is not None and tb.tb_frame.f_code is not _train.__code__:
+        tb = tb.tb_next
+    if tb is None:
+        return None
+    what = " ".join(f"{type(err).__name__}: {err}".split()).rstrip(":")
+    if tb.tb_next is None:  # the call itself failed: train() takes no ctx, say
+        return what
+    frames = traceback.extract_tb(tb.tb_next)
+    at = [f for f in frames if f.filename == frames[0].filename][-1]
+    return f"{what} (at {_shown(at.filename)}:{at.lineno} in {at.name})"
+
+
+def _shown(filename: str) -> str:
+    """``filename`` relative to the working directory when it lies under it."""
+    with contextlib.suppress(ValueError):
+        return str(Path(filename).relative_to(Path.cwd()))
+    return filename
 
 
 def _stopped_early(step: int, losses: Sequence[float], lr_min: float, lr_max: float,

@@ -472,3 +472,76 @@ def test_cli_text_curve_shows_a_shallow_valley(tmp_path):
     rows_with_points = [line for line in chart if "*" in line.split("|", 1)[1]]
     assert len(rows_with_points) >= 5, "\n".join(chart)
     assert chart[-1].split("|")[0].strip(), "the bottom row names the lowest loss"
+
+
+
+RAISES = """\
+import torch
+
+
+def load(step):
+    raise ValueError(f"batch {step}\\nis empty")
+
+
+def train(ctx, bad=None):
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=ctx.peak_lr)
+    sched = ctx.scheduler(opt)
+    for step in range(1, ctx.total_steps + 1):
+        x = load(step) if step == bad == 7 else torch.ones(8, 3 if step == bad else 4)
+        loss = model(x).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        ctx.report(step, loss.item())
+
+
+def shapes(ctx):
+    return train(ctx, bad=5)
+
+
+def loads(ctx):
+    return train(ctx, bad=7)
+"""
+
+
+@pytest.mark.parametrize("command", [
+    ("lr-find", "--steps", "20"),
+    ("search", "--lr-find", "--task", "quick", "--total-steps", "60", "--trials", "1"),
+], ids=["lr-find", "search --lr-find"])
+@pytest.mark.parametrize("function, error", [
+    ("shapes", "RuntimeError: mat1 and mat2 shapes cannot be multiplied (8x3 and 4x1) "
+               "(at {path}:14 in train)"),
+    ("loads", "ValueError: batch 7 is empty (at {path}:5 in load)"),
+], ids=["raised in torch", "raised in the file"])
+def test_a_trainable_that_raises_is_one_line_naming_its_error_and_line(tmp_path, command,
+                                                                       function, error):
+    """It was a full traceback through click and lradvisor, exit 1. The line named is the
+    innermost one in the trainable's file: the user's call for an error raised inside
+    torch (line 14), the raise itself in a helper of theirs (line 5)."""
+    from tests.conftest import run_cli
+
+    path = tmp_path / "t.py"
+    path.write_text(RAISES)
+    storage = ("--storage", f"sqlite:///{tmp_path / 's.db'}") if command[0] == "search" else ()
+    proc = run_cli(*command, "--trainable", f"{path}:{function}", *storage)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "Error: lr-find: the trainable raised " + error.format(path=path)]
+
+
+def test_lr_find_in_python_raises_the_trainables_own_error(tmp_path):
+    """A library does not swallow it: the same exception, its traceback through the
+    user's frames intact."""
+    import traceback
+
+    from lradvisor.search import load_trainable
+
+    path = tmp_path / "t.py"
+    path.write_text(RAISES)
+    with pytest.raises(ValueError, match="^batch 7\nis empty$") as caught:
+        lr_find(load_trainable(f"{path}:loads"), steps=20)
+    frames = traceback.extract_tb(caught.value.__traceback__)
+    assert [(f.name, f.lineno) for f in frames[-3:]] == [("loads", 27), ("train", 13),
+                                                          ("load", 5)]

@@ -35,14 +35,15 @@ def lr_find_command(trainable: str | None, workload: str | None, lr_min: float, 
 
     The trainable is the search's train(ctx); it should report the training loss
     often (every step at best) with ctx.report(step, loss). The sweep stops when the
-    smoothed loss passes 4x its best.
+    smoothed loss passes 4x its best. A trainable that raises is named in one line with
+    its error and the line of its file it came from, exit status 1.
 
     \b
     Examples:
       lradvisor lr-find --workload digits-cnn
       lradvisor lr-find --trainable train.py:train --seeds 3 --plot lr_find.png
     """
-    from lradvisor.lrfind import LRFindError, check_seed, combined, lr_find, seed_agreement
+    from lradvisor.lrfind import LRFindError, check_seed, combined, seed_agreement
 
     if trainable is None and workload is None:
         raise click.UsageError("Missing option '--trainable' or '--workload'.")
@@ -61,8 +62,8 @@ def lr_find_command(trainable: str | None, workload: str | None, lr_min: float, 
         raise LRFindError(f"seed + seeds - 1 must be at most 4294967295, but got seed {seed} "
                           f"and seeds {seeds}.")
     results = [
-        lr_find(trainable, workload=workload, lr_min=lr_min, lr_max=lr_max, steps=steps,
-                seed=seed + i)
+        _sweep(trainable, workload=workload, lr_min=lr_min, lr_max=lr_max, steps=steps,
+               seed=seed + i)
         for i in range(seeds)
     ]
     best = combined(results)
@@ -76,6 +77,22 @@ def lr_find_command(trainable: str | None, workload: str | None, lr_min: float, 
     if plot:  # after the result is out: a plot that fails to write does not lose it
         results[0].save_png(plot)
         click.echo(f"wrote {plot}", err=True)
+
+
+def _sweep(trainable: str | None, **options: Any) -> Any:
+    """:func:`~lradvisor.lrfind.lr_find`, with an error the trainable raised as one line
+    naming it and the line of the trainable's file it came from, exit status 1 (user
+    code failed while running, as Python's own exit for an uncaught error; input that
+    cannot be used at all, a trainable that does not load included, stays exit 2)."""
+    from lradvisor.lrfind import lr_find, trainable_failure
+
+    try:
+        return lr_find(trainable, **options)
+    except (Exception, SystemExit) as err:
+        what = trainable_failure(err)
+        if what is None:  # not the trainable's: bad input (exit 2) or a fault of ours
+            raise
+        raise click.ClickException(f"lr-find: the trainable raised {what}") from None
 
 
 def _strict(data: Any) -> Any:
@@ -127,12 +144,10 @@ def sweep_for_search(settings: dict[str, Any]) -> Any:
     Returns the :class:`~lradvisor.lrfind.LRFindResult`; its suggestion's ``low`` and
     ``high`` become the search's peak-LR range, and the search stores it with the study.
     """
-    from lradvisor.lrfind import lr_find
-
     if settings.get("trainable") is None and settings.get("workload") is None:
         raise click.UsageError("--lr-find needs --trainable or --workload.")
-    result = lr_find(settings.get("trainable"), workload=settings.get("workload"),
-                     seed=settings.get("seed") or 0)
+    result = _sweep(settings.get("trainable"), workload=settings.get("workload"),
+                    seed=settings.get("seed") or 0)
     sug = result.suggestion
     click.echo(f"lr-find: {sug.describe()}; searching peak LR in {sug.low:.3g} .. "
                f"{sug.high:.3g}.", err=True)
