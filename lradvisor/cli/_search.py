@@ -263,6 +263,8 @@ def _merge(file: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     given = {k: options[k] for k in PROFILE_KEYS if options.get(k) is not None}
     if given.get("total_steps") is not None:
         profile.pop("epochs", None)
+    elif given.get("epochs") is not None:  # the flag's length wins over the file's, too
+        profile.pop("total_steps", None)
     profile.update(given)
     workload = settings.get("workload")
     if workload and profile:

@@ -4,6 +4,7 @@ nothing is created."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,15 @@ def test_a_list_setting_with_an_item_of_the_wrong_type_is_one_line(tmp_path, lin
     proc = run_cli("search", "--spec", str(spec), cwd=tmp_path)
     _one_line_exit_2(proc, "Error: " + message.format(repr(str(spec))))
     assert not (tmp_path / "studies").exists()
+
+
+def test_epochs_on_the_command_line_override_the_files_total_steps(tmp_path):
+    """Flags win over the file: ``--total-steps`` already replaced the file's epochs,
+    but ``--epochs`` against the file's ``total_steps`` was refused as a disagreement
+    (``total_steps 40 disagrees with epochs x steps_per_epoch``)."""
+    spec = tmp_path / "study.toml"
+    spec.write_text(QUICK)
+    proc = run_cli("search", "--spec", str(spec), "--epochs", "4", "--steps-per-epoch", "5",
+                   "--storage", f"sqlite:///{tmp_path}/s.db", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["total_steps"] == 20
