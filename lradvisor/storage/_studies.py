@@ -65,12 +65,25 @@ def list_studies(storage: optuna.storages.BaseStorage) -> list[Any]:
 
 
 def delete_study(storage: optuna.storages.BaseStorage, name: str) -> None:
-    """Delete the study ``name`` and all its trials."""
+    """Delete the study ``name`` and all its trials, in one transaction.
+
+    Raises:
+        StudyError: there is no such study, or the database refused the deletion (a
+            read-only file, say); then nothing was deleted.
+    """
     import optuna
+    import sqlalchemy.exc
 
     load_study(storage, name)  # raises a clear error when missing
-    optuna.delete_study(study_name=name, storage=storage)
-
+    try:
+        optuna.delete_study(study_name=name, storage=storage)
+    except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError) as err:
+        cause: BaseException = err  # Optuna wraps SQLAlchemy's error, which wraps the driver's
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        reason = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
+        raise StudyError(f"cannot delete study {name!r}: {reason}; nothing was deleted.") \
+            from None
 
 
 def _summaries(storage: optuna.storages.BaseStorage) -> list[Any]:

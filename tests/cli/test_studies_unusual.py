@@ -67,3 +67,16 @@ def test_export_json_of_a_diverged_trial_is_strict_json(url, tmp_path):
         curve = [[step, float(value)] for step, value in diverged["curve"]]
         assert curve[0][0] == 10 and math.isnan(curve[0][1]) and curve[1] == [20, math.inf]
         assert data["trials"][0]["value"] == 0.25  # finite numbers stay numbers
+
+
+def test_delete_on_a_read_only_database_is_one_line_and_keeps_the_study(url):
+    """A database that refuses writes (opened read-only here; a read-only file does the
+    same) made ``delete`` end in Optuna's traceback, exit 1."""
+    path = url.removeprefix("sqlite:///")
+    read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
+    assert run_cli("studies", "list", "--storage", read_only).returncode == 0  # it reads
+    line = _one_line(run_cli("studies", "delete", "s", "--yes", "--storage", read_only))
+    assert line == ("Error: cannot delete study 's': attempt to write a readonly database; "
+                    "nothing was deleted."), line
+    kept = optuna.load_study(study_name="s", storage=url)
+    assert [t.state.name for t in kept.trials] == ["COMPLETE", "PRUNED"]
