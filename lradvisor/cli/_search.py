@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from lradvisor.cli._options import format_option, profile_options, storage_option
+from lradvisor.cli._options import TASKS, format_option, profile_options, storage_option
 from lradvisor.errors import StudyError
 
 __all__ = ["search", "read_spec_file"]
@@ -68,7 +68,8 @@ def search(fmt: str, spec_file: str | None, **options: Any) -> None:
     """
     from lradvisor.search import Fidelity, run_search
 
-    settings = _merge(read_spec_file(spec_file) if spec_file else {}, options)
+    settings = _merge(read_spec_file(spec_file) if spec_file else {}, options,
+                      source=spec_file)
     fidelity = Fidelity(rungs=settings["rungs"]) if settings.get("rungs") else None
     if options.get("create_only") or options.get("jobs", 1) > 1:
         from lradvisor.cli._worker import parallel_search
@@ -252,8 +253,12 @@ def _of(value: Any, kinds: tuple[type, ...]) -> bool:
     return isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))
 
 
-def _merge(file: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """File settings, then the flags given on the command line, then the defaults."""
+def _merge(file: dict[str, Any], options: dict[str, Any], *,
+           source: str | None = None) -> dict[str, Any]:
+    """File settings, then the flags given on the command line, then the defaults.
+
+    ``source``: the spec file's path, named when neither it nor the flags say what to
+    search (an empty file, say)."""
     settings = {**DEFAULTS, **file}
     for key in SETTING_KEYS:
         value = options.get("rules_files" if key == "rules" else key)
@@ -274,6 +279,12 @@ def _merge(file: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
         if "total_steps" in profile:
             base.pop("epochs", None)
         profile = {**base, **profile}
+    if source and not workload and "task" not in profile:
+        raise StudyError(
+            f"study spec file {source!r} sets neither workload nor task: add "
+            f'workload = "NAME" or task = "..." (one of {", ".join(TASKS)}) with the '
+            "run's length (total_steps, or epochs and steps_per_epoch)."
+        )
     if profile:
         if "task" not in profile:
             raise click.UsageError("Missing option '--task' (or a workload) for the profile.")

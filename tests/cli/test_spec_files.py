@@ -50,3 +50,16 @@ def test_epochs_on_the_command_line_override_the_files_total_steps(tmp_path):
                    "--storage", f"sqlite:///{tmp_path}/s.db", "--format", "json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["total_steps"] == 20
+
+
+@pytest.mark.parametrize("command", ["search", "worker"])
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", "total_steps = 40\n"])
+def test_a_spec_file_that_names_nothing_to_search_says_so(tmp_path, command, text):
+    """Before: ``Missing option '--task', '--workload' or '--spec'`` though --spec was
+    given (and ``worker`` has neither --task nor --workload)."""
+    spec = tmp_path / "study.toml"
+    spec.write_text(text)
+    proc = run_cli(command, "--spec", str(spec), cwd=tmp_path)
+    _one_line_exit_2(proc, f"Error: study spec file {str(spec)!r} sets neither workload "
+                     'nor task: add workload = "NAME" or task = "..."')
+    assert not (tmp_path / "studies").exists()
