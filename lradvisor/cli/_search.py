@@ -138,6 +138,8 @@ def _finish(result: Any, fmt: str) -> None:
                           extra={"study": name, "evidence_data": result.evidence}))
     else:
         click.echo(f"No recommendation yet: no trial of study {name!r} completed.", err=True)
+        if fmt == "json":  # still one JSON document for the program reading stdout
+            click.echo("null")
     if result.interrupted:
         click.echo(f"Interrupted: finished trials are kept in study {name!r}; run the same "
                    "command again to resume.", err=True)
