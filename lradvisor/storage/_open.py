@@ -32,8 +32,8 @@ def open_storage(url: str | None = None, *, create: bool = True) -> optuna.stora
     created. ``create=False`` is for commands that only read studies: an SQLite file
     that does not exist is then an error (a mistyped path is reported) and nothing is
     created. Anything that keeps the database from being used (a bad URL, a missing
-    driver, a server that does not answer, a file that is not a database) raises one
-    :class:`StudyError` line before any trial runs.
+    driver, a server that does not answer, a file that is not a database, tables of
+    another Optuna version) raises one :class:`StudyError` line before any trial runs.
     """
     import sqlite3
 
@@ -65,7 +65,9 @@ def open_storage(url: str | None = None, *, create: bool = True) -> optuna.stora
         storage = open_schema_once(  # workers started together create tables once
             url, lambda: optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs))
     except (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, ImportError, ValueError,
-            OSError) as err:  # sqlite3: the schema lock reads the file (not a database)
+            OSError, RuntimeError) as err:
+        # sqlite3: the schema lock reads the file (not a database); RuntimeError: Optuna
+        # refuses tables another Optuna version made ("optuna storage upgrade", ...)
         reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         raise StudyError(f"cannot open study storage {_safe(url)}: {reason}") from None
     if url.startswith("sqlite") and storage.engine.url.database not in (None, "", ":memory:"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import subprocess
 
 import optuna
@@ -80,3 +81,22 @@ def test_delete_on_a_read_only_database_is_one_line_and_keeps_the_study(url):
                     "nothing was deleted."), line
     kept = optuna.load_study(study_name="s", storage=url)
     assert [t.state.name for t in kept.trials] == ["COMPLETE", "PRUNED"]
+
+
+@pytest.mark.parametrize(("version", "advice"), [
+    ("v2.6.0.a", "optuna storage upgrade"),  # made by an older Optuna
+    ("v99.0.0.a", "updating optuna"),  # made by a newer one
+])
+@pytest.mark.parametrize("command", [("studies", "list"), ("studies", "show", "s"),
+                                     ("report", "s", "-o", "{out}")])
+def test_a_database_of_another_optuna_version_is_one_line(url, tmp_path, version, advice,
+                                                          command):
+    """Optuna refuses tables another version made with a RuntimeError: it was a
+    traceback, exit 1; now Optuna's advice (upgrade the tables, or Optuna) in one line."""
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+        db.execute("UPDATE alembic_version SET version_num = ?", (version,))
+    out = tmp_path / "r.html"
+    line = _one_line(run_cli(*(a.format(out=out) for a in command), "--storage", url))
+    assert line.startswith(f"Error: cannot open study storage {url}: "), line
+    assert "is no longer compatible with the table schema" in line and advice in line, line
+    assert not out.exists()
