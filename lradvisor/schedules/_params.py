@@ -17,7 +17,7 @@ from typing import Any
 
 from lradvisor.errors import SpecError
 
-__all__ = ["Param", "length_steps", "validate_params"]
+__all__ = ["Param", "length_steps", "length_within_run", "validate_params"]
 
 _KINDS = ("float", "int", "str", "bool", "floats")
 
@@ -166,3 +166,31 @@ def length_steps(params: Mapping[str, Any], stem: str, total_steps: int) -> int:
         return int(steps)
     fraction = params.get(f"{stem}_fraction")
     return 0 if fraction is None else int(round(fraction * total_steps))
+
+
+def length_within_run(family: str, params: Mapping[str, Any], stem: str,
+                      total_steps: int) -> int:
+    """The length ``<stem>`` in whole steps (at least 1), as :func:`length_steps`, for a
+    length that must end within the run (a decay phase, the first drop): given as
+    ``<stem>_steps``, it must be in ``[1, total_steps]``, as its fraction is in (0, 1].
+
+    ``total_steps`` is the length the family's ``decay`` sees (the run after warmup).
+
+    Raises:
+        SpecError: ``<stem>_steps`` lies past the run's end; the message names the value
+            and the range this run allows.
+
+    Example:
+        >>> length_within_run("wsd", {"decay_steps": 300}, "decay", 200)
+        Traceback (most recent call last):
+        ...
+        lradvisor.errors.SpecError: wsd.decay_steps must be an integer in [1, 200] (the \
+steps of this run after warmup), but got 300.
+    """
+    steps = length_steps(params, stem, total_steps)
+    if params.get(f"{stem}_steps") is not None and steps > total_steps:
+        raise SpecError(
+            f"{family}.{stem}_steps must be an integer in [1, {total_steps}] (the steps of "
+            f"this run after warmup), but got {steps}."
+        )
+    return max(1, steps)

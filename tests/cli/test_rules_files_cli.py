@@ -49,6 +49,22 @@ def test_a_bad_rules_file_is_one_line_naming_it_exit_2(tmp_path, content, messag
     assert re.search(message, proc.stderr), proc.stderr
 
 
+def test_a_rule_whose_decay_passes_the_runs_end_is_refused_for_that_run(tmp_path):
+    """Its wsd decay of 5000 steps was cut to the 3000-step run without a word; the rule
+    is still fine for a run it fits."""
+    path = tmp_path / "mine.toml"
+    path.write_text('[[rule]]\nid = "mine"\nwhen = { task = "scratch" }\nfamily = "wsd"\n'
+                    'score = 1000\nparams = { decay_steps = 5000 }\nreason = "Mine."\n')
+    proc = run_cli("suggest", "--task", "scratch", "--total-steps", "3000", "--rules", str(path))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"Error: {path}: rule 'mine' gives an invalid schedule for task=scratch length=3000 "
+        "steps: wsd.decay_steps must be an integer in [1, 3000] (the steps of this run after "
+        "warmup), but got 5000."]
+    proc = run_cli("suggest", "--task", "scratch", "--total-steps", "6000", "--rules", str(path))
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_switching_off_a_shipped_rule_still_works(tmp_path):
     path = tmp_path / "off.toml"
     path.write_text('[[rule]]\nid = "scratch-cnn-cosine"\nenabled = false\n')

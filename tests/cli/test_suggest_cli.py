@@ -133,6 +133,13 @@ BAD_INPUT = [
     (("schedules", "plot", "cosine", "--param", "warmup_fraction=2"), "2"),
     (("schedules", "plot", "cosine", "--param", "bogus=1"), "bogus"),
     (("schedules", "plot", "cosine", "--total-steps", "0"), "0"),
+    (("schedules", "plot", "wsd", "--total-steps", "100", "--param", "decay_steps=500"),
+     "wsd.decay_steps must be an integer in [1, 100] (the steps of this run after warmup), "
+     "but got 500."),
+    (("schedules", "plot", "step", "--total-steps", "100", "--param", "step_steps=120",
+      "--param", "warmup_steps=10"),
+     "step.step_steps must be an integer in [1, 90] (the steps of this run after warmup), "
+     "but got 120."),
 ]
 
 

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from schedule_helpers import assert_close, drive, make_optimizer
 
 from lradvisor.schedules import FAMILY_NAMES, Param, ScheduleSpec, build_scheduler, get_family
+from lradvisor.schedules._params import length_steps
 
 PEAK = 0.01
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, database=None,
@@ -62,12 +63,16 @@ def _value(family: str, p: Param) -> st.SearchStrategy[Any]:
 
 @st.composite
 def specs_and_runs(draw: st.DrawFn, family: str) -> tuple[ScheduleSpec, int]:
-    """A valid spec of ``family`` and a run length it fits."""
+    """A valid spec of ``family`` and a run length it fits: warmup within the run, the
+    other lengths in steps within what follows the warmup (they are parts of it)."""
     total = draw(st.integers(1, 240))
     params: dict[str, Any] = {}
-    for p in get_family(family).all_params:
+    warmup_first = sorted(get_family(family).all_params,
+                          key=lambda p: not p.name.startswith("warmup_"))
+    for p in warmup_first:
         if p.length and draw(st.booleans()):  # the length in steps instead
-            high = total - 1 if p.name == "warmup_fraction" else total
+            high = total - 1 if p.name == "warmup_fraction" else \
+                total - length_steps(params, "warmup", total)
             params[p.steps_name] = draw(st.integers(1 if p.low_open else 0, high))
         else:
             params[p.name] = draw(_value(family, p))

@@ -69,6 +69,10 @@ CASES += [
     ("wsd-default-fraction", lambda: _hf("warmup_stable_decay", num_decay_steps=18,
                                          decay_type="1-sqrt"),
      ScheduleSpec.create("wsd", warmup_steps=WARMUP)),  # 0.2 * (100 - 12) -> 18 steps
+    ("wsd-decay-after-all-warmup", lambda: _hf("warmup_stable_decay", decay_type="cosine",
+                                               num_decay_steps=TOTAL - WARMUP),
+     ScheduleSpec.create("wsd", warmup_steps=WARMUP, decay_steps=TOTAL - WARMUP,
+                         decay_shape="cosine")),  # the longest decay allowed: no stable part
 ]
 
 

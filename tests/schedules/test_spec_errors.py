@@ -141,3 +141,44 @@ def test_lengths_in_fraction_and_steps_together():
     """A length given both ways is ambiguous."""
     with pytest.raises(SpecError, match="t0_fraction or t0_steps"):
         ScheduleSpec("cosine_restarts", {"t0_fraction": 0.1, "t0_steps": 10})
+
+
+PAST_THE_END = [
+    ("wsd", {"decay_steps": 101}, 100,
+     "wsd.decay_steps must be an integer in [1, 100] (the steps of this run after warmup), "
+     "but got 101."),
+    ("wsd", {"decay_steps": 90, "warmup_steps": 20}, 100,
+     "wsd.decay_steps must be an integer in [1, 80] (the steps of this run after warmup), "
+     "but got 90."),
+    ("step", {"step_steps": 500}, 100,
+     "step.step_steps must be an integer in [1, 100] (the steps of this run after warmup), "
+     "but got 500."),
+    ("step", {"step_steps": 95, "warmup_fraction": 0.1}, 100,
+     "step.step_steps must be an integer in [1, 90] (the steps of this run after warmup), "
+     "but got 95."),
+]
+
+
+@pytest.mark.parametrize(("family", "params", "total", "message"), PAST_THE_END,
+                         ids=[f"{f}-{'-'.join(p)}" for f, p, _, _ in PAST_THE_END])
+def test_a_length_in_steps_past_the_runs_end_is_refused(family, params, total, message):
+    """A wsd decay longer than the run was cut to the run without a word (so it decayed
+    from the first step after warmup, not as stated), and a step schedule whose first
+    drop lies past the end never dropped; both are refused where the run is known, by
+    the curve and by build_scheduler before the optimizer is touched."""
+    spec = ScheduleSpec(family, params)
+    with pytest.raises(SpecError) as err:
+        spec.curve(total)
+    assert str(err.value) == message
+    optimizer = make_optimizer()
+    with pytest.raises(SpecError) as err:
+        build_scheduler(optimizer, spec, total, peak_lr=0.5)
+    assert str(err.value) == message
+    assert optimizer.param_groups[0]["lr"] == 0.1 and "initial_lr" not in optimizer.param_groups[0]
+
+
+@pytest.mark.parametrize(("family", "params"), [("wsd", {"decay_steps": 10_000}),
+                                                ("step", {"step_steps": 10_000})])
+def test_a_length_in_steps_is_checked_only_once_the_run_is_known(family, params):
+    """The spec alone is valid: one spec serves runs of many lengths."""
+    assert ScheduleSpec(family, params).curve(10_001)[-1] < 1.0

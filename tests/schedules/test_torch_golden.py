@@ -22,6 +22,8 @@ NO_WARMUP = [
      lambda o, t: tl.StepLR(o, step_size=10, gamma=0.5)),
     ("step-steps", ScheduleSpec.create("step", step_steps=7, gamma=0.3), 30,
      lambda o, t: tl.StepLR(o, step_size=7, gamma=0.3)),
+    ("step-steps-the-whole-run", ScheduleSpec.create("step", step_steps=30), 30,  # the most
+     lambda o, t: tl.StepLR(o, step_size=30, gamma=0.1)),  # allowed: its drop ends the run
     ("multistep", ScheduleSpec.create("multistep", milestones=[0.9, 0.3, 0.6, 0.6], gamma=0.2),
      40, lambda o, t: tl.MultiStepLR(o, milestones=[12, 24, 24, 36], gamma=0.2)),
     ("exponential", ScheduleSpec.create("exponential", final_ratio=0.05), 50,

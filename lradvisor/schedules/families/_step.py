@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lradvisor.schedules._family import Family
-from lradvisor.schedules._params import Param, length_steps
+from lradvisor.schedules._params import Param, length_within_run
 
 
 def decay(step: int, total_steps: int, *, step_size: int, gamma: float) -> float:
@@ -19,9 +19,10 @@ def decay(step: int, total_steps: int, *, step_size: int, gamma: float) -> float
 
 
 def kwargs(params: Mapping[str, Any], total_steps: int) -> dict[str, Any]:
-    """The decay interval in whole steps (at least 1) and ``gamma``."""
+    """The decay interval in whole steps (at least 1; ``step_steps`` past the run's end is
+    refused, its first drop would never come) and ``gamma``."""
     return {
-        "step_size": max(1, length_steps(params, "step", total_steps)),
+        "step_size": length_within_run("step", params, "step", total_steps),
         "gamma": params["gamma"],
     }
 

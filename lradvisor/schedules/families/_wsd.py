@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lradvisor.schedules._family import Family
-from lradvisor.schedules._params import Param, length_steps
+from lradvisor.schedules._params import Param, length_within_run
 
 SHAPES = ("linear", "cosine", "1-sqrt")
 
@@ -38,10 +38,10 @@ def decay(
 
 
 def kwargs(params: Mapping[str, Any], total_steps: int) -> dict[str, Any]:
-    """The decay phase in whole steps (at least one, at most the run), its shape and the
-    floor."""
+    """The decay phase in whole steps (at least one; ``decay_steps`` past the run's end
+    is refused, it would never decay as stated), its shape and the floor."""
     return {
-        "decay_steps": min(total_steps, max(1, length_steps(params, "decay", total_steps))),
+        "decay_steps": length_within_run("wsd", params, "decay", total_steps),
         "decay_shape": params["decay_shape"],
         "min_lr_ratio": params["min_lr_ratio"],
     }
