@@ -262,8 +262,8 @@ def _recommendation(study: Any) -> str:
 
     try:
         rec, *alternatives = study_recommendations(study)
-    except StudyError:
-        return "<p class=note>No recommendation yet: no trial has completed.</p>"
+    except StudyError as err:  # no completed trial yet, or none with a schedule
+        return f"<p class=note>No recommendation: {_e(err)}</p>"
     others = "".join(f"<li><b>{_e(alt.spec.describe())}</b>: {_e(alt.rationale)}</li>"
                      for alt in alternatives)
     return (f"<p><b>{_e(rec.spec.describe())}</b> for {_e(rec.total_steps)} steps</p>"

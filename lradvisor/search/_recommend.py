@@ -250,7 +250,8 @@ def study_recommendation(study: Any) -> Any:
     for callers that hold the storage open (the service).
 
     Raises:
-        StudyError: the study has no completed trial yet.
+        StudyError: the study has no completed trial yet, or no trial with a schedule
+            (one made by plain Optuna).
     """
     return study_recommendations(study)[0]
 
@@ -271,5 +272,11 @@ def study_recommendations(study: Any) -> list[Any]:
                       full_steps=int(full), study_name=study_name,
                       rules=tuple(attrs.get("rules") or ()), horizon=Horizon.of(attrs))
     if found is None:
+        complete = sum(r.state == "COMPLETE" for r in records)
+        if complete and not any(r.spec is not None for r in records):  # plain Optuna's
+            raise StudyError(
+                f"study {study_name!r} has {complete} completed trial(s) but no schedule: "
+                "none stores a spec, so it was not made by lradvisor search (or its "
+                "service) and has no schedule to recommend.")
         raise StudyError(f"study {study_name!r} has no completed trial yet.")
     return [found[0], *alternatives_of(found[1])]

@@ -46,7 +46,8 @@ def url(tmp_path):
     study.set_user_attr("full_steps", 20)
     study.add_trial(_trial(0.25))
     study.add_trial(_trial(None, "PRUNED", diverged=True,
-                           curve={10: float("nan"), 20: float("inf")}))
+                           curve={10: float("nan"), 20: float("inf")},
+                           spec=SPEC.replace("cosine", "constant")))
     return url
 
 
@@ -100,3 +101,22 @@ def test_a_database_of_another_optuna_version_is_one_line(url, tmp_path, version
     assert line.startswith(f"Error: cannot open study storage {url}: "), line
     assert "is no longer compatible with the table schema" in line and advice in line, line
     assert not out.exists()
+
+
+def test_a_plain_optuna_study_beside_ours_is_not_called_one_without_completed_trials(
+        url, tmp_path):
+    """A study plain Optuna made in the same database, all its trials complete, was
+    'has no completed trial yet' (best, suggest) and 'no trial has completed' (report)."""
+    plain = optuna.create_study(study_name="plain", storage=url)
+    plain.optimize(lambda trial: (trial.suggest_float("x", -3, 3) - 1) ** 2, n_trials=3)
+    says = ("Error: study 'plain' has 3 completed trial(s) but no schedule: none stores a "
+            "spec, so it was not made by lradvisor search (or its service) and has no "
+            "schedule to recommend.")
+    for command in (("studies", "best", "plain"), ("suggest", "--study", "plain")):
+        assert _one_line(run_cli(*command, "--storage", url)) == says
+    out = tmp_path / "plain.html"
+    assert run_cli("report", "plain", "--storage", url, "-o", str(out)).returncode == 0
+    assert f"<p class=note>No recommendation: {says.removeprefix('Error: ')}" \
+        .replace("'", "&#x27;") in out.read_text()
+    ours = run_cli("studies", "best", "s", "--storage", url, "--format", "json")  # beside it
+    assert ours.returncode == 0 and json.loads(ours.stdout)["score"] == 0.25
