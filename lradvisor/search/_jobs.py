@@ -84,7 +84,7 @@ def create_search_study(
     }
     with StorageLock(url, f"study:{setup['name']}"):
         study, _ = _open(setup, url, direction, pruner, sampler, seed, n_trials, fid,
-                         explicit=fidelity is not None)
+                         explicit=fidelity is not None, asked=fidelity)
         if study.user_attrs.get(SETTINGS_ATTR) is None:
             study.set_user_attr(SETTINGS_ATTR, settings)
     return load_study(study._storage, study.study_name)

@@ -19,11 +19,14 @@ from lradvisor.search._rungs import INTERRUPTED
 
 def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: str,
           sampler: str, seed: int, n_trials: int, fid: Fidelity,
-          *, explicit: bool) -> tuple[Any, Fidelity]:
+          *, explicit: bool, asked: Fidelity | None = None) -> tuple[Any, Fidelity]:
     """The study, created or resumed, with this run's settings recorded.
 
-    A resumed study keeps the rungs it was started with (its trials' rung numbers
-    refer to them); rungs given explicitly that differ are refused.
+    ``fid``: the settings fitted to this call's budget; ``asked``: the ones given before
+    that fit. A resumed study keeps the rungs it was started with (its trials' rung
+    numbers refer to them); rungs given explicitly that are neither those nor the ones
+    it was asked for when created are refused (the same rungs under another budget fit
+    to other lengths, and are not refused).
     """
     from lradvisor.search._pruner import make_pruner
     from lradvisor.search._sampler import make_sampler
@@ -41,12 +44,14 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
             f"{setup['full_steps']}; use another --study name."
         )
     _check_same_search(study, setup)
-    if study.user_attrs.get("fidelity"):
+    created = not study.user_attrs.get("fidelity")
+    if not created:
         kept = Fidelity.from_dict(study.user_attrs["fidelity"])
-        if explicit and kept.rungs != fid.rungs:
+        if explicit and not _same_rungs(kept, fid, asked, study.user_attrs.get(_ASKED_ATTR)):
             raise StudyError(
                 f"study {setup['name']!r} runs rungs {list(kept.rungs)}, not "
-                f"{list(fid.rungs)}; resume it with its rungs or use another --study name."
+                f"{list((asked or fid).rungs)}; resume it with its rungs or use another "
+                "--study name."
             )
         fid = kept
     advice = setup["advice"]
@@ -61,9 +66,24 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
         "trainable": setup["trainable_path"], "workload": setup["workload"],
         "pruner": pruner, "sampler": sampler, "seed": seed,
     }
+    if created:
+        attrs[_ASKED_ATTR] = list((asked or fid).rungs)
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     return study, fid
+
+
+# The rungs a study was asked for when created, before its budget fitted them.
+_ASKED_ATTR = "rungs_asked"
+
+
+def _same_rungs(kept: Fidelity, fitted: Fidelity, asked: Fidelity | None,
+                first_asked: list[float] | None) -> bool:
+    """Whether the rungs given to a resume are the study's: the ones it runs, or the
+    ones it was asked for when created (another budget fits those to other lengths)."""
+    if kept.rungs == fitted.rungs or (asked is not None and asked.rungs == kept.rungs):
+        return True
+    return asked is not None and first_asked is not None and list(asked.rungs) == first_asked
 
 
 def _fail_left_running(study: Any) -> list[int]:

@@ -158,7 +158,7 @@ def run_search(
                                  lr_high=float(lr_range[1]))
     fid = check_settings(n_trials, seed, timeout, fidelity, budget)
     study, fid = _open(setup, storage, direction, pruner, sampler, seed, n_trials, fid,
-                       explicit=fidelity is not None)
+                       explicit=fidelity is not None, asked=fidelity)
     runner = TrialRunner(study, setup["space"], setup["trainable"], fid, setup["full_steps"],
                          setup["profile"].steps_per_epoch, device)
     loop = _Loop(runner, fid, direction, seed, budget, timeout, callback)

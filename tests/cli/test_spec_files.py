@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import optuna
 import pytest
 
 from tests.conftest import run_cli
@@ -76,3 +77,22 @@ def test_format_json_with_no_completed_trial_is_still_json(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "No recommendation yet" in proc.stderr
     assert json.loads(proc.stdout) is None
+
+
+def test_a_study_resumes_from_its_spec_file_under_another_budget(tmp_path):
+    """The file's rungs are fitted to each call's budget; a resume with another
+    --budget was refused (``runs rungs [0.25, 0.375], not [0.25, 0.5]``) though the
+    rungs asked for were the same. The study keeps the rungs it runs; other rungs
+    asked for are still refused."""
+    spec = tmp_path / "study.toml"
+    spec.write_text(QUICK + f'study = "s"\nstorage = "sqlite:///{tmp_path}/s.db"\n')
+    first = run_cli("search", "--spec", str(spec), "--budget", "3", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = run_cli("search", "--spec", str(spec), "--budget", "4", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/s.db")
+    assert study.user_attrs["fidelity"]["rungs"] == [0.25, 0.375]
+    assert len([t for t in study.trials if t.user_attrs["rung"] == 0]) == 2
+    other = run_cli("search", "--spec", str(spec), "--budget", "4", "--rungs", "0.1,1",
+                    cwd=tmp_path)
+    _one_line_exit_2(other, "Error: study 's' runs rungs [0.25, 0.375], not [0.1, 1.0];")
