@@ -162,8 +162,11 @@ def _kv_table(data: dict[str, Any]) -> str:
 
 def _summary_table(info: dict[str, Any]) -> str:
     keys = ("workload", "trainable", "direction", "trials", "complete", "pruned", "failed",
-            "steps_used", "full_steps", "full_run_equivalents")
-    return _kv_table({k: info.get(k) for k in keys})
+            "running", "waiting", "steps_used", "full_steps", "full_run_equivalents")
+    shown = {k: info.get(k) for k in keys}
+    for key in ("running", "waiting"):  # only where there are any (a killed search's)
+        shown[key] = shown[key] or None
+    return _kv_table(shown)
 
 
 def _rules(attrs: dict[str, Any]) -> str:

@@ -56,6 +56,8 @@ def summary(study: Any) -> dict[str, Any]:
         "complete": states.count("COMPLETE"),
         "pruned": states.count("PRUNED"),
         "failed": states.count("FAIL"),
+        "running": states.count("RUNNING"),  # a killed search's, until a resume fails it
+        "waiting": states.count("WAITING"),
         "steps_used": steps,
         "full_steps": full,
         "full_run_equivalents": round(steps / full, 3) if full else None,

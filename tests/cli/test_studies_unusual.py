@@ -120,3 +120,16 @@ def test_a_plain_optuna_study_beside_ours_is_not_called_one_without_completed_tr
         .replace("'", "&#x27;") in out.read_text()
     ours = run_cli("studies", "best", "s", "--storage", url, "--format", "json")  # beside it
     assert ours.returncode == 0 and json.loads(ours.stdout)["score"] == 0.25
+
+
+def test_show_and_report_count_a_trial_left_running(url, tmp_path):
+    """A search killed mid-trial leaves that trial RUNNING; ``show`` said '3 trials, 1
+    complete, 1 pruned, 0 failed' (the third nowhere) and the report the same."""
+    optuna.load_study(study_name="s", storage=url).ask()  # left running, as kill -9 leaves it
+    shown = run_cli("studies", "show", "s", "--storage", url)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[0].startswith(
+        "study 's' (minimize): 3 trials, 1 complete, 1 pruned, 0 failed, 1 running; ")
+    assert run_cli("report", "s", "--storage", url, "-o", str(tmp_path / "r.html")).returncode == 0
+    assert "<tr><th>running</th><td>1</td></tr>" in (tmp_path / "r.html").read_text()
+    assert "<th>waiting</th>" not in (tmp_path / "r.html").read_text()  # none: not shown
