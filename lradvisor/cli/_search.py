@@ -186,7 +186,8 @@ def read_spec_file(path: str) -> dict[str, Any]:
     Profile fields may sit at the top level or in a ``[profile]`` table.
 
     Raises:
-        StudyError: the file is missing, is not valid TOML, or has an unknown key.
+        StudyError: the file is missing, is not valid TOML, or has an unknown key, a
+            key in the wrong place or one set twice.
     """
     try:
         import tomllib
@@ -204,10 +205,13 @@ def read_spec_file(path: str) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise StudyError(f"profile in {path!r} must be a table ([profile]), but got "
                          f"{table!r}.")
-    profile = dict(table)
+    profile = _profile_table(table, path)
     out: dict[str, Any] = {}
     for key, value in data.items():
         key = key.replace("-", "_")
+        if key in PROFILE_KEYS and key in profile:
+            raise StudyError(f"{key} is set twice in {path!r}, at the top level and in "
+                             "[profile]; keep one.")
         if key in PROFILE_KEYS:
             profile[key] = value
         elif key in SETTING_KEYS:
@@ -220,6 +224,22 @@ def read_spec_file(path: str) -> dict[str, Any]:
     if profile:
         out["profile"] = profile
     return out
+
+
+def _profile_table(table: dict[str, Any], path: str) -> dict[str, Any]:
+    """A spec file's ``[profile]`` table, its keys spelled as the top level's may be
+    (``steps-per-epoch``); a search setting there is named as misplaced."""
+    profile: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name in SETTING_KEYS:
+            raise StudyError(f"{key!r} in [profile] of {path!r} is a search setting, not "
+                             "part of the profile: put it at the top level, above [profile].")
+        if name not in PROFILE_KEYS:
+            raise StudyError(f"unknown key {key!r} in [profile] of {path!r}; allowed: "
+                             f"{', '.join(PROFILE_KEYS)}.")
+        profile[name] = value
+    return profile
 
 
 # What each setting of a spec file may be: TOML types, and the words for the message.

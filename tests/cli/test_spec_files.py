@@ -96,3 +96,36 @@ def test_a_study_resumes_from_its_spec_file_under_another_budget(tmp_path):
     other = run_cli("search", "--spec", str(spec), "--budget", "4", "--rungs", "0.1,1",
                     cwd=tmp_path)
     _one_line_exit_2(other, "Error: study 's' runs rungs [0.25, 0.375], not [0.1, 1.0];")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[profile]\ntask = "scratch"\ntotal_steps = 40\ntrials = 1\n',
+     "'trials' in [profile] of {} is a search setting, not part of the profile: put it "
+     "at the top level, above [profile]."),
+    ('[profile]\ntask = "scratch"\ntotal_steps = 40\nspeed = 1\n',
+     "unknown key 'speed' in [profile] of {}; allowed: task, arch,"),
+    ('total_steps = 40\n[profile]\ntask = "scratch"\ntotal_steps = 80\n',
+     "total_steps is set twice in {}, at the top level and in [profile]; keep one."),
+])
+def test_a_key_in_the_wrong_place_of_a_spec_file_is_named_with_the_file(tmp_path, text,
+                                                                          message):
+    """Before: a search setting in [profile] read ``unknown profile field 'trials'``
+    (no file, no hint), and a length set twice took the top level's silently."""
+    spec = tmp_path / "study.toml"
+    spec.write_text(f'trainable = "{TRAINABLES}:quadratic"\n' + text)
+    proc = run_cli("search", "--spec", str(spec), "--storage", f"sqlite:///{tmp_path}/s.db",
+                   cwd=tmp_path)
+    _one_line_exit_2(proc, "Error: " + message.format(repr(str(spec))))
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_profile_keys_in_a_spec_files_profile_table_may_use_dashes(tmp_path):
+    """As at the top level (``total-steps``); ``[profile] steps-per-epoch`` was an
+    unknown profile field."""
+    spec = tmp_path / "study.toml"
+    spec.write_text(QUICK.replace("total_steps = 40\n", "") + "[profile]\ntotal-steps = 40\n"
+                    "steps-per-epoch = 8\n")
+    proc = run_cli("search", "--spec", str(spec), "--storage", f"sqlite:///{tmp_path}/s.db",
+                   "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["total_steps"] == 40
