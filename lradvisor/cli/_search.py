@@ -186,8 +186,8 @@ def read_spec_file(path: str) -> dict[str, Any]:
     Profile fields may sit at the top level or in a ``[profile]`` table.
 
     Raises:
-        StudyError: the file is missing, is not valid TOML, or has an unknown key, a
-            key in the wrong place or one set twice.
+        StudyError: the file is missing or unreadable, is not valid TOML (YAML is not
+            read), or has an unknown key, a key in the wrong place or one set twice.
     """
     try:
         import tomllib
@@ -200,7 +200,11 @@ def read_spec_file(path: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise StudyError(f"no study spec file {path!r}.") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise StudyError(f"study spec file {path!r} is not valid TOML: {err}") from None
+        yaml = file.suffix.lower() in (".yaml", ".yml")
+        hint = " (spec files are TOML, as studies/*.toml; YAML is not read)" if yaml else ""
+        raise StudyError(f"study spec file {path!r} is not valid TOML{hint}: {err}") from None
+    except OSError as err:
+        raise StudyError(f"study spec file {path!r} cannot be read: {err.strerror}.") from None
     table = data.pop("profile", {}) or {}
     if not isinstance(table, dict):
         raise StudyError(f"profile in {path!r} must be a table ([profile]), but got "

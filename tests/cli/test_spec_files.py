@@ -129,3 +129,23 @@ def test_profile_keys_in_a_spec_files_profile_table_may_use_dashes(tmp_path):
                    "--format", "json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["total_steps"] == 40
+
+
+@pytest.mark.parametrize("name", ["study.yaml", "study.yml"])
+def test_a_yaml_spec_file_is_told_that_spec_files_are_toml(tmp_path, name):
+    """Spec files are TOML only (PyYAML is not a dependency); a YAML file read as
+    ``not valid TOML: Expected '=' after a key`` with no word of why."""
+    spec = tmp_path / name
+    spec.write_text("workload: tabular-mlp\ntrials: 4\n")
+    proc = run_cli("search", "--spec", str(spec), cwd=tmp_path)
+    _one_line_exit_2(proc, f"Error: study spec file {str(spec)!r} is not valid TOML (spec "
+                     "files are TOML, as studies/*.toml; YAML is not read): Expected '='")
+
+
+def test_a_spec_file_that_cannot_be_read_is_one_line(tmp_path):
+    """A spec path whose parent is a file (an OSError other than 'no such file') was a
+    NotADirectoryError traceback, exit 1."""
+    (tmp_path / "plain").write_text("")
+    proc = run_cli("search", "--spec", str(tmp_path / "plain" / "study.toml"), cwd=tmp_path)
+    _one_line_exit_2(proc, f"Error: study spec file {str(tmp_path / 'plain' / 'study.toml')!r}"
+                     " cannot be read: Not a directory.")
