@@ -70,8 +70,9 @@ def show(name: str, storage: str | None, plot_dir: str | None) -> None:
     unfinished = "".join(f", {s[k]} {k}" for k in ("running", "waiting") if s[k])
     click.echo(f"study {name!r} ({s['direction']}): {s['trials']} trials, {s['complete']} "
                f"complete, {s['pruned']} pruned, {s['failed']} failed{unfinished}; "
-               f"{s['steps_used']} steps = {s['full_run_equivalents']} full runs of "
-               f"{s['full_steps']} steps")
+               f"{s['steps_used']} steps" + (
+                   f" = {s['full_run_equivalents']} full runs of {s['full_steps']} steps"
+                   if s["full_steps"] else " (no full-run length stored)"))
     for key in ("workload", "trainable", "profile", "fidelity", "rules"):
         if attrs.get(key) is not None:
             click.echo(f"{key}: {json.dumps(attrs[key])}")

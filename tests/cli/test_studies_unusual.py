@@ -133,3 +133,19 @@ def test_show_and_report_count_a_trial_left_running(url, tmp_path):
     assert run_cli("report", "s", "--storage", url, "-o", str(tmp_path / "r.html")).returncode == 0
     assert "<tr><th>running</th><td>1</td></tr>" in (tmp_path / "r.html").read_text()
     assert "<th>waiting</th>" not in (tmp_path / "r.html").read_text()  # none: not shown
+
+
+@pytest.mark.parametrize("made_by", ["optuna", "empty"])
+def test_show_of_a_study_without_a_run_length_prints_no_none(url, made_by):
+    """A study with no stored run length (plain Optuna's; one with no trials yet) was
+    shown as '0 steps = None full runs of None steps'."""
+    study = optuna.create_study(study_name="other", storage=url)
+    if made_by == "optuna":
+        study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    shown = run_cli("studies", "show", "other", "--storage", url)
+    assert shown.returncode == 0, shown.stderr
+    trials = 2 if made_by == "optuna" else 0
+    assert shown.stdout.splitlines()[0] == (
+        f"study 'other' (minimize): {trials} trials, {trials} complete, 0 pruned, 0 failed; "
+        "0 steps (no full-run length stored)")
+    assert "None" not in shown.stdout
