@@ -327,7 +327,37 @@ def _merge(file: dict[str, Any], options: dict[str, Any], *,
                 "rungs must be fractions of the run, e.g. 0.1,0.33,1, "
                 f"but got {settings['rungs']!r}."
             ) from None
+    if source:
+        _paths_from_cwd(settings, file, source)
     return settings
+
+
+def _paths_from_cwd(settings: dict[str, Any], file: dict[str, Any], source: str) -> None:
+    """A spec file's relative file paths (a ``file.py:function`` trainable, rules files)
+    are taken from where the command runs, as ``--trainable`` and ``--rules`` are, not
+    from the file's folder: one missing there is named with that, before anything runs.
+
+    Raises:
+        StudyError: a relative path the file gives (and no flag replaced) is not there.
+    """
+    trainable = settings.get("trainable")
+    paths = []
+    if trainable is not None and trainable == file.get("trainable"):
+        where = str(trainable).rpartition(":")[0]
+        paths += [("trainable", where)] if where.endswith(".py") else []
+    if settings.get("rules") == file.get("rules"):
+        paths += [("rules file", r) for r in file.get("rules") or ()
+                  if "\n" not in r and not r.lstrip().startswith("[")]
+    for what, where in paths:
+        given = Path(where).expanduser()
+        if given.is_absolute() or given.exists():
+            continue
+        beside = Path(source).parent / given
+        hint = f"; the one beside the spec file is {str(beside)!r}" if beside.exists() else ""
+        raise StudyError(
+            f"{what} {where!r} in {source!r} is not in {str(Path.cwd())!r}: relative paths "
+            f"in a spec file are taken from where the command runs{hint}."
+        )
 
 
 def _split(value: Any, name: str) -> list[Any] | None:

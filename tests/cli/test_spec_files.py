@@ -149,3 +149,21 @@ def test_a_spec_file_that_cannot_be_read_is_one_line(tmp_path):
     proc = run_cli("search", "--spec", str(tmp_path / "plain" / "study.toml"), cwd=tmp_path)
     _one_line_exit_2(proc, f"Error: study spec file {str(tmp_path / 'plain' / 'study.toml')!r}"
                      " cannot be read: Not a directory.")
+
+
+def test_a_relative_path_in_a_spec_file_is_from_where_the_command_runs(tmp_path):
+    """A trainable beside its spec file, run from another folder, read ``no file
+    'train.py'`` with no word of where it was looked for; it names that folder now,
+    and the file beside the spec. The path from the current directory works."""
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "train.py").write_text(TRAINABLES.read_text())
+    spec = tmp_path / "proj" / "study.toml"
+    spec.write_text(QUICK.replace(f"{TRAINABLES}:quadratic", "train.py:quadratic")
+                    + f'storage = "sqlite:///{tmp_path}/s.db"\n')
+    proc = run_cli("search", "--spec", "proj/study.toml", cwd=tmp_path)
+    _one_line_exit_2(proc, f"Error: trainable 'train.py' in 'proj/study.toml' is not in "
+                     f"{str(tmp_path)!r}: relative paths in a spec file are taken from where "
+                     "the command runs; the one beside the spec file is 'proj/train.py'.")
+    assert not (tmp_path / "s.db").exists()
+    spec.write_text(spec.read_text().replace("train.py:", "proj/train.py:"))
+    assert run_cli("search", "--spec", "proj/study.toml", cwd=tmp_path).returncode == 0
