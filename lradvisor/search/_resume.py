@@ -1,15 +1,21 @@
 """Opening a study to search in: created, or resumed with what a resume must check.
 
 A resume must be the same search: the same run length, task profile, rules' conclusions
-(the guide with the same ``--rules`` files), families and rungs (refused otherwise, in
-one line, before any trial runs). A search killed on this machine may have left trials
-RUNNING; :func:`_fail_left_running` fails those whose
-process is gone as ``interrupted``, so the resume runs them again.
+(the guide with the same ``--rules`` files: the prior they give and the schedules they
+recommend, which run as the study's ``rules`` trials), families and rungs (refused
+otherwise, in one line, before any trial runs). The rules are compared by what they
+conclude, not by their files' paths or bytes: a file edited where it changes nothing of
+this search (a reason, a comment, a rule for other profiles) still resumes.
+
+A search killed on this machine may have left trials RUNNING;
+:func:`_fail_left_running` fails those whose process is gone as ``interrupted``, so the
+resume runs them again.
 """
 
 from __future__ import annotations
 
 import json
+from itertools import zip_longest
 from typing import Any
 
 from lradvisor.errors import StudyError
@@ -60,7 +66,7 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
         "fidelity": fid.to_dict(), "rules": list(setup["rules"]),
         "rules_recommendations": [r.to_dict() for r in advice.recommendations],
         "prior": advice.prior.to_dict(), "rules_lr_default": setup["rules_peak"],
-        "rules_prior": setup["rules_prior"],
+        "rules_prior": setup["rules_prior"], "rules_schedules": setup["rules_schedules"],
         "learned_guide": setup["learned"],  # the evidence blended in (workers re-blend it)
         "space": setup["space"].to_dict(),
         "trainable": setup["trainable_path"], "workload": setup["workload"],
@@ -154,6 +160,8 @@ def _check_same_search(study: Any, setup: dict[str, Any]) -> None:
             f"peak LR {kept_rules.get('lr_default'):g}); resume it with the --rules files it "
             "was made with or use another --study name."
         )
+    _check_same_schedules(setup["name"], attrs.get("rules_schedules"),
+                          json.loads(json.dumps(setup["rules_schedules"])))
     stored = (attrs.get("space") or {}).get("families")
     if not stored:
         return
@@ -172,3 +180,30 @@ def _check_same_search(study: Any, setup: dict[str, Any]) -> None:
                     f"study {setup['name']!r} searches {family}.{dim} over {choices}, not "
                     f"{now}; use another --study name."
                 )
+
+
+def _check_same_schedules(name: str, kept: list[Any] | None, now: list[Any]) -> None:
+    """Refuse a resume whose rules now recommend other schedules (a ``--rules`` file
+    edited since, with the same prior): its ``rules`` trials would mix two conclusions.
+    A study stored before the schedules were (``kept`` is ``None``) is not checked."""
+    if kept is None or kept == now:
+        return
+    was, new = next((a, b) for a, b in zip_longest(kept, now) if a != b)
+    raise StudyError(
+        f"study {name!r} was made with rules that recommended {_named(was)}, but they now "
+        f"recommend {_named(new)}; resume it with the --rules files as they were or use "
+        "another --study name."
+    )
+
+
+def _named(spec: dict[str, Any] | None) -> str:
+    """A stored spec in one line (its JSON where it no longer reads as a spec)."""
+    from lradvisor.errors import SpecError
+    from lradvisor.schedules import ScheduleSpec
+
+    if spec is None:
+        return "nothing more"
+    try:
+        return ScheduleSpec.from_dict(spec).describe()
+    except SpecError:
+        return json.dumps(spec, sort_keys=True)

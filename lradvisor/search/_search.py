@@ -251,6 +251,7 @@ def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
     advice = advise(profile, rules_files)
     rules_peak = advice.prior.lr_default  # before evidence: what learned ratios are against
     rules_prior = advice.prior.to_dict()  # what the rules (guide + --rules files) concluded
+    rules_schedules = [r.spec.to_dict() for r in advice.recommendations]  # and recommended
     if learned is not None:
         from lradvisor.rules._learn import blend
 
@@ -264,7 +265,7 @@ def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
         else f"{getattr(trainable, '__module__', '?')}:{getattr(trainable, '__name__', '?')}",
         "profile": profile, "full_steps": int(full), "advice": advice, "space": space,
         "name": name, "rules": rules, "workload": workload, "rules_peak": rules_peak,
-        "rules_prior": rules_prior,
+        "rules_prior": rules_prior, "rules_schedules": rules_schedules,
         "learned": None if learned is None else learned.to_dict(),
         "direction": direction,
     }

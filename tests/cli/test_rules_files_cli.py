@@ -90,6 +90,34 @@ def test_a_resume_with_other_rules_is_refused(tmp_path):
         assert proc.stderr.count("\n") == 1
 
 
+def test_a_resume_after_the_rules_file_changed_its_schedule_is_refused(tmp_path):
+    """The same path, edited between the search and its resume: a new floor inside the
+    searched range leaves the prior as it was, so the resume went on and ran a second
+    'rules' trial with the new schedule beside the old one. What the rules conclude is
+    compared, not the file's bytes: an edit of the reason alone still resumes."""
+    storage = f"sqlite:///{tmp_path / 'st.db'}"
+    path = tmp_path / "mine.toml"
+
+    def write(floor: float, reason: str) -> None:
+        path.write_text(f'[[rule]]\nid = "mine"\nwhen = {{ task = "scratch" }}\n'
+                        f'family = "cosine"\nscore = 1000\nparams = {{ min_lr_ratio = {floor} }}'
+                        f'\nreason = "{reason}"\n')
+
+    args = ("search", "--workload", "digits-cnn", "--create-only", "--study", "s",
+            "--storage", storage, "--trials", "4", "--rules", str(path))
+    write(0.01, "Mine.")
+    assert run_cli(*args).returncode == 0
+    write(0.01, "Mine, in other words.")
+    assert run_cli(*args).returncode == 0, "an edit that changes no conclusion resumes"
+    write(0.02, "Mine.")
+    proc = run_cli(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "Error: study 's' was made with rules that recommended cosine(min_lr_ratio=0.01) "
+        "peak 0.1, but they now recommend cosine(min_lr_ratio=0.02) peak 0.1; resume it "
+        "with the --rules files as they were or use another --study name."]
+
+
 def test_serve_refuses_a_rules_file_that_clashes_with_the_guide_at_start(tmp_path):
     path = tmp_path / "clash.toml"
     path.write_text('[[lr]]\nid = "scratch-cnn-cosine"\npeak = 0.1\nrange = [0.01, 1]\n'
