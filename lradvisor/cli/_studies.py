@@ -46,11 +46,20 @@ def list_cmd(storage: str | None) -> None:
     click.echo(f"{'study':<28} {'dir':<8} {'trials':>6} {'pruned':>6} {'failed':>6} "
                f"{'full runs':>9}  best")
     for item in found:
-        s = summary(load_study(rdb, item.study_name))
+        study = load_study(rdb, item.study_name)
+        s = summary(study)
         runs = "-" if s["full_run_equivalents"] is None else f"{s['full_run_equivalents']:.2f}"
-        best = s["best"] or "-"
-        if s["best_value"] is not None:
-            best += f" ({s['best_value']:.4g})"
+        family, score, so_far = s["best"], s["best_value"], ""
+        if family is None:  # none stored (a killed search, the service's): as `best` says
+            from lradvisor.errors import StudyError
+            from lradvisor.search._recommend import study_recommendation
+
+            with contextlib.suppress(StudyError):
+                rec = study_recommendation(study)
+                family, score, so_far = rec.spec.family, rec.score, " so far"
+        best = family or "-"
+        if score is not None:
+            best += f" ({score:.4g}){so_far}"
         click.echo(f"{s['name']:<28} {s['direction'][:3]:<8} {s['trials']:>6} "
                    f"{s['pruned']:>6} {s['failed']:>6} {runs:>9}  {best}")
 

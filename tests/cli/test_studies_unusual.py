@@ -149,3 +149,16 @@ def test_show_of_a_study_without_a_run_length_prints_no_none(url, made_by):
         f"study 'other' (minimize): {trials} trials, {trials} complete, 0 pruned, 0 failed; "
         "0 steps (no full-run length stored)")
     assert "None" not in shown.stdout
+
+
+def test_list_names_the_best_of_a_study_that_stores_no_recommendation(url):
+    """A study that stores no recommendation (a search killed before its end, one the
+    service drives) was '-' in ``list``'s best column while ``best`` answered from its
+    trials; now ``list`` gives what ``best`` gives, marked 'so far'."""
+    best = json.loads(run_cli("studies", "best", "s", "--storage", url, "--format",
+                              "json").stdout)
+    listed = run_cli("studies", "list", "--storage", url)
+    assert listed.returncode == 0, listed.stderr
+    row = listed.stdout.splitlines()[1]
+    assert best["family"] == "cosine" and best["score"] == 0.25
+    assert row.startswith("s ") and row.endswith("  cosine (0.25) so far"), row
