@@ -257,7 +257,8 @@ def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
 
         learned = learned.near(advice.profile.to_dict())
         advice = blend(advice, learned)
-    space = SearchSpace.from_prior(advice.prior, families, direction=direction)
+    space = SearchSpace.from_prior(advice.prior, families, direction=direction,
+                                   total_steps=int(full))
     name = study_name or _default_name(workload, trainable, profile)
     rules = tuple(dict.fromkeys(r for rec in advice.recommendations for r in rec.rules))
     return {

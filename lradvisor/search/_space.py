@@ -68,6 +68,9 @@ class SearchSpace:
     Peaks are the full run's. ``horizon`` (the profile's ``[[horizon]]`` exponent ``b``:
     best peak ~ length^-b) maps one to the peak a proxy at a fraction of the run trains
     with (:meth:`proxy_spec`); ``None``: every proxy trains at the full run's peak.
+    ``total_steps``, the full run's length, restates a length the prior fixes in steps
+    (a rule's ``decay_steps``) as a fraction of it in each sampled spec, as the rules'
+    own trial is, so proxies keep its shape; ``None`` keeps it in steps.
 
     Example:
         >>> space = SearchSpace.build(["cosine", "wsd"], lr_low=1e-4, lr_high=1e-1)
@@ -79,6 +82,7 @@ class SearchSpace:
     lr_low: float
     lr_high: float
     horizon: float | None = None
+    total_steps: int | None = None
 
     def __post_init__(self) -> None:
         if not self.families:
@@ -101,11 +105,13 @@ class SearchSpace:
         weights: Mapping[str, float] | None = None,
         horizon: float | None = None,
         direction: str = "minimize",
+        total_steps: int | None = None,
     ) -> SearchSpace:
         """A space over ``families``; ``ranges``/``fixed`` per family override the Params.
 
         In a ``direction="maximize"`` search a family's metric ``mode`` (``plateau``'s)
-        is ``max``: the value it is fed is the study's, and higher is better there.
+        is ``max``: the value it is fed is the study's, and higher is better there. A
+        length fixed in steps (``decay_steps``) is not sampled as a fraction too.
         """
         spaces = []
         for name in dict.fromkeys(families):
@@ -117,16 +123,18 @@ class SearchSpace:
             dims = tuple(
                 _dimension(p, narrowed.get(p.name))
                 for p in fam.all_params
-                if p.name not in held and (p.search is not None or p.name in narrowed)
+                if p.name not in held and p.steps_name not in held
+                and (p.search is not None or p.name in narrowed)
             )
             spaces.append(
                 FamilySpace(name, dims, held, float((weights or {}).get(name, 1.0)))
             )
-        return cls(tuple(spaces), float(lr_low), float(lr_high), horizon)
+        return cls(tuple(spaces), float(lr_low), float(lr_high), horizon, total_steps)
 
     @classmethod
     def from_prior(cls, prior: Any, families: Iterable[str] | None = None, *,
-                   direction: str = "minimize") -> SearchSpace:
+                   direction: str = "minimize",
+                   total_steps: int | None = None) -> SearchSpace:
         """The space the rule engine's ``SearchPrior`` describes, restricted to ``families``.
 
         A family in ``families`` that the prior does not name is searched over its own
@@ -145,7 +153,8 @@ class SearchSpace:
         weights = {n: by_family[n].weight for n in names if n in by_family}
         return cls.build(names, lr_low=prior.lr_low, lr_high=prior.lr_high,
                          ranges=ranges, fixed=fixed, weights=weights,
-                         horizon=getattr(prior, "horizon", None), direction=direction)
+                         horizon=getattr(prior, "horizon", None), direction=direction,
+                         total_steps=total_steps)
 
     def proxy_spec(self, spec: ScheduleSpec, fraction: float) -> ScheduleSpec:
         """The schedule a proxy at ``fraction`` of the run trains: ``spec``, the full
@@ -181,7 +190,12 @@ class SearchSpace:
         With ``fixed``, every value Optuna can record is asked of the trial (the caller
         made the trial with :meth:`params_of` as its fixed values, as
         :func:`~lradvisor.storage.create_trial` does, so they come back unchanged) and
-        the others are taken from ``fixed`` as they are.
+        the others are taken from ``fixed`` as they are. A sampled spec's lengths in
+        steps are fractions of ``total_steps`` (when the space has it).
+
+        Raises:
+            SpecError: a length in steps does not fit the full run with the sampled
+                warmup (the trial fails with this text).
         """
         if fixed is not None:
             return self._replay(trial, fixed)
@@ -191,7 +205,8 @@ class SearchSpace:
         for dim in space.dims:
             params[dim.name] = dim.suggest(trial, f"{family}.{dim.name}")
         peak = self._suggest_lr(trial)
-        return ScheduleSpec(family, params, peak)
+        spec = ScheduleSpec(family, params, peak)
+        return spec if self.total_steps is None else spec.relative_to(self.total_steps)
 
     def params_of(self, spec: ScheduleSpec) -> dict[str, Any]:
         """Optuna parameters recording ``spec`` in this space (values it can hold only)."""

@@ -133,6 +133,19 @@ def test_a_resume_with_other_families_or_profile_is_refused(tmp_path):
     assert all(t.state != optuna.trial.TrialState.RUNNING for t in trials)
 
 
+def test_a_rules_file_giving_lengths_in_steps_runs_its_sampled_trials(tmp_path):
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nid = "mine"\nwhen = { task = "scratch" }\nfamily = "wsd"\n'
+                     'params = { decay_steps = 8 }\nscore = 200\nreason = "8-step decay."\n')
+    result = search(tmp_path, n_trials=5, families=["wsd"], rules_files=[str(rules)])
+    first_rung = [t for t in result.study.trials if t.user_attrs["rung"] == 0]
+    assert [t.user_attrs["origin"] for t in first_rung] == ["rules"] + ["sampled"] * 4
+    assert all(t.state.name != "FAIL" for t in result.study.trials), [
+        t.user_attrs.get("error") for t in result.study.trials]
+    for t in first_rung:  # 8 of the 40 steps: a fifth of the run at every length
+        assert ScheduleSpec.from_json(t.user_attrs["spec"]).params["decay_fraction"] == 0.2
+
+
 def test_nan_is_pruned_as_diverged(tmp_path):
     res = search(tmp_path, "nan_on_plateau", n_trials=4, fidelity=Fidelity(rungs=(0.25, 1.0)))
     plateau = [t for t in res.study.trials

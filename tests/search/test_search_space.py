@@ -93,6 +93,49 @@ def test_values_outside_the_space_are_not_recorded():
     assert space.params_of(spec) == {"family": "cosine"}
 
 
+# A rules file stating lengths in steps, as users who think in steps write them.
+STEPS_RULES = """
+[[rule]]
+id = "mine-wsd"
+when = { task = "pretrain" }
+family = "wsd"
+params = { decay_steps = 30 }
+score = 200
+reason = "A 30-step cooldown."
+
+[[rule]]
+id = "mine-step"
+when = { task = "pretrain" }
+family = "step"
+params = { step_steps = 60, warmup_steps = 20 }
+score = 190
+reason = "Drop every 60 steps after 20 of warmup."
+"""
+
+
+def test_a_length_a_rule_gives_in_steps_is_sampled_as_the_fraction_the_rules_trial_has(
+        tmp_path):
+    rules = tmp_path / "rules.toml"
+    rules.write_text(STEPS_RULES)
+    advice = advise(TaskProfile("pretrain", arch="transformer", optimizer="adamw",
+                                total_steps=200), [str(rules)])
+    space = SearchSpace.from_prior(advice.prior, ["wsd", "step"], total_steps=200)
+    assert "decay_fraction" not in {d.name for d in space.family("wsd").dims}
+    assert "step_fraction" not in {d.name for d in space.family("step").dims}
+    _, specs = sample_many(space, 20)  # raised "give decay_fraction or decay_steps, not both"
+    by_family = {r.spec.family: r.spec.relative_to(200) for r in advice.recommendations}
+    assert {s.family for s in specs} == {"wsd", "step"}
+    for spec in specs:
+        assert not any(k.endswith("_steps") for k in spec.params)  # proxies keep the shape
+        rules_spec = by_family[spec.family]
+        for name in ("decay_fraction", "step_fraction", "warmup_fraction"):
+            assert spec.params.get(name) == rules_spec.params.get(name)
+    wsd = next(s for s in specs if s.family == "wsd")
+    assert wsd.params["decay_fraction"] == pytest.approx(30 / 180)  # after 10% warmup
+    step = next(s for s in specs if s.family == "step")
+    assert (step.params["warmup_fraction"], step.params["step_fraction"]) == (0.1, 60 / 180)
+
+
 def test_bad_lr_range_is_refused():
     with pytest.raises(StudyError, match="peak LR range"):
         SearchSpace.build(["cosine"], lr_low=0.1, lr_high=0.01)
