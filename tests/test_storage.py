@@ -21,6 +21,7 @@ from lradvisor.storage import (
     open_storage,
     require_storage,
     resolve_url,
+    study_identity,
     write_trial_batch,
 )
 
@@ -60,6 +61,23 @@ def test_list_load_delete(tmp_path):
     delete_study(storage, "a")
     with pytest.raises(StudyError, match="no study named 'a' in this storage; stored: b"):
         load_study(storage, "a")
+
+
+def test_a_study_made_again_has_another_identity_with_the_same_id(tmp_path):
+    """SQLite hands the freed id of the last study to the next one; the uid differs."""
+    import optuna
+
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}")
+    get_study(storage, "a")
+    first = study_identity(storage, "a")
+    delete_study(storage, "a")
+    assert study_identity(storage, "a") is None
+    get_study(storage, "a")
+    again = study_identity(storage, "a")
+    assert first is not None and again is not None
+    assert again[0] == first[0] and again[1] != first[1]
+    plain = optuna.create_study(study_name="plain", storage=storage)  # made without lradvisor
+    assert study_identity(storage, "plain") == (plain._study_id, None)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ import asyncio
 import logging
 from typing import Any
 
-from lradvisor.service._trials import LAST_REPORT, QUEUED, REMOTE
+from lradvisor.service._trials import LAST_REPORT, QUEUED, REMOTE, Conflict, NotFound
 
 __all__ = ["reap_all", "reap_study", "reaper_loop"]
 
@@ -87,22 +87,22 @@ def reap_all(trials: Any) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     storage = trials.storage
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        name = summary.study_name
         try:
-            study_id = storage.get_study_id_from_name(summary.study_name)
+            study_id = storage.get_study_id_from_name(name)
             running = storage.get_all_trials(study_id, deepcopy=False,
                                              states=(optuna.trial.TrialState.RUNNING,))
-        except KeyError:  # deleted meanwhile
+            if not any(t.user_attrs.get(REMOTE) for t in running):
+                continue
+            # as stored now: a study made again since it was loaded is loaded anew
+            study = trials.handle(name).study
+            failed = reap_study(study, timeout=trials.trial_timeout,
+                                max_requeues=trials.max_requeues, now=trials.clock())
+        except (KeyError, NotFound, Conflict):  # deleted or made again meanwhile
+            trials.forget(name)
             continue
-        if not any(t.user_attrs.get(REMOTE) for t in running):
-            continue
-        study = trials.handle(summary.study_name).study
-        if study._study_id != study_id:  # made again since loaded: the old id holds nothing
-            trials.forget(summary.study_name)
-            study = trials.handle(summary.study_name).study
-        failed = reap_study(study, timeout=trials.trial_timeout,
-                            max_requeues=trials.max_requeues, now=trials.clock())
         if failed:
-            out[summary.study_name] = failed
+            out[name] = failed
     return out
 
 

@@ -42,7 +42,7 @@ def study_view(trials: RemoteTrials, name: str) -> dict[str, Any]:
     handle = trials.handle(name)
     study = handle.study
     try:
-        all_trials = trials.storage.get_all_trials(study._study_id, deepcopy=False)
+        all_trials = handle.storage.get_all_trials(study._study_id, deepcopy=False)
     except KeyError:  # deleted since it was loaded
         trials.forget(name)
         raise NotFound(f"no study named {name!r}.") from None
@@ -100,6 +100,7 @@ def create_study(trials: RemoteTrials, name: str, profile: Any, *, direction: st
 
     from lradvisor.rules import advise
     from lradvisor.search import Fidelity, SearchSpace
+    from lradvisor.storage import stamp_study
 
     full = int(profile.steps)
     try:
@@ -116,6 +117,7 @@ def create_study(trials: RemoteTrials, name: str, profile: Any, *, direction: st
                                     direction=direction)  # type: ignore[arg-type]
     except optuna.exceptions.DuplicatedStudyError:  # created meanwhile by another request
         return _existing(trials, name, profile, direction), False
+    stamp_study(study)  # first: a service that has it loaded tells it from a later one
     rules = list(dict.fromkeys(r for rec in advice.recommendations for r in rec.rules))
     attrs = {
         "profile": profile.to_dict(), "full_steps": full, "fidelity": fidelity.to_dict(),

@@ -17,16 +17,15 @@ the study.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, Literal
 
-from lradvisor.errors import LRAdvisorError, SpecError, StudyError
+from lradvisor.errors import LRAdvisorError, SpecError
+from lradvisor.service._handles import Conflict, NotFound, StudyHandle, StudyHandles
 
 __all__ = [
     "LAST_REPORT",
@@ -45,53 +44,6 @@ QUEUED = "remote_queued"  # user attr of a WAITING trial kept for remote asks
 _SAMPLE_TRIES = 5
 
 
-class NotFound(StudyError):
-    """No such study, trial or family (HTTP 404)."""
-
-
-class Conflict(StudyError):
-    """The request does not fit the trial's or study's state (HTTP 409)."""
-
-
-@dataclass
-class StudyHandle:
-    """A loaded study with what remote trials need from it, kept per process.
-
-    The study's search space, fidelity and pruner are read from its user attributes
-    (written by ``lradvisor search`` or ``POST /v1/studies``) on first use.
-    """
-
-    study: Any
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    _space: Any = None
-
-    @property
-    def attrs(self) -> dict[str, Any]:
-        """The study's user attributes (read from the storage on each access)."""
-        return self.study.user_attrs
-
-    def space_and_length(self) -> tuple[Any, Any, int]:
-        """``(SearchSpace, Fidelity, full_steps)``, read once (a search never changes
-        them); a :class:`Conflict` when the study has none."""
-        from lradvisor.rules import SearchPrior
-        from lradvisor.search import Fidelity, SearchSpace
-
-        if self._space is not None:
-            return self._space
-        attrs = self.attrs
-        if not attrs.get("prior") or not attrs.get("full_steps"):
-            raise Conflict(
-                f"study {self.study.study_name!r} has no search space or run length: it was "
-                "not made by lradvisor search or POST /v1/studies."
-            )
-        families = list((attrs.get("space") or {}).get("families") or []) or None
-        space = SearchSpace.from_prior(SearchPrior.from_dict(attrs["prior"]), families,
-                                       direction=self.study.direction.name.lower())
-        fidelity = Fidelity.from_dict(attrs["fidelity"]) if attrs.get("fidelity") else Fidelity()
-        self._space = (space, fidelity, int(attrs["full_steps"]))
-        return self._space
-
-
 class RemoteTrials:
     """The ask / report / complete / fail loop over one storage.
 
@@ -106,77 +58,30 @@ class RemoteTrials:
                  clock: Callable[[], float] = time.time) -> None:
         import optuna
 
-        self._storage = optuna.storages.get_storage(storage)  # one cache for all studies
+        storage = optuna.storages.get_storage(storage)  # a URL is opened
+        # Optuna's trial cache is keyed by study id, which a study made again may get
+        # back: each loaded study has a cache of its own instead (see ._handles).
+        self._handles = StudyHandles(getattr(storage, "_backend", storage))
         self.trial_timeout = float(trial_timeout)
         self.max_requeues = int(max_requeues)
         self.clock = clock
-        self._handles: dict[str, StudyHandle] = {}
-        self._lock = threading.Lock()
 
     @property
     def storage(self) -> Any:
-        """The (cached) Optuna storage all studies are read through."""
-        return self._storage
+        """The storage, uncached: for what is not one loaded study's (names, summaries)."""
+        return self._handles.storage
 
-    def handle(self, name: str) -> StudyHandle:
-        """The study ``name``, loaded once per process; :class:`NotFound` when missing."""
-        with self._lock:
-            handle = self._handles.get(name)
-        if handle is not None:
-            return handle
-        handle = StudyHandle(self._load(name))
-        with self._lock:
-            return self._handles.setdefault(name, handle)
+    def handle(self, name: str, *, reload: bool = True) -> StudyHandle:
+        """The study ``name`` as stored now (see :meth:`StudyHandles.get`)."""
+        return self._handles.get(name, reload=reload)
 
     def forget(self, name: str) -> None:
-        """Drop the cached handle of ``name`` (the study was deleted or replaced)."""
-        with self._lock:
-            self._handles.pop(name, None)
+        """Drop the loaded study ``name`` (the next request loads it anew)."""
+        self._handles.forget(name)
 
-    @contextlib.contextmanager
-    def in_use(self, name: str) -> Iterator[None]:
-        """Study ``name`` deleted (404) or made again (409) by another process meanwhile.
-
-        The handle is kept per process, so such a study's id is gone from under it and
-        Optuna raises ``KeyError``; the handle is dropped (the next request loads the
-        study anew) and the caller told what happened, instead of a 500. A ``KeyError``
-        while the study is there as loaded is a real error and goes on.
-        """
-        try:
-            yield
-        except KeyError:
-            with self._lock:
-                handle = self._handles.get(name)
-            if handle is None:
-                raise
-            try:
-                now = self._storage.get_study_id_from_name(name)
-            except KeyError:
-                now = None
-            if now == handle.study._study_id:
-                raise
-            self.forget(name)
-            if now is None:
-                raise NotFound(f"no study named {name!r} (deleted meanwhile).") from None
-            raise Conflict(f"study {name!r} was deleted and made again meanwhile; ask for "
-                           "a new trial.") from None
-
-    def _load(self, name: str) -> Any:
-        import optuna
-
-        from lradvisor.search import make_sampler
-        from lradvisor.search._pruner import make_pruner
-
-        try:
-            study_id = self._storage.get_study_id_from_name(name)
-        except KeyError:
-            raise NotFound(f"no study named {name!r}.") from None
-        attrs = self._storage.get_study_user_attrs(study_id)
-        # The study's own sampler, not seeded: many clients ask in any order, and a
-        # per-process seed would hand out the same samples again after every restart.
-        sampler = make_sampler(attrs.get("sampler") or "tpe", None)
-        pruner = make_pruner(attrs.get("pruner") or "plateau")
-        return optuna.Study(name, self._storage, sampler=sampler, pruner=pruner)
+    def in_use(self, name: str) -> AbstractContextManager[None]:
+        """Study ``name`` deleted (404) or made again (409) during the request."""
+        return self._handles.in_use(name)
 
     # -- ask -----------------------------------------------------------------------------
     def ask(self, name: str) -> dict[str, Any]:
@@ -204,7 +109,7 @@ class RemoteTrials:
                 # the spec is the full run's; the client trains its length's peak
                 proxy = space.proxy_spec(spec, float(attrs.get("fidelity", 1.0)))
                 if proxy is not spec:
-                    self._storage.set_trial_user_attr(trial._trial_id, "proxy_peak_lr",
+                    handle.storage.set_trial_user_attr(trial._trial_id, "proxy_peak_lr",
                                                       proxy.peak_lr)
                 return {
                     "study": name, "trial": trial.number, "spec": proxy.to_dict(),
@@ -229,14 +134,14 @@ class RemoteTrials:
                                              user_attrs=attrs)
         # Created RUNNING with its attributes in one commit, never through the waiting
         # queue: a local search's queued trials stay its own.
-        trial_id = self._storage.create_new_trial(handle.study._study_id, template_trial=template)
+        trial_id = handle.storage.create_new_trial(handle.study._study_id, template_trial=template)
         return self._trial(handle, trial_id), attrs
 
     def _claim_requeued(self, handle: StudyHandle) -> tuple[Any, dict] | None:
         import optuna
 
         states = (optuna.trial.TrialState.WAITING,)
-        queued = [t for t in self._storage.get_all_trials(handle.study._study_id,
+        queued = [t for t in handle.storage.get_all_trials(handle.study._study_id,
                                                           deepcopy=False, states=states)
                   if t.user_attrs.get(QUEUED)]
         # Abandoned configurations first (they were started before anything still
@@ -247,11 +152,11 @@ class RemoteTrials:
                 # Its sign of life first, then the mark a reaper looks for, then the
                 # claim: a reaper (another ask's runs outside the ask lock) reading the
                 # study between any two of these writes never sees it remote and silent.
-                self._storage.set_trial_user_attr(waiting._trial_id, LAST_REPORT,
+                handle.storage.set_trial_user_attr(waiting._trial_id, LAST_REPORT,
                                                   self.clock())
-                self._storage.set_trial_user_attr(waiting._trial_id, REMOTE, True)
+                handle.storage.set_trial_user_attr(waiting._trial_id, REMOTE, True)
                 # atomic: only one asker moves it from WAITING to RUNNING
-                claimed = self._storage.set_trial_state_values(
+                claimed = handle.storage.set_trial_state_values(
                     waiting._trial_id, state=optuna.trial.TrialState.RUNNING)
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
@@ -265,7 +170,7 @@ class RemoteTrials:
         # A fresh Study object per ask: its per-thread trial cache starts empty, so the
         # sampler sees every trial finished since the last ask (as Study.ask resets it).
         study = handle.study
-        fresh = optuna.Study(study.study_name, self._storage, sampler=study.sampler,
+        fresh = optuna.Study(study.study_name, handle.storage, sampler=study.sampler,
                              pruner=study.pruner)
         return optuna.Trial(fresh, trial_id)
 
@@ -276,7 +181,7 @@ class RemoteTrials:
         spec = space.sample(trial, fixed)
         spec.multiplier_fn(int(attrs["total_steps"]))  # must fit the proxy length
         if fixed is None:
-            self._storage.set_trial_user_attr(trial._trial_id, "spec", spec.to_json())
+            handle.storage.set_trial_user_attr(trial._trial_id, "spec", spec.to_json())
         return spec
 
     # -- report, complete, fail ----------------------------------------------------------
@@ -287,7 +192,7 @@ class RemoteTrials:
         step already reported is ignored, as Optuna's ``Trial.report`` does. Trials of
         the study's last rung are never pruned (they are the final judgement).
         """
-        handle = self.handle(name)
+        handle = self.handle(name, reload=False)  # a trial of the study as loaded
         trial_id, frozen = self._running(handle, number)
         total = int(frozen.user_attrs.get("total_steps") or 0)
         if total and step > total:
@@ -295,13 +200,13 @@ class RemoteTrials:
         now = self.clock()
         with _finished_is_conflict(name, number):
             if step not in frozen.intermediate_values:
-                self._storage.set_trial_intermediate_value(trial_id, step, value)
+                handle.storage.set_trial_intermediate_value(trial_id, step, value)
             if not math.isfinite(value):
-                self._storage.set_trial_user_attr(trial_id, "diverged", True)
+                handle.storage.set_trial_user_attr(trial_id, "diverged", True)
                 self._finish(handle, number, "PRUNED", None, steps_used=step)
                 return True
             if now - float(frozen.user_attrs.get(LAST_REPORT) or 0.0) >= self._granularity:
-                self._storage.set_trial_user_attr(trial_id, LAST_REPORT, now)
+                handle.storage.set_trial_user_attr(trial_id, LAST_REPORT, now)
             if not self._prunable(handle, frozen):
                 return False
             now_trial = copy.copy(frozen)  # as stored now, without reading it back
@@ -316,18 +221,18 @@ class RemoteTrials:
 
         A NaN or infinite value ends it PRUNED with ``diverged`` set, as a local trial.
         """
-        handle = self.handle(name)
+        handle = self.handle(name, reload=False)  # a trial of the study as loaded
         trial_id, frozen = self._running(handle, number)
         total = int(frozen.user_attrs.get("total_steps") or 0)
         with _finished_is_conflict(name, number):
             if not math.isfinite(value):
-                self._storage.set_trial_user_attr(trial_id, "diverged", True)
+                handle.storage.set_trial_user_attr(trial_id, "diverged", True)
                 return self._finish(handle, number, "PRUNED", None, steps_used=total)
             return self._finish(handle, number, "COMPLETE", value, steps_used=total)
 
     def fail(self, name: str, number: int, reason: str) -> str:
         """Fail the trial with ``reason`` (kept as ``user_attrs["error"]``); not re-queued."""
-        handle = self.handle(name)
+        handle = self.handle(name, reload=False)  # a trial of the study as loaded
         _, frozen = self._running(handle, number)
         steps = max(frozen.intermediate_values, default=0)
         with _finished_is_conflict(name, number):
@@ -353,11 +258,11 @@ class RemoteTrials:
 
         study = handle.study
         try:
-            trial_id = self._storage.get_trial_id_from_study_id_trial_number(
+            trial_id = handle.storage.get_trial_id_from_study_id_trial_number(
                 study._study_id, number)
         except KeyError:
             raise NotFound(f"study {study.study_name!r} has no trial {number}.") from None
-        frozen = self._storage.get_trial(trial_id)
+        frozen = handle.storage.get_trial(trial_id)
         if not frozen.user_attrs.get(REMOTE):
             raise Conflict(f"trial {number} of study {study.study_name!r} is not a remote "
                            "trial; only trials asked for over HTTP are driven over HTTP.")
@@ -369,15 +274,15 @@ class RemoteTrials:
                 steps_used: int = 0, error: str | None = None) -> str:
         import optuna
 
-        trial_id = self._storage.get_trial_id_from_study_id_trial_number(
+        trial_id = handle.storage.get_trial_id_from_study_id_trial_number(
             handle.study._study_id, number)
-        self._storage.set_trial_user_attr(trial_id, "steps_used", int(steps_used))
+        handle.storage.set_trial_user_attr(trial_id, "steps_used", int(steps_used))
         if error is not None:
-            self._storage.set_trial_user_attr(trial_id, "error", error[:2000])
+            handle.storage.set_trial_user_attr(trial_id, "error", error[:2000])
         try:
             handle.study.tell(number, value, state=getattr(optuna.trial.TrialState, state))
         except ValueError:  # "Cannot tell a FAIL trial": finished by another request
-            frozen = self._storage.get_trial(trial_id)
+            frozen = handle.storage.get_trial(trial_id)
             if not frozen.state.is_finished():
                 raise
             raise Conflict(_not_running(handle.study.study_name, number, frozen)) from None

@@ -8,8 +8,10 @@ or ``$LRADVISOR_STORAGE`` name another (PostgreSQL works through the same URL fo
 
 What a study records (as JSON user attributes, readable by plain Optuna):
 
-* study: ``profile``, ``fidelity``, ``plan``, ``rules`` (ids that fired),
-  ``rules_recommendations``, ``prior``, ``full_steps``, ``trainable``, ``workload``,
+* study: ``study_uid`` (a random id written at creation: a study made again under
+  its name is another study, even with the same id), ``profile``, ``fidelity``,
+  ``plan``, ``rules`` (ids that fired), ``rules_recommendations``, ``prior``,
+  ``full_steps``, ``trainable``, ``workload``,
   ``recommendation`` (the final one, for the full length, with its evidence);
 * trial: ``spec`` (ScheduleSpec JSON), ``rung``, ``fidelity``, ``total_steps``,
   ``seed``, ``origin``, ``parent`` (the trial it was promoted from), ``steps_used``,
@@ -29,7 +31,15 @@ from lradvisor.storage._open import (
     require_storage,
     resolve_url,
 )
-from lradvisor.storage._studies import delete_study, get_study, list_studies, load_study
+from lradvisor.storage._studies import (
+    STUDY_UID,
+    delete_study,
+    get_study,
+    list_studies,
+    load_study,
+    stamp_study,
+    study_identity,
+)
 from lradvisor.storage._trials import (
     buffered_params,
     create_trial,
@@ -40,6 +50,7 @@ from lradvisor.storage._trials import (
 __all__ = [
     "DEFAULT_STORAGE",
     "STORAGE_ENV",
+    "STUDY_UID",
     "buffered_params",
     "create_trial",
     "delete_study",
@@ -50,5 +61,7 @@ __all__ = [
     "open_storage",
     "require_storage",
     "resolve_url",
+    "stamp_study",
+    "study_identity",
     "write_trial_batch",
 ]

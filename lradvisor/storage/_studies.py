@@ -10,6 +10,10 @@ if TYPE_CHECKING:
     import optuna
 
 DIRECTIONS = ("minimize", "maximize")
+# Study user attr: a random id written when lradvisor creates a study. A study deleted
+# and created again under its name may get its old study id back (SQLite reuses the
+# highest freed id), never its uid: a process that keeps a study loaded compares it.
+STUDY_UID = "study_uid"
 
 
 def get_study(
@@ -40,10 +44,57 @@ def get_study(
                 "use another --study name or the stored direction."
             )
         return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-    return optuna.create_study(
+    study = optuna.create_study(
         study_name=name, storage=storage, direction=direction,  # type: ignore[arg-type]
         sampler=sampler, pruner=pruner,
     )
+    stamp_study(study)
+    return study
+
+
+def stamp_study(study: optuna.Study) -> str:
+    """Give a study just created its :data:`STUDY_UID` (first, before its other attrs)."""
+    import uuid
+
+    uid = uuid.uuid4().hex
+    study.set_user_attr(STUDY_UID, uid)
+    return uid
+
+
+def study_identity(storage: optuna.storages.BaseStorage,
+                   name: str) -> tuple[int, str | None] | None:
+    """``(study_id, uid)`` of the stored study ``name`` (uid None: made without one, by
+    plain Optuna or an older lradvisor); None when there is no such study.
+
+    Two studies made one after the other under one name differ in this pair even where
+    the database gave the second the first's id. On an RDB storage it is one indexed
+    query that reads no other attribute (a study's attributes run to many kB).
+    """
+    import optuna
+
+    backend = getattr(storage, "_backend", storage)  # under Optuna's per-process cache
+    if not isinstance(backend, optuna.storages.RDBStorage):
+        try:
+            study_id = storage.get_study_id_from_name(name)
+        except KeyError:
+            return None
+        return study_id, storage.get_study_user_attrs(study_id).get(STUDY_UID)
+    import json
+
+    from optuna.storages._rdb import models
+    from sqlalchemy import and_, select
+
+    attr = models.StudyUserAttributeModel
+    query = (select(models.StudyModel.study_id, attr.value_json)
+             .outerjoin(attr, and_(attr.study_id == models.StudyModel.study_id,
+                                   attr.key == STUDY_UID))
+             .where(models.StudyModel.study_name == name))
+    with backend.engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    uid = json.loads(row[1]) if row[1] is not None else None
+    return int(row[0]), uid if isinstance(uid, str) else None
 
 
 def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:

@@ -3,7 +3,8 @@
 The service keeps each study it has served loaded; ``lradvisor studies delete`` (or a
 second service) changes the database under it. Its trials' requests must then be told
 so (404 / 409 with the reason), never 500, and the stale-trial sweep must go on for the
-other studies. Real ``lradvisor serve`` processes and the real CLI on one SQLite file.
+other studies. Real ``lradvisor serve`` processes and the real CLI on one SQLite file
+(and a fresh PostgreSQL schema, skipped without a server).
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import subprocess
 import sys
 import time
 
+import optuna
+import pytest
+
 from lradvisor.storage import delete_study, open_storage
+from tests.distributed.conftest import fresh_pg_url, pg, pg_database  # noqa: F401 (fixtures)
 from tests.service.conftest import running_server
 
 PROFILE = {"task": "scratch", "total_steps": 900}
@@ -75,4 +80,51 @@ def test_the_sweep_fails_an_abandoned_trial_of_a_study_made_again(tmp_path):
         while other.get("/v1/studies/d").json()["trials"].get("FAIL") != 1:
             assert time.monotonic() < deadline, one.log.read_text()
             time.sleep(0.2)
+    assert "internal error" not in one.log.read_text()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_study_made_again_with_its_old_id_is_told_apart(tmp_path, request, backend):
+    """SQLite gives a study made again the id just freed (no AUTOINCREMENT): the id alone
+    does not tell the service it holds another study. The old study's trial number must
+    not reach the new study's trial of that number, nor its cached best, run length or
+    settings be answered for the new one. PostgreSQL never reuses an id; same answers."""
+    storage = None
+    if backend == "postgresql":
+        storage = fresh_pg_url(request.getfixturevalue("pg"),
+                               request.getfixturevalue("pg_database"))
+    with running_server(tmp_path, storage=storage) as one, \
+            running_server(tmp_path, storage=storage) as two, \
+            one.client() as http, two.client() as other:
+        assert http.post("/v1/studies", json={"name": "d", "profile": PROFILE}
+                         ).status_code == 201  # the last study: its id is the one reused
+        old = http.post("/v1/studies/d/trials").json()
+        done = http.post("/v1/studies/d/trials").json()["trial"]
+        http.post(f"/v1/studies/d/trials/{done}/complete", json={"value": 0.5})
+        assert http.get("/v1/studies/d").json()["best"]["trial"] == done  # loaded, cached
+        old_id = open_storage(one.storage).get_study_id_from_name("d")
+        delete_study(open_storage(one.storage), "d")
+        longer = {"task": "scratch", "total_steps": 1200}
+        assert other.post("/v1/studies", json={"name": "d", "profile": longer}
+                          ).status_code == 201
+        same_id = open_storage(one.storage).get_study_id_from_name("d") == old_id
+        assert same_id == (backend == "sqlite")
+        new = other.post("/v1/studies/d/trials").json()
+        assert new["trial"] == old["trial"]  # both the rules' first pick: the same number
+
+        answer = http.post(f"/v1/studies/d/trials/{old['trial']}/report",
+                           json={"step": 1, "value": 9.0})
+        assert answer.status_code == 409, answer.text
+        assert "made again meanwhile" in answer.json()["detail"]
+        new_trial = optuna.load_study(study_name="d", storage=one.storage).trials[new["trial"]]
+        assert new_trial.intermediate_values == {}  # the old client's report is not there
+
+        view = http.get("/v1/studies/d").json()
+        assert (view["best"], view["full_steps"], view["trials"]) == \
+            (None, 1200, {"RUNNING": 1, "WAITING": 2})
+        best = http.get("/v1/studies/d/best")
+        assert best.status_code == 422 and "no completed trial" in best.json()["detail"]
+        asked = http.post("/v1/studies/d/trials")
+        assert asked.status_code == 200, asked.text
+        assert (asked.json()["full_steps"], asked.json()["total_steps"]) == (1200, 120)
     assert "internal error" not in one.log.read_text()
