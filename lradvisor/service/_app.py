@@ -3,10 +3,10 @@
 Every endpoint validates its input with the models of :mod:`._models`, calls the same
 function the CLI calls, and answers JSON. Errors a caller can cause are 4xx with the
 same one-line message the CLI prints (422 bad input, 404 no such thing, 409 wrong
-state, 401/403 token, 413 body too large); a study database that does not answer is a
-503 with ``Retry-After`` (nothing stored is lost; retry when it is back); anything else
-is a 500 that says only "internal error" (the details go to the server's log, never to
-the caller).
+state, 401/403 token, 413 body too large, 415 a body not sent as JSON); a study
+database that does not answer is a 503 with ``Retry-After`` (nothing stored is lost;
+retry when it is back); anything else is a 500 that says only "internal error" (the
+details go to the server's log, never to the caller).
 """
 
 from __future__ import annotations
@@ -20,12 +20,15 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lradvisor.errors import LRAdvisorError
 from lradvisor.service import _studies
 from lradvisor.service._auth import BodyLimit, require_read, require_write
+from lradvisor.service._body import body_entry, media_type_detail, not_sent_as_json, unparsed
 from lradvisor.service._config import ServiceConfig, rules_paths
 from lradvisor.service._models import (
     AskOut,
@@ -110,12 +113,24 @@ def _version() -> str:
 
 def _errors(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
         # Where and what only: the offending input is not echoed (it may be a secret,
         # or a NaN that JSON cannot carry).
-        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
-                   "type": str(e.get("type", ""))} for e in err.errors()]
-        return JSONResponse({"detail": detail}, status_code=422)
+        errors = err.errors()
+        if any(not_sent_as_json(e) for e in errors):
+            detail = media_type_detail(request.headers.get("content-type"))
+            return JSONResponse({"detail": detail}, status_code=415)
+        entries = [body_entry(e) or {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
+                                     "type": str(e.get("type", ""))} for e in errors]
+        return JSONResponse({"detail": entries}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> Response:
+        # FastAPI's "There was an error parsing the body" (400) names no cause
+        whole = unparsed(err.__cause__) if err.status_code == 400 else None
+        if whole is not None:
+            return JSONResponse({"detail": [whole]}, status_code=422)
+        return await http_exception_handler(request, err)
 
     @app.exception_handler(LRAdvisorError)
     async def user_error(_request: Request, err: LRAdvisorError) -> JSONResponse:

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from lradvisor.errors import LRAdvisorError
 from lradvisor.rules import ARCHS, OPTIMIZERS, TASKS, TaskProfile
@@ -30,6 +37,9 @@ __all__ = [
 
 # Large enough for any real run, small enough that arithmetic on it stays exact.
 MAX_COUNT = 2**40
+# A report's step is stored as a signed 32-bit integer (Optuna's column; PostgreSQL
+# refuses more, which the service would only learn from a failed commit).
+MAX_STEP = 2**31 - 1
 
 
 def _no_bool(value: Any) -> Any:
@@ -39,13 +49,22 @@ def _no_bool(value: Any) -> Any:
     return value
 
 
+def _addressable(name: str) -> str:
+    """A study is addressed as ``/v1/studies/{name}``: "." and ".." are path steps there
+    (clients resolve ``/v1/studies/..`` to ``/v1/``), so no study could be reached."""
+    if name in (".", ".."):
+        raise ValueError(f"{name!r} cannot name a study: it is a step in a URL path; use "
+                         "letters or digits too.")
+    return name
+
+
 def _name(value: Any) -> Any:
     """Case and ``_``/``-`` do not matter in names, as on the command line."""
     return value.strip().lower().replace("_", "-") if isinstance(value, str) else value
 
 
 Count = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=MAX_COUNT)]
-Step = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=MAX_COUNT)]
+Step = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=MAX_STEP)]
 PositiveFloat = Annotated[
     float, BeforeValidator(_no_bool), Field(gt=0, allow_inf_nan=False)
 ]
@@ -54,7 +73,8 @@ Task = Annotated[Literal[TASKS], BeforeValidator(_name)]  # type: ignore[valid-t
 Arch = Annotated[Literal[ARCHS], BeforeValidator(_name)]  # type: ignore[valid-type]
 Optimizer = Annotated[Literal[OPTIMIZERS], BeforeValidator(_name)]  # type: ignore[valid-type]
 Family = Literal[FAMILY_NAMES]  # type: ignore[valid-type]
-StudyName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+StudyName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$"),
+                      AfterValidator(_addressable)]
 
 
 class _Strict(BaseModel):
@@ -82,7 +102,12 @@ class ProfileIn(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> ProfileIn:
-        self.profile()  # lengths that disagree raise here, as a 422 on the body
+        profile = self.profile()  # lengths that disagree raise here, as a 422 on the body
+        if profile.total_steps is not None and profile.total_steps > MAX_COUNT:
+            raise ValueError(
+                f"epochs x steps_per_epoch = {profile.epochs} x {profile.steps_per_epoch} = "
+                f"{profile.total_steps} steps; a run has at most {MAX_COUNT}."
+            )
         return self
 
     def profile(self) -> TaskProfile:

@@ -32,11 +32,17 @@ MALFORMED = [
     ("/v1/suggest", {"task": "scratch", "total_steps": 5, "epochs": 2, "steps_per_epoch": 3},
      None),
     ("/v1/suggest", {"task": "unknown-length", "total_steps": 5}, None),
+    # each within 2**40, their product (the run's length) not
+    ("/v1/suggest", {"task": "scratch", "epochs": 2**40, "steps_per_epoch": 2**40}, None),
+    ("/v1/suggest", {"task": "scratch", "epochs": 2**21, "batch_size": 1,
+                     "dataset_size": 2**20 + 1}, None),
     ("/v1/suggest", [], None),
     ("/v1/suggest", "finetune", None),
     ("/v1/studies", {"profile": PROFILE}, "name"),
     ("/v1/studies", {"name": "a b", "profile": PROFILE}, "name"),
     ("/v1/studies", {"name": "x" * 200, "profile": PROFILE}, "name"),
+    ("/v1/studies", {"name": "..", "profile": PROFILE}, "name"),  # /v1/studies/.. is /v1/
+    ("/v1/studies", {"name": ".", "profile": PROFILE}, "name"),
     ("/v1/studies", {"name": "ok", "profile": {"task": "scratch"}}, None),
     ("/v1/studies", {"name": "ok", "profile": PROFILE, "direction": "up"}, "direction"),
     ("/v1/studies", {"name": "ok", "profile": PROFILE, "families": ["warp"]}, "families"),
@@ -86,6 +92,54 @@ def test_body_that_is_not_a_json_object_is_4xx(server, bad_study, content):
             response = http.post(path, content=content,
                                  headers={"content-type": "application/json"})
             assert 400 <= response.status_code < 500, (path, content, response.text)
+
+
+# (body, what the one line must say): the body as a whole is no JSON object to read
+NOT_AN_OBJECT = [
+    (b"[" * 10_000 + b"]" * 10_000, "nests arrays or objects too deeply to parse"),
+    (b'{"task": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+     "nests arrays or objects too deeply to parse"),
+    (b'{"task": "\xff"}', "not valid JSON: not UTF-8 text (byte 0xff at position 10)"),
+    (b'{"step": ' + b"9" * 5000 + b', "value": 1}', "has a number of over 4300 digits"),
+    (b"{", "not valid JSON: Expecting property name enclosed in double quotes at "
+           "character 1"),
+    (b'{"task": "quick"} x', "not valid JSON: Extra data at character 18"),
+    (b"[1, 2]", "must be a JSON object, but got an array"),
+    (b'"scratch"', "must be a JSON object, but got a string"),
+    (b"7", "must be a JSON object, but got a number"),
+    (b"null", "must be a JSON object, but got null"),
+    (b"", "request body is missing: send a JSON object"),
+]
+
+
+@pytest.mark.parametrize(("content", "says"), NOT_AN_OBJECT,
+                         ids=[s.split(":")[0][:30] for _, s in NOT_AN_OBJECT])
+def test_a_body_that_is_no_json_object_is_422_saying_why(server, bad_study, content, says):
+    """One entry on the body as a whole, in words: not FastAPI's bare 400 "There was an
+    error parsing the body", nor pydantic's "Input should be a valid dictionary"."""
+    with server.client() as http:
+        for path in ("/v1/suggest", "/v1/studies/bad/trials/0/report"):
+            response = http.post(path, content=content,
+                                 headers={"content-type": "application/json"})
+            assert response.status_code == 422, (path, response.text)
+            [entry] = response.json()["detail"]
+            assert entry["loc"] == ["body"], entry
+            assert says in entry["msg"], entry
+
+
+@pytest.mark.parametrize(("content_type", "got"), [
+    ("text/plain", "got 'text/plain'"),
+    ("application/x-www-form-urlencoded", "got 'application/x-www-form-urlencoded'"),
+    (None, "none was sent")])
+def test_a_json_body_sent_as_another_media_type_is_415_naming_it(server, content_type, got):
+    """``curl -d`` without ``-H 'content-type: application/json'`` sends a form type:
+    the answer says which header to send, not that the object is no object."""
+    headers = {"content-type": content_type} if content_type else {}
+    with server.client() as http:
+        response = http.post("/v1/suggest", content=b'{"task": "quick"}', headers=headers)
+    assert response.status_code == 415, response.text
+    assert response.json()["detail"] == (
+        f"request body must be JSON: send it with Content-Type: application/json ({got}).")
 
 
 def test_oversized_body_is_refused_with_413(server):

@@ -69,6 +69,25 @@ def test_a_trial_id_past_32_bits_is_422_naming_the_trial(pg_server, action):
     assert largest.json()["detail"] == f"study {STUDY!r} has no trial 2147483647."
 
 
+def test_a_report_step_past_32_bits_is_422_naming_the_step(pg_server):
+    """Optuna stores a report's step as a signed 32-bit integer: a trial long enough to
+    report at step 2**31 got a 503 'database unreachable; try again' (the failed commit
+    read as an outage), so a client retried for ever."""
+    with pg_server.client() as http:
+        assert http.post("/v1/studies", json={"name": "long", "profile": {
+            "task": "scratch", "total_steps": 10**11}}).status_code == 201
+        trial = http.post("/v1/studies/long/trials").json()
+        assert trial["total_steps"] > 2**31  # the step is within the trial's run
+        path = f"/v1/studies/long/trials/{trial['trial']}/report"
+        too_big = http.post(path, json={"step": 2**31, "value": 1.5})
+        largest = http.post(path, json={"step": 2**31 - 1, "value": 1.5})
+    assert too_big.status_code == 422, too_big.text
+    [error] = too_big.json()["detail"]
+    assert error["loc"] == ["body", "step"]
+    assert "2147483647" in error["msg"]
+    assert largest.status_code == 200, largest.text
+
+
 def test_the_server_logged_no_internal_error(pg_server):
     with pg_server.client() as http:
         http.get("/v1/studies/a%00b")
