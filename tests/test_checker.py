@@ -657,3 +657,60 @@ def test_cli_in_a_real_subprocess_without_torch(tmp_path) -> None:
                           timeout=60)
     assert proc.returncode == 1, proc.stderr
     assert "train.py:5: LRA003" in proc.stdout
+
+
+# timm's schedulers are told their count, by design: ``step(epoch)`` once per epoch and
+# ``step_update(num_updates)`` per batch (timm's train.py); ``step()`` alone raises.
+TIMM_PROGRAMS = {
+    "timm_epoch_and_update": """
+        import torch
+        from timm.scheduler import CosineLRScheduler
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        lr_scheduler = CosineLRScheduler(optimizer, t_initial=epochs, warmup_t=5)
+        num_updates = 0
+        for epoch in range(epochs):
+            lr_scheduler.step(epoch)
+            for x, y in loader:
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+                num_updates += 1
+                lr_scheduler.step_update(num_updates=num_updates)
+    """,
+    "timm_updates_only": """
+        import torch
+        import timm.scheduler
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        scheduler = timm.scheduler.CosineLRScheduler(optimizer, t_initial=n, t_in_epochs=False)
+        for epoch in range(epochs):
+            for i, (x, y) in enumerate(loader):
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+                scheduler.step_update(epoch * len(loader) + i + 1)
+    """,
+    "vendored_timm_scheduler": """
+        import torch
+        from utils.sched import PolyLRScheduler
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = PolyLRScheduler(optimizer, t_initial=epochs)
+        for epoch in range(epochs):
+            train_one_epoch(model, optimizer)
+            sched.step(epoch + 1, val_loss)
+    """,
+}
+
+
+def test_cli_timm_schedulers_stepped_with_their_count_are_no_mistake(tmp_path) -> None:
+    """It said LRA004 ("the epoch argument of step() is deprecated": its fix, step()
+    with no argument, raises TypeError in timm), LRA001 for step(epoch) at the top of
+    the epoch, and LRA005 ("never stepped") for a timm scheduler stepped by
+    step_update alone."""
+    paths = _write(tmp_path, TIMM_PROGRAMS)
+    result = CliRunner().invoke(check, paths)
+    assert result.output == "3 files checked: no scheduler mistakes found.\n"
+    assert result.exit_code == 0
+    never = _write(tmp_path, {"never": """
+        from timm.scheduler import CosineLRScheduler
+        scheduler = CosineLRScheduler(optimizer, t_initial=10)
+    """})
+    result = CliRunner().invoke(check, never)
+    assert result.exit_code == 1 and "never.py:2: LRA005" in result.output

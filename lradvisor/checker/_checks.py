@@ -20,8 +20,8 @@ from lradvisor.checker._model import (
 def _step_order(mod: _Module, path: str) -> Iterator[Finding]:
     """LRA001: the first scheduler.step() of a loop comes before its optimizer.step()."""
     for sched in mod.scheds.values():
-        if sched.kinds & _PLATEAU:
-            continue  # stepped on a validation metric, wherever the validation runs
+        if sched.kinds & _PLATEAU or sched.counted:
+            continue  # stepped on a validation metric, or told its count (timm): anywhere
         for call in sched.steps:
             loops = mod.loops(call)
             region = loops[0] if loops else mod.scope(call)
@@ -91,8 +91,9 @@ def _deprecated(mod: _Module, path: str) -> Iterator[Finding]:
                         "drop verbose=; log scheduler.get_last_lr() yourself.",
                     )
     for sched in mod.scheds.values():
-        if not sched.known or sched.ambiguous or sched.kind in _STEP_TAKES_ARG:
-            continue
+        if not sched.known or sched.ambiguous or sched.counted \
+                or sched.kind in _STEP_TAKES_ARG:
+            continue  # timm's step(epoch) is its documented use
         for call in sched.steps:
             if call.args:
                 yield Finding(
@@ -117,7 +118,7 @@ def _deprecated(mod: _Module, path: str) -> Iterator[Finding]:
 def _never_stepped(mod: _Module, path: str) -> Iterator[Finding]:
     """LRA005: a scheduler built, never stepped, never handed on."""
     for sched in mod.scheds.values():
-        if not sched.steps and not sched.escapes:
+        if not sched.steps and not sched.escapes and not sched.updated:
             yield Finding(
                 path, sched.line, "LRA005",
                 f"{sched.name} = {sched.kind}(...) is never stepped: the LR stays at "

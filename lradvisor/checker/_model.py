@@ -25,6 +25,9 @@ _OPTIMIZERS = {
     "SGD", "Adam", "AdamW", "Adamax", "Adagrad", "Adadelta", "RMSprop", "Rprop", "NAdam",
     "RAdam", "LBFGS", "SparseAdam", "ASGD", "Adafactor", "Lion", "Muon",
 }
+# timm's schedulers (``CosineLRScheduler``, ...) are told the count: ``step(epoch)``
+# and ``step_update(num_updates)``, by design; torch has no public class of that name.
+_COUNTED_RE = re.compile(r"\wLRScheduler$")
 # A length argument that counts batches makes a schedule per-step.
 _BATCH_LENGTH_RE = re.compile(r"len\(|steps|iters|batches|loader", re.IGNORECASE)
 _LENGTH_KWARGS = {"T_max", "total_iters", "total_steps", "num_training_steps", "T_0"}
@@ -58,6 +61,8 @@ class _Sched:
     escapes: bool = False  # passed on, returned or stored: stepped elsewhere
     saved: bool = False
     observed: bool = False  # ``.observe(metric)``: lradvisor's PlateauLR gets it that way
+    counted: bool = False  # timm's: ``step(epoch)``, ``step_update(num_updates)``
+    updated: bool = False  # ``.step_update(...)`` called: timm's per-batch step
 
     @property
     def ambiguous(self) -> bool:
@@ -119,6 +124,8 @@ class _Module:
         nodes = list(ast.walk(tree))
         self.aliases = {a.asname: a.name for n in nodes if isinstance(n, ast.ImportFrom)
                         for a in n.names if a.asname}
+        self.origins = {a.asname or a.name: n.module or "" for n in nodes
+                        if isinstance(n, ast.ImportFrom) for a in n.names}
         self.torch = {"torch"} | {a.asname for n in nodes if isinstance(n, ast.Import)
                                   for a in n.names if a.name == "torch" and a.asname}
         self.defined = {n.name for n in nodes
@@ -157,8 +164,17 @@ class _Module:
             owner = _dotted(call.func.value) if (
                 ctor == "attach" and isinstance(call.func, ast.Attribute)) else None
             self.scheds[key] = _Sched(name, call.lineno, ctor,
-                                      known and _counts_batches(call, ctor), known, owner)
+                                      known and _counts_batches(call, ctor), known, owner,
+                                      counted=self._counted(call, ctor))
         self.scheds[key].kinds.add(ctor)
+
+    def _counted(self, call: ast.Call, ctor: str) -> bool:
+        """Whether ``call`` builds a timm scheduler (imported from timm, called through
+        ``timm.``, or named as timm names them), stepped with its count."""
+        local = _dotted(call.func) or ""
+        module = self.origins.get(local.split(".", 1)[0], "")
+        return bool(_COUNTED_RE.search(ctor) or local.startswith("timm.")
+                    or module.split(".", 1)[0] == "timm")
 
     def sched(self, node: ast.AST, name: str) -> _Sched | None:
         """The scheduler ``name`` means at ``node``: its function's, else an outer one's."""
@@ -195,6 +211,8 @@ class _Module:
                 sched.saved = True
             elif parent.attr == "observe" and called:
                 sched.observed = True
+            elif parent.attr == "step_update" and called:
+                sched.updated = True
         for sched in self.scheds.values():
             sched.saved |= sched.owner is not None and sched.owner in state_dicts
 
