@@ -714,3 +714,30 @@ def test_cli_timm_schedulers_stepped_with_their_count_are_no_mistake(tmp_path) -
     """})
     result = CliRunner().invoke(check, never)
     assert result.exit_code == 1 and "never.py:2: LRA005" in result.output
+
+
+def test_cli_a_helper_saving_the_scheduler_under_its_own_name_is_no_lra006(tmp_path) -> None:
+    """It said LRA006 for a save helper whose parameter is ``sched`` (the caller's
+    ``scheduler``): the checkpoint holds ``sched.state_dict()``."""
+    paths = _write(tmp_path, {"helper": """
+        import torch
+        from torch.optim.lr_scheduler import CosineAnnealingLR
+
+        def save(path, model, opt, sched):
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
+                        "lr_sched": sched.state_dict()}, path)
+
+        def main():
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            scheduler = CosineAnnealingLR(optimizer, T_max=epochs)
+            for epoch in range(epochs):
+                train_epoch(model, optimizer)
+                scheduler.step()
+                save("ckpt.pt", model, optimizer, scheduler)
+    """})
+    result = CliRunner().invoke(check, paths)
+    assert result.output == "1 file checked: no scheduler mistakes found.\n"
+    assert result.exit_code == 0
+    result = CliRunner().invoke(check, _write(tmp_path, {"bad": MISTAKES[
+        "checkpoint_without_scheduler"][0]}))
+    assert result.exit_code == 1 and "LRA006" in result.output

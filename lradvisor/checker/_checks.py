@@ -127,13 +127,19 @@ def _never_stepped(mod: _Module, path: str) -> Iterator[Finding]:
             )
 
 
+# A state saved from a name like this is a scheduler's, whatever it is called where it was
+# built (a helper's ``sched`` parameter, say), as ``opt...`` is an optimizer's.
+_SCHED_NAME_RE = re.compile(r"sched", re.IGNORECASE)
+
+
 def _checkpoint(mod: _Module, path: str) -> Iterator[Finding]:
     """LRA006: torch.save of the optimizer's state without the scheduler's.
 
     What is saved is the first argument and, for a name, the dicts (``{...}`` or
     ``dict(...)``) assigned to it. A scheduler counts as saved by its ``state_dict()``
-    anywhere (or its policy's), or by itself in the checkpoint; not by a string or a
-    name that merely contains its name.
+    anywhere (or its policy's), by itself in the checkpoint, or by the ``state_dict()``
+    of a name saying ``sched`` in the checkpoint (a helper's own name for it); not by a
+    string or a name that merely contains its name.
     """
     if not mod.scheds or any(s.saved for s in mod.scheds.values()):
         return
@@ -156,7 +162,8 @@ def _checkpoint(mod: _Module, path: str) -> Iterator[Finding]:
         saves_optimizer = any(mod.is_optimizer(r) or re.search(r"opt\w*$", r)
                               for r in receivers)
         saves_scheduler = any(_dotted(n) in names for n in nodes
-                              if isinstance(n, (ast.Name, ast.Attribute)))
+                              if isinstance(n, (ast.Name, ast.Attribute))) or any(
+            _SCHED_NAME_RE.search(r.rsplit(".", 1)[-1]) for r in receivers)
         if saves_optimizer and not saves_scheduler:
             yield Finding(
                 path, call.lineno, "LRA006",
