@@ -169,12 +169,15 @@ def length_steps(params: Mapping[str, Any], stem: str, total_steps: int) -> int:
 
 
 def length_within_run(family: str, params: Mapping[str, Any], stem: str,
-                      total_steps: int) -> int:
+                      total_steps: int, *, after_warmup: bool = True) -> int:
     """The length ``<stem>`` in whole steps (at least 1), as :func:`length_steps`, for a
-    length that must end within the run (a decay phase, the first drop): given as
-    ``<stem>_steps``, it must be in ``[1, total_steps]``, as its fraction is in (0, 1].
+    length that must end within the run (a decay phase, the first drop, a first cycle,
+    a half-cycle): given as ``<stem>_steps``, it must be in ``[1, total_steps]``, as its
+    fraction is in (0, 1].
 
-    ``total_steps`` is the length the family's ``decay`` sees (the run after warmup).
+    ``total_steps`` is the length the family's ``decay`` sees: the run after warmup, or
+    the whole run for a family without warmup (``after_warmup=False``, as the message
+    then says).
 
     Raises:
         SpecError: ``<stem>_steps`` lies past the run's end; the message names the value
@@ -189,8 +192,9 @@ steps of this run after warmup), but got 300.
     """
     steps = length_steps(params, stem, total_steps)
     if params.get(f"{stem}_steps") is not None and steps > total_steps:
+        part = "the steps of this run after warmup" if after_warmup else "the steps of this run"
         raise SpecError(
-            f"{family}.{stem}_steps must be an integer in [1, {total_steps}] (the steps of "
-            f"this run after warmup), but got {steps}."
+            f"{family}.{stem}_steps must be an integer in [1, {total_steps}] ({part}), "
+            f"but got {steps}."
         )
     return max(1, steps)

@@ -26,6 +26,9 @@ NO_WARMUP = [
      lambda o, t: tl.StepLR(o, step_size=30, gamma=0.1)),  # allowed: its drop ends the run
     ("multistep", ScheduleSpec.create("multistep", milestones=[0.9, 0.3, 0.6, 0.6], gamma=0.2),
      40, lambda o, t: tl.MultiStepLR(o, milestones=[12, 24, 24, 36], gamma=0.2)),
+    ("multistep-a-milestone-at-the-end", ScheduleSpec.create("multistep", milestones=[0.5, 1]),
+     40, lambda o, t: tl.MultiStepLR(o, milestones=[20, 40])),  # legal, as in torch: no step
+    # trains at the LR after its drop (nor after step_fraction=1's, step-steps-the-whole-run)
     ("exponential", ScheduleSpec.create("exponential", final_ratio=0.05), 50,
      lambda o, t: tl.ExponentialLR(o, gamma=0.05 ** (1 / 50))),
     ("linear", ScheduleSpec.create("linear", min_lr_ratio=0.1), 30,
@@ -39,6 +42,8 @@ NO_WARMUP = [
      lambda o, t: tl.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=2, eta_min=0.02 * PEAK)),
     ("cosine_restarts-default", ScheduleSpec("cosine_restarts"), 70,
      lambda o, t: tl.CosineAnnealingWarmRestarts(o, T_0=10, T_mult=2)),
+    ("cosine_restarts-t0-the-whole-run", ScheduleSpec.create("cosine_restarts", t0_steps=30),
+     30, lambda o, t: tl.CosineAnnealingWarmRestarts(o, T_0=30)),  # the longest allowed
     ("cosine_restarts-tmult1", ScheduleSpec.create("cosine_restarts", t0_fraction=0.2,
                                                    t_mult=1), 50,
      lambda o, t: tl.CosineAnnealingWarmRestarts(o, T_0=10, T_mult=1)),
@@ -65,6 +70,10 @@ NO_WARMUP = [
     ("cyclic-triangular", ScheduleSpec.create("cyclic", step_up_steps=5, step_down_steps=3), 40,
      lambda o, t: tl.CyclicLR(o, base_lr=0.1 * PEAK, max_lr=PEAK, step_size_up=5,
                               step_size_down=3, cycle_momentum=False)),
+    ("cyclic-half-cycles-of-the-whole-run", ScheduleSpec.create(
+        "cyclic", step_up_steps=30, step_down_steps=30), 30,  # the longest allowed
+     lambda o, t: tl.CyclicLR(o, base_lr=0.1 * PEAK, max_lr=PEAK, step_size_up=30,
+                              step_size_down=30, cycle_momentum=False)),
     ("cyclic-triangular2", ScheduleSpec.create("cyclic", mode="triangular2", base_ratio=0.05,
                                                step_up_fraction=0.1), 60,
      lambda o, t: tl.CyclicLR(o, base_lr=0.05 * PEAK, max_lr=PEAK, step_size_up=6,

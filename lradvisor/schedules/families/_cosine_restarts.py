@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lradvisor.schedules._family import Family
-from lradvisor.schedules._params import Param, length_steps
+from lradvisor.schedules._params import Param, length_within_run
 
 
 def position(step: int, t0: int, t_mult: int) -> tuple[int, int]:
@@ -39,9 +39,11 @@ def decay(step: int, total_steps: int, *, t0: int, t_mult: int, min_lr_ratio: fl
 
 
 def kwargs(params: Mapping[str, Any], total_steps: int) -> dict[str, Any]:
-    """The first cycle in whole steps (at least 1), ``t_mult`` and the floor."""
+    """The first cycle in whole steps (at least 1; ``t0_steps`` past the run's end is
+    refused, as ``t0_fraction`` above 1 is: the run would end inside it), ``t_mult`` and
+    the floor."""
     return {
-        "t0": max(1, length_steps(params, "t0", total_steps)),
+        "t0": length_within_run("cosine_restarts", params, "t0", total_steps),
         "t_mult": params["t_mult"],
         "min_lr_ratio": params["min_lr_ratio"],
     }

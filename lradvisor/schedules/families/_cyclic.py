@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lradvisor.schedules._family import Family
-from lradvisor.schedules._params import Param, length_steps
+from lradvisor.schedules._params import Param, length_within_run
 
 
 def decay(
@@ -41,12 +41,15 @@ def decay(
 
 
 def kwargs(params: Mapping[str, Any], total_steps: int) -> dict[str, Any]:
-    """Half-cycle lengths in whole steps (at least 1); down defaults to up."""
-    up = max(1, length_steps(params, "step_up", total_steps))
+    """Half-cycle lengths in whole steps (at least 1; one in steps past the run's end is
+    refused, as a fraction above 1 is: the LR would never reach the peak, or the base);
+    down defaults to up."""
+    up = length_within_run("cyclic", params, "step_up", total_steps, after_warmup=False)
     has_down = (
         params.get("step_down_fraction") is not None or params.get("step_down_steps") is not None
     )
-    down = max(1, length_steps(params, "step_down", total_steps)) if has_down else up
+    down = (length_within_run("cyclic", params, "step_down", total_steps, after_warmup=False)
+            if has_down else up)
     return {
         "mode": params["mode"],
         "base_ratio": params["base_ratio"],
