@@ -741,3 +741,24 @@ def test_cli_a_helper_saving_the_scheduler_under_its_own_name_is_no_lra006(tmp_p
     result = CliRunner().invoke(check, _write(tmp_path, {"bad": MISTAKES[
         "checkpoint_without_scheduler"][0]}))
     assert result.exit_code == 1 and "LRA006" in result.output
+
+
+def test_cli_a_batch_loop_whose_counter_names_the_epoch_is_no_lra002(tmp_path) -> None:
+    """``for step_in_epoch, batch in ...`` is the batch loop: it holds optimizer.step().
+    It said LRA002 ("runs once per epoch") for the OneCycleLR stepped in it, as the loop's
+    target contains 'epoch'."""
+    paths = _write(tmp_path, {"train": """
+        import torch
+        from torch.optim.lr_scheduler import OneCycleLR
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = OneCycleLR(optimizer, max_lr=0.1, total_steps=epochs * len(loader))
+        for epoch in range(epochs):
+            for step_in_epoch, batch in enumerate(loader):
+                model(batch).sum().backward()
+                optimizer.step()
+                optimizer.zero_grad()
+                scheduler.step()
+    """})
+    result = CliRunner().invoke(check, paths)
+    assert result.output == "1 file checked: no scheduler mistakes found.\n"
+    assert result.exit_code == 0

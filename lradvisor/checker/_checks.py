@@ -48,8 +48,11 @@ def _per_epoch(mod: _Module, path: str) -> Iterator[Finding]:
             loops = mod.loops(call)
             if not loops:
                 continue
-            deeper = [o for o in mod.opt_steps.get(mod.scope(call), []) if mod.inside(o, loops[0])
-                      and mod.loops(o) and mod.loops(o)[0] is not loops[0]]
+            inside = [o for o in mod.opt_steps.get(mod.scope(call), [])
+                      if mod.inside(o, loops[0]) and mod.loops(o)]
+            if any(mod.loops(o)[0] is loops[0] for o in inside):
+                continue  # in the optimizer's own loop: once per batch, whatever it is named
+            deeper = [o for o in inside if mod.loops(o)[0] is not loops[0]]
             if _is_epoch_loop(loops[0], deeper):
                 yield Finding(
                     path, call.lineno, "LRA002",
