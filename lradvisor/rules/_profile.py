@@ -28,7 +28,7 @@ from typing import Any
 
 from lradvisor.errors import ProfileError
 
-__all__ = ["ARCHS", "LARGE_BATCH", "OPTIMIZERS", "TASKS", "TaskProfile"]
+__all__ = ["ARCHS", "LARGE_BATCH", "MAX_STEPS", "OPTIMIZERS", "TASKS", "TaskProfile"]
 
 TASKS: tuple[str, ...] = ("scratch", "pretrain", "finetune", "unknown-length", "quick")
 ARCHS: tuple[str, ...] = ("cnn", "transformer", "mlp", "rnn", "other")
@@ -37,6 +37,10 @@ OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "adamw", "other")
 # From this batch size on a run counts as large-batch (derived fact ``batch = "large"``):
 # the point where common practice (Goyal et al. 2017, linear scaling) adds warmup.
 LARGE_BATCH = 1024
+
+# The longest run, in scheduler steps: past 2**53 a step count is no longer exact as a
+# float (the schedules' step / total_steps) nor as a JSON number read by JavaScript.
+MAX_STEPS = 2**53
 
 _INT_FIELDS = ("total_steps", "epochs", "steps_per_epoch", "batch_size", "dataset_size",
                "model_params")
@@ -62,7 +66,8 @@ class TaskProfile:
 
     Raises:
         ProfileError: an unknown name, a non-positive or non-integer count, a peak LR
-            that is not a number > 0, or lengths that disagree.
+            that is not a number > 0, lengths that disagree, or a run longer than
+            :data:`MAX_STEPS` steps.
 
     Example:
         >>> p = TaskProfile(task="Scratch", arch="cnn", epochs=30, steps_per_epoch=100)
@@ -111,6 +116,16 @@ class TaskProfile:
                     "make them agree."
                 )
             object.__setattr__(self, "total_steps", product)
+        if self.steps is not None and self.steps > MAX_STEPS:
+            if self.epochs is not None and self.steps_per_epoch is not None:
+                given = (f"epochs x steps_per_epoch = {self.epochs} x "
+                         f"{self.steps_per_epoch} = {self.steps}")
+            elif self.total_steps is not None:
+                given = f"total_steps {self.total_steps}"
+            else:
+                given = f"epochs {self.epochs}"
+            raise ProfileError(f"the run's length must be at most 2**53 = {MAX_STEPS} "
+                               f"scheduler steps, but got {given}.")
         if self.task == "unknown-length" and self.known_length:
             raise ProfileError(
                 f"task 'unknown-length' takes no run length, but got total_steps="
