@@ -151,8 +151,8 @@ def ascii_plot(values: Sequence[float], *, width: int = 60, height: int = 10,
         tick = label if i == 0 else low if i == height - 1 else ""
         lines.append(f"{tick:>{pad}} |" + "".join(row).rstrip())
     lines.append(" " * pad + " +" + "-" * width)
-    end = str(n - 1)
-    lines.append(" " * pad + "  0" + end.rjust(max(1, width - 1)))
+    end = "" if n == 1 else str(n - 1)  # a run of one step: 0 is its last step too
+    lines.append(" " * pad + "  0" + end.rjust(max(len(end) + 1, width - 1)).rstrip())
     return "\n".join(lines)
 
 

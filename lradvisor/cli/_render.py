@@ -102,9 +102,9 @@ def _text(recommendations: Sequence[Any], heading: str, interval: str, note: str
     if not total:
         length = "unknown length"
     elif interval == "epoch":
-        length = f"{total} epochs, one scheduler step per epoch"
+        length = f"{_plural(total, 'epoch')}, one scheduler step per epoch"
     else:
-        length = f"{total} steps"
+        length = _plural(total, "step")
     lines = [heading or f"Recommended schedule ({length}):", ""]
     lines.append(f"  {top.spec.describe()}")
     lines.append(f"  torch: {torch_class_name(top.spec, total)}")
@@ -124,6 +124,10 @@ def _text(recommendations: Sequence[Any], heading: str, interval: str, note: str
             lines.append(f"     {rec.rationale}")
     lines += ["", "PyTorch:", _indent(pytorch_code(top.spec, total, interval))]
     return "\n".join(lines)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def evidence_line(evidence: str) -> str:

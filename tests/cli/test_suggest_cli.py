@@ -293,3 +293,20 @@ def test_schedules_show_says_milestones_count_after_warmup():
                  ScheduleSpec.create("step", step_fraction=0.5, warmup_fraction=0.1)):
         curve = spec.curve(100)
         assert [i for i in range(1, 100) if curve[i] < curve[i - 1] * 0.5] == [55]
+
+
+def test_suggest_a_run_of_one_or_two_steps_reads_right():
+    """It said "(1 steps)" and "(1 epochs, ...)", and labelled the x axis "00" for a
+    one-step run and "01" for a two-step one (0 and the last step run together)."""
+    one = invoke("suggest", "--task", "scratch", "--arch", "cnn", "--total-steps", "1")
+    assert one.output.startswith("Recommended schedule (1 step):\n")
+    lines = one.output.splitlines()
+    axis = lines.index(next(line for line in lines if line.strip().startswith("+-")))
+    assert lines[axis + 1].split() == ["0"]
+    two = invoke("suggest", "--task", "scratch", "--arch", "cnn", "--total-steps", "2")
+    lines = two.output.splitlines()
+    axis = lines.index(next(line for line in lines if line.strip().startswith("+-")))
+    assert lines[axis + 1].split() == ["0", "1"]
+    epoch = invoke("suggest", "--task", "scratch", "--epochs", "1")
+    assert epoch.output.startswith(
+        "Recommended schedule (1 epoch, one scheduler step per epoch):\n")
