@@ -762,3 +762,21 @@ def test_cli_a_batch_loop_whose_counter_names_the_epoch_is_no_lra002(tmp_path) -
     result = CliRunner().invoke(check, paths)
     assert result.output == "1 file checked: no scheduler mistakes found.\n"
     assert result.exit_code == 0
+
+
+def test_cli_a_notebook_is_refused_not_passed_as_clean(tmp_path) -> None:
+    """A .ipynb is JSON, which parses as one Python expression: its never-stepped
+    OneCycleLR was '1 file checked: no scheduler mistakes found.', exit 0."""
+    import json
+
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+            "source": ["from torch.optim.lr_scheduler import OneCycleLR\n",
+                       "scheduler = OneCycleLR(opt, max_lr=0.1, total_steps=100)\n"]}
+    notebook = tmp_path / "train.ipynb"
+    notebook.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
+                                    "nbformat_minor": 5}))
+    result = CliRunner().invoke(check, [str(notebook)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"Error: {notebook}: a Jupyter notebook is not read; export its code (jupyter "
+        f"nbconvert --to script '{notebook}') and check the .py file."]

@@ -107,7 +107,16 @@ def _refuse_long_chains(source: str | bytes, path: str) -> None:
 
 
 def check_file(path: str | os.PathLike[str]) -> list[Finding]:
-    """The findings in one file."""
+    """The findings in one file.
+
+    Raises:
+        LRAdvisorError: the file cannot be read or parsed, or is a Jupyter notebook
+            (its JSON would parse as one Python expression and hide every mistake).
+    """
+    if Path(path).suffix.lower() == ".ipynb":
+        raise LRAdvisorError(
+            f"{os.fspath(path)}: a Jupyter notebook is not read; export its code "
+            f"(jupyter nbconvert --to script {os.fspath(path)!r}) and check the .py file.")
     try:
         source = Path(path).read_bytes()
     except OSError as err:

@@ -24,8 +24,8 @@ def check(paths: tuple[str, ...], fmt: str) -> None:
     stepped per epoch, ReduceLROnPlateau without its metric, deprecated arguments, a
     scheduler never stepped, a checkpoint without the scheduler's state. Folders are
     searched without hidden, virtual-environment and build folders. A file that cannot
-    be read or parsed is named on stderr, the others are still checked, and the exit
-    status is then 2.
+    be read or parsed (or a Jupyter notebook: export it to .py first) is named on
+    stderr, the others are still checked, and the exit status is then 2.
 
     \b
     Examples:
