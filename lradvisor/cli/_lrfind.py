@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from lradvisor.cli._options import PositiveNumber
 from lradvisor.plots import png_option
 
 __all__ = ["lr_find_command"]
@@ -16,9 +17,9 @@ __all__ = ["lr_find_command"]
 @click.option("--trainable",
               help="Training function: package.module:function or file.py:function.")
 @click.option("--workload", help="A built-in workload, e.g. digits-cnn.")
-@click.option("--lr-min", type=float, default=1e-7, show_default=True,
+@click.option("--lr-min", type=PositiveNumber(), default=1e-7, show_default=True,
               help="First LR of the sweep.")
-@click.option("--lr-max", type=float, default=10.0, show_default=True,
+@click.option("--lr-max", type=PositiveNumber(), default=10.0, show_default=True,
               help="Last LR of the sweep.")
 @click.option("--steps", type=int, default=100, show_default=True,
               help="Optimizer steps of the sweep.")
@@ -55,6 +56,8 @@ def lr_find_command(trainable: str | None, workload: str | None, lr_min: float, 
         raise click.UsageError(
             f"give --trainable or --workload, not both (got {trainable!r} and {workload!r}): "
             "lr-find sweeps one training function.")
+    if lr_max <= lr_min:
+        raise LRFindError(f"--lr-max must be above --lr-min, but got {lr_min!r} .. {lr_max!r}.")
     if seeds < 1:
         raise LRFindError(f"seeds must be >= 1, but got {seeds!r}.")
     check_seed(seed)  # all seeds before the first sweep trains

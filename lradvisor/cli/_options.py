@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,8 @@ import click
 __all__ = [
     "TASKS",
     "Count",
+    "PositiveInt",
+    "PositiveNumber",
     "format_option",
     "profile_from_options",
     "profile_options",
@@ -43,19 +46,47 @@ class Count(click.ParamType):
         return int(round(count))
 
 
+class PositiveNumber(click.ParamType):
+    """A finite number > 0 (``--peak-lr``): a bad one names the option, not the field."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not (math.isfinite(number) and number > 0):
+            self.fail(f"{value} is not a number > 0.", param, ctx)
+        return number
+
+
+class PositiveInt(click.IntRange):
+    """An integer >= 1 (``--trials``, ``--total-steps``): a bad one names the option, not
+    the Python API's word (``n_trials``, ``total_steps``)."""
+
+    name = "integer"  # 'abc' is not a valid integer (IntRange says 'integer range')
+
+    def __init__(self) -> None:
+        super().__init__(min=1)
+
+
+_COUNT = PositiveInt()
+
 _PROFILE_OPTIONS = (
     click.option("--task", type=click.Choice(TASKS), help="What kind of training run this is."),
     click.option("--arch", type=click.Choice(ARCHS), help="Model architecture."),
     click.option("--optimizer", type=click.Choice(OPTIMIZERS), help="Optimizer family."),
-    click.option("--total-steps", type=int, help="Optimizer steps in the full run."),
-    click.option("--epochs", type=int, help="Epochs in the full run (with --steps-per-epoch)."),
-    click.option("--steps-per-epoch", type=int, help="Optimizer steps per epoch."),
-    click.option("--batch-size", type=int, help="Batch size, where known."),
-    click.option("--dataset-size", type=int, help="Training examples, where known."),
+    click.option("--total-steps", type=_COUNT, help="Optimizer steps in the full run."),
+    click.option("--epochs", type=_COUNT, help="Epochs in the full run (with --steps-per-epoch)."),
+    click.option("--steps-per-epoch", type=_COUNT, help="Optimizer steps per epoch."),
+    click.option("--batch-size", type=_COUNT, help="Batch size, where known."),
+    click.option("--dataset-size", type=_COUNT, help="Training examples, where known."),
     click.option("--model-params", type=Count(), metavar="N",
                  help="The model's trainable parameters, where known: 66000, 66k, 125M, "
                  "1.3B (transformer pretraining scales the peak LR with it)."),
-    click.option("--peak-lr", type=float, help="Fix the peak LR instead of the rules' choice."),
+    click.option("--peak-lr", type=PositiveNumber(),
+                 help="Fix the peak LR instead of the rules' choice."),
     click.option(
         "--rules", "rules_files", multiple=True, type=click.Path(dir_okay=False),
         help="A rules file of your own (TOML), added to the shipped guide; repeatable.",

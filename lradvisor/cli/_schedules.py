@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from lradvisor.cli._options import PositiveInt, PositiveNumber
 from lradvisor.plots import ascii_plot, png_option
 from lradvisor.schedules import ScheduleSpec, all_families, get_family
 
@@ -41,8 +42,9 @@ def show(family: str) -> None:
 
 @schedules.command()
 @click.argument("family")
-@click.option("--total-steps", type=int, default=1000, show_default=True)
-@click.option("--peak-lr", type=float, default=None, help="Scale the curve (default: 1).")
+@click.option("--total-steps", type=PositiveInt(), default=1000, show_default=True)
+@click.option("--peak-lr", type=PositiveNumber(), default=None,
+              help="Scale the curve (default: 1).")
 @click.option("--param", "params", multiple=True, metavar="K=V", help="A parameter; repeatable.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), callback=png_option,
               help="Write a PNG too.")

@@ -124,7 +124,7 @@ BAD_INPUT = [
     (("suggest", "--task", "finetune", "--total-steps", "2.5"), "2.5"),
     (("suggest", "--task", "finetune", "--epochs", "0", "--steps-per-epoch", "10"), "0"),
     (("suggest", "--task", "finetune", "--peak-lr", "0"), "0"),
-    (("suggest", "--task", "finetune", "--peak-lr", "-1e-3"), "-0.001"),
+    (("suggest", "--task", "finetune", "--peak-lr", "-1e-3"), "-1e-3"),
     (("suggest", "--task", "finetune", "--format", "yaml"), "yaml"),
     (("suggest", "--task", "pretrain", "--model-params", "66q"), "66q"),
     (("suggest", "--task", "pretrain", "--model-params", "0"), "'0'"),
