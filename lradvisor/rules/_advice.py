@@ -23,7 +23,7 @@ from typing import Any
 
 from lradvisor.errors import RulesError, SpecError
 from lradvisor.rules._engine import Firing, Rule, match, merge_rules
-from lradvisor.rules._fit import at_least_one_step, fit_cycles
+from lradvisor.rules._fit import at_least_one_step, epoch_warmup_start, fit_cycles
 from lradvisor.rules._load import load_rules, param_table
 from lradvisor.rules._profile import TaskProfile
 from lradvisor.schedules import Param, ScheduleSpec
@@ -295,6 +295,7 @@ def _recommend(firing: Firing, profile: TaskProfile, peak: float, lr_rule: Rule 
                          f"(rule {rule.id}).")
     notes: list[str] = []
     params = at_least_one_step(rule.id, table, params, profile, trace, notes)
+    params = epoch_warmup_start(rule.id, table, params, profile, trace, notes)
     params = fit_cycles(rule, table, params, profile, trace, notes)
     reasons.extend(notes)
     if lr_rule is not None:

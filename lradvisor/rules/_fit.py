@@ -3,6 +3,8 @@
 * :func:`at_least_one_step`: a length that may be zero (0: none, as warmup) but that a
   rule asks to be above zero lasts at least one step, as the guide's
   ``max(1, int(0.1 * total_epochs))``;
+* :func:`epoch_warmup_start`: a warmup stepped once per epoch starts above 0, so its
+  first epoch trains;
 * :func:`fit_cycles`: a first cycle written ``{epochs = N, whole_cycles = "P"}`` is
   chosen so that whole cycles, each ``P`` times the one before, end with the run at its
   floor (SGDR's ``T_0 = 10`` epochs, ``T_mult = 2`` fill only 10, 30, 70... epochs).
@@ -20,7 +22,7 @@ from lradvisor.rules._profile import TaskProfile
 from lradvisor.schedules import Param, ScheduleSpec
 from lradvisor.schedules._params import length_steps
 
-__all__ = ["at_least_one_step", "fit_cycles"]
+__all__ = ["at_least_one_step", "epoch_warmup_start", "fit_cycles"]
 
 
 def at_least_one_step(rule_id: str, table: Mapping[str, Param], params: dict[str, Any],
@@ -44,11 +46,38 @@ def at_least_one_step(rule_id: str, table: Mapping[str, Param], params: dict[str
             continue
         del out[name]
         out[param.steps_name] = 1
-        trace.append(f"{rule_id}: {name} {value:g} of {total} steps rounds to no step; "
+        unit = "epoch" if profile.interval == "epoch" else "step"
+        trace.append(f"{rule_id}: {name} {value:g} of {total} {unit}s rounds to no {unit}; "
                      f"{param.steps_name} = 1 instead.")
-        notes.append(f"In this run of {total} steps, {value:.0%} rounds to no step, so "
-                     f"{stem.replace('_', ' ')} lasts 1 step.")
+        notes.append(f"In this run of {total} {unit}s, {value:.0%} rounds to no {unit}, so "
+                     f"{stem.replace('_', ' ')} lasts 1 {unit}.")
     return out
+
+
+def epoch_warmup_start(rule_id: str, table: Mapping[str, Param], params: dict[str, Any],
+                       profile: TaskProfile, trace: list[str],
+                       notes: list[str]) -> dict[str, Any]:
+    """A warmup stepped once per epoch starts at ``1 / (w + 1)`` of the peak, not at 0.
+
+    From 0 (HF's per-step start, where it costs one optimizer step) a run stepped once
+    per epoch would spend its whole first epoch at LR 0, training nothing: a third of a
+    3-epoch fine-tune. Starting at ``1 / (w + 1)``, its ``w`` warmup epochs train at
+    ``1/(w+1) ... w/(w+1)`` of the peak, the per-step ramp one step on. A start the rule
+    sets is kept.
+    """
+    total = profile.steps
+    if (profile.interval != "epoch" or total is None or "warmup_start_factor" not in table
+            or "warmup_start_factor" in params):
+        return params
+    warmup = length_steps(params, "warmup", total)
+    if warmup == 0:
+        return params
+    start = float(f"{1 / (warmup + 1):.12g}")
+    trace.append(f"{rule_id}: warmup of {warmup} epoch(s) stepped once per epoch; "
+                 f"warmup_start_factor = {start:.4g}, so its first epoch trains.")
+    notes.append(f"Stepped once per epoch, the warmup starts at {start:.3g} x the peak "
+                 "LR, not 0, so its first epoch trains.")
+    return {**params, "warmup_start_factor": start}
 
 
 def fit_cycles(rule: Rule, table: Mapping[str, Param], params: dict[str, Any],

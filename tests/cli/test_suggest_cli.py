@@ -310,3 +310,40 @@ def test_suggest_a_run_of_one_or_two_steps_reads_right():
     epoch = invoke("suggest", "--task", "scratch", "--epochs", "1")
     assert epoch.output.startswith(
         "Recommended schedule (1 epoch, one scheduler step per epoch):\n")
+
+
+@pytest.mark.parametrize("args", [
+    ("--task", "finetune", "--arch", "transformer", "--epochs", "3"),
+    ("--task", "scratch", "--arch", "cnn", "--optimizer", "sgd", "--epochs", "2",
+     "--batch-size", "2048"),
+    ("--task", "finetune", "--arch", "transformer", "--epochs", "30"),
+])
+def test_suggest_a_warmup_stepped_per_epoch_trains_in_its_first_epoch(args):
+    """Stepped once per epoch, a warmup from 0 spent the whole first epoch at LR 0 (a
+    third of a 3-epoch fine-tune, half of a 2-epoch large-batch run): the code, run with
+    torch and stepped per epoch, now trains every epoch, ramping 1/(w+1) ... w/(w+1) to
+    the peak, and the text counts the warmup in epochs."""
+    import torch
+
+    base = ("suggest", *args, "--rules-only")
+    data = json.loads(invoke(*base, "--format", "json").output)
+    assert data["interval"] == "epoch"
+    code = invoke(*base, "--format", "python").output
+    optimizer = torch.optim.AdamW([torch.zeros(2, requires_grad=True)], lr=1.0)
+    namespace = {"optimizer": optimizer}
+    exec(compile(code, "<suggest --format python>", "exec"), namespace)
+    lrs = []
+    for _epoch in range(data["total_steps"]):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        namespace["scheduler"].step()
+    spec = ScheduleSpec.from_dict({k: data[k] for k in ("family", "params", "peak_lr")})
+    warmup = spec.warmup_steps(data["total_steps"])
+    assert warmup >= 1
+    peak = data["peak_lr"]
+    assert lrs[:warmup + 1] == pytest.approx(
+        [peak * (i + 1) / (warmup + 1) for i in range(warmup)] + [peak], rel=1e-9)
+    assert min(lrs) > 0
+    text = invoke(*base).output
+    assert "so its first epoch trains" in text
+    assert "rounds to no step" not in text
