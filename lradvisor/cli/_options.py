@@ -67,8 +67,8 @@ class PositiveInt(click.IntRange):
 
     name = "integer"  # 'abc' is not a valid integer (IntRange says 'integer range')
 
-    def __init__(self) -> None:
-        super().__init__(min=1)
+    def __init__(self, max: int | None = None) -> None:  # noqa: A002 (IntRange's name)
+        super().__init__(min=1, max=max)
 
 
 _COUNT = PositiveInt()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from lradvisor.cli._options import PositiveInt, PositiveNumber
+from lradvisor.cli._render import LazyCurve, sampled
 from lradvisor.plots import ascii_plot, png_option
+from lradvisor.rules._profile import MAX_STEPS
 from lradvisor.schedules import ScheduleSpec, all_families, get_family
 
 __all__ = ["schedules"]
@@ -42,7 +44,8 @@ def show(family: str) -> None:
 
 @schedules.command()
 @click.argument("family")
-@click.option("--total-steps", type=PositiveInt(), default=1000, show_default=True)
+@click.option("--total-steps", type=PositiveInt(max=MAX_STEPS), default=1000,
+              show_default=True)
 @click.option("--peak-lr", type=PositiveNumber(), default=None,
               help="Scale the curve (default: 1).")
 @click.option("--param", "params", multiple=True, metavar="K=V", help="A parameter; repeatable.")
@@ -58,11 +61,13 @@ def plot(family: str, total_steps: int, peak_lr: float | None, params: tuple[str
         key, value = item.split("=", 1)
         given[key.strip()] = value.strip()
     spec = ScheduleSpec(family, given, peak_lr)
-    curve = spec.curve(total_steps)
+    curve = LazyCurve(spec, total_steps)  # a billion steps: read where drawn, not listed
     click.echo(spec.describe())
     click.echo(ascii_plot(curve))
     if output:
         from lradvisor.plots import save_png
 
-        save_png({spec.describe(): curve}, output, title=f"lradvisor: {family}")
+        xs, ys = sampled(curve)
+        save_png({spec.describe(): ys}, output, title=f"lradvisor: {family}",
+                 xs={spec.describe(): xs})
         click.echo(f"wrote {output}", err=True)

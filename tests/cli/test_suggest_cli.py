@@ -137,6 +137,8 @@ BAD_INPUT = [
       "100000000000"), "epochs x steps_per_epoch = 1000000000000 x 100000000000"),
     (("suggest", "--task", "scratch", "--epochs", "99999999999999999999"),
      "but got epochs 99999999999999999999."),
+    (("schedules", "plot", "cosine", "--total-steps", "99999999999999999999"),
+     "99999999999999999999 is not in the range 1<=x<=9007199254740992"),
     (("schedules", "show", "cosinee"), "cosinee"),
     (("schedules", "plot", "cosine", "--param", "warmup_fraction=2"), "2"),
     (("schedules", "plot", "cosine", "--param", "bogus=1"), "bogus"),
@@ -347,3 +349,20 @@ def test_suggest_a_warmup_stepped_per_epoch_trains_in_its_first_epoch(args):
     text = invoke(*base).output
     assert "so its first epoch trains" in text
     assert "rounds to no step" not in text
+
+
+def test_schedules_plot_of_a_billion_steps_is_drawn_in_little_memory(tmp_path):
+    """It listed every step's LR first: a billion steps took 32 GB and half an hour
+    (under a 1 GiB cap, a MemoryError traceback); suggest draws such a run at once."""
+    out = tmp_path / "big.png"
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30));"
+            "from lradvisor.cli import main; sys.argv[0] = 'lradvisor'; main()")
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "schedules", "plot", "cosine", "--total-steps",
+         "1000000000", "--param", "warmup_fraction=0.1"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert proc.stdout.rstrip().endswith("999999999")  # the x axis: the last step
+    result = invoke("schedules", "plot", "cosine", "--total-steps", "1000000000", "-o",
+                    str(out))
+    assert result.exit_code == 0 and out.read_bytes().startswith(PNG_MAGIC)
