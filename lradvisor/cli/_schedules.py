@@ -6,9 +6,10 @@ import click
 
 from lradvisor.cli._options import PositiveInt, PositiveNumber
 from lradvisor.cli._render import LazyCurve, sampled
+from lradvisor.codegen import torch_class_name
 from lradvisor.plots import ascii_plot, png_option
 from lradvisor.rules._profile import MAX_STEPS
-from lradvisor.schedules import ScheduleSpec, all_families, get_family
+from lradvisor.schedules import Family, ScheduleSpec, all_families, get_family
 
 __all__ = ["schedules"]
 
@@ -33,13 +34,26 @@ def show(family: str) -> None:
     click.echo(f"{fam.name}: {fam.summary}")
     if fam.guide:
         click.echo(f"When: {fam.guide}")
-    click.echo(f"torch: {fam.torch_class} without warmup, LambdaLR otherwise"
-               if fam.native and not fam.adaptive else f"torch: {fam.torch_class}")
+    click.echo(f"torch: {_torch_classes(fam)}")
     click.echo("Parameters:")
     for p in fam.all_params:
         search = f"; searched in {p.search}" if p.search else ""
         alt = f" (or {p.steps_name})" if p.length else ""
         click.echo(f"  {p.name}{alt} = {p.default!r}: {p.doc} [{p.allowed()}{search}]")
+
+
+def _torch_classes(fam: Family) -> str:
+    """The torch class ``build_scheduler`` returns for the family, and when LambdaLR."""
+    if fam.adaptive:  # build_scheduler's PlateauLR, as suggest names it
+        return torch_class_name(ScheduleSpec(fam.name), None)
+    if fam.native is None:
+        return fam.torch_class
+    when = ["with warmup"] if fam.warmup else []
+    if fam.native_fits is not None:
+        when.append("where torch's class cannot express the parameters")
+    when.append("for param groups of different LRs")
+    *first, last = when
+    return f"{fam.torch_class}; LambdaLR {', '.join(first)}{' or ' if first else ''}{last}"
 
 
 @schedules.command()

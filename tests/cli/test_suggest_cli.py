@@ -366,3 +366,27 @@ def test_schedules_plot_of_a_billion_steps_is_drawn_in_little_memory(tmp_path):
     result = invoke("schedules", "plot", "cosine", "--total-steps", "1000000000", "-o",
                     str(out))
     assert result.exit_code == 0 and out.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_schedules_show_names_the_class_build_scheduler_returns():
+    """It said 'OneCycleLR without warmup, LambdaLR otherwise' for onecycle and cyclic,
+    which take no warmup, 'ReduceLROnPlateau' where build_scheduler gives PlateauLR, and
+    never that param groups of different LRs get LambdaLR."""
+    import torch
+
+    from lradvisor import build_scheduler
+
+    for family in FAMILY_NAMES:
+        output = invoke("schedules", "show", family).output
+        line = output.splitlines()[2]
+        assert line.startswith("torch: ")
+        param = torch.zeros(1, requires_grad=True)
+        plain = build_scheduler(torch.optim.SGD([param], lr=1.0), family, 1000)
+        assert line.startswith(f"torch: {type(plain).__name__}"), line
+        groups = torch.optim.SGD([{"params": [param], "lr": 0.1},
+                                  {"params": [torch.zeros(1, requires_grad=True)]}], lr=1.0)
+        if type(build_scheduler(groups, family, 1000)).__name__ == "LambdaLR" \
+                and type(plain).__name__ != "LambdaLR":
+            assert "LambdaLR" in line and "param groups of different LRs" in line, line
+        native = type(plain).__name__ not in ("LambdaLR", "PlateauLR")
+        assert ("with warmup" in line) == (native and "warmup_fraction" in output), line
