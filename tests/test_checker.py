@@ -780,3 +780,50 @@ def test_cli_a_notebook_is_refused_not_passed_as_clean(tmp_path) -> None:
     assert result.stderr.splitlines() == [
         f"Error: {notebook}: a Jupyter notebook is not read; export its code (jupyter "
         f"nbconvert --to script '{notebook}') and check the .py file."]
+
+
+def test_cli_the_scripts_own_scheduler_class_with_its_own_step_is_no_mistake(tmp_path) -> None:
+    """A closed-form schedule class of the script's own, ``step(it)`` setting the LR of
+    iteration ``it`` before the optimizer steps with it, was LRA001 ("torch skips the
+    schedule's first LR": it is not torch's) and LRA004 ("the epoch argument of step()
+    is deprecated"). A torch subclass without a step of its own is still checked."""
+    own = _write(tmp_path, {"own": """
+        import math
+        import torch
+
+        class WarmupCosineScheduler:
+            def __init__(self, optimizer, warmup, total):
+                self.optimizer, self.warmup, self.total = optimizer, warmup, total
+
+            def step(self, it):
+                lr = 0.1 * min(1.0, it / self.warmup) * (1 + math.cos(math.pi * it / self.total))
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr / 2
+
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = WarmupCosineScheduler(optimizer, warmup=500, total=10000)
+        for it, (x, y) in enumerate(loader):
+            scheduler.step(it)
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    """})
+    result = CliRunner().invoke(check, own)
+    assert result.output == "1 file checked: no scheduler mistakes found.\n"
+    assert result.exit_code == 0
+    subclass = _write(tmp_path, {"subclass": """
+        import torch
+        from torch.optim.lr_scheduler import LRScheduler
+
+        class HalvingLR(LRScheduler):
+            def get_lr(self):
+                return [base / 2 ** self.last_epoch for base in self.base_lrs]
+
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = HalvingLR(optimizer)
+        for epoch in range(10):
+            scheduler.step(epoch)
+            train(model, optimizer)
+    """})
+    result = CliRunner().invoke(check, subclass)
+    assert result.exit_code == 1 and "subclass.py:11: LRA004" in result.output

@@ -21,7 +21,7 @@ def _step_order(mod: _Module, path: str) -> Iterator[Finding]:
     """LRA001: the first scheduler.step() of a loop comes before its optimizer.step()."""
     for sched in mod.scheds.values():
         if sched.kinds & _PLATEAU or sched.counted:
-            continue  # stepped on a validation metric, or told its count (timm): anywhere
+            continue  # stepped on a validation metric, or on its own terms (timm's, the script's)
         for call in sched.steps:
             loops = mod.loops(call)
             region = loops[0] if loops else mod.scope(call)
@@ -42,7 +42,7 @@ def _step_order(mod: _Module, path: str) -> Iterator[Finding]:
 def _per_epoch(mod: _Module, path: str) -> Iterator[Finding]:
     """LRA002: a per-step schedule stepped in the epoch loop, outside the batch loop."""
     for sched in mod.scheds.values():
-        if not sched.per_step or sched.ambiguous:
+        if not sched.per_step or sched.ambiguous or sched.counted:
             continue
         for call in sched.steps:
             loops = mod.loops(call)
@@ -96,7 +96,7 @@ def _deprecated(mod: _Module, path: str) -> Iterator[Finding]:
     for sched in mod.scheds.values():
         if not sched.known or sched.ambiguous or sched.counted \
                 or sched.kind in _STEP_TAKES_ARG:
-            continue  # timm's step(epoch) is its documented use
+            continue  # timm's step(epoch) is its documented use; the script's own step too
         for call in sched.steps:
             if call.args:
                 yield Finding(

@@ -61,7 +61,7 @@ class _Sched:
     escapes: bool = False  # passed on, returned or stored: stepped elsewhere
     saved: bool = False
     observed: bool = False  # ``.observe(metric)``: lradvisor's PlateauLR gets it that way
-    counted: bool = False  # timm's: ``step(epoch)``, ``step_update(num_updates)``
+    counted: bool = False  # timm's (``step(epoch)``, ``step_update(n)``) or the script's own step
     updated: bool = False  # ``.step_update(...)`` called: timm's per-batch step
 
     @property
@@ -130,6 +130,9 @@ class _Module:
                                   for a in n.names if a.name == "torch" and a.asname}
         self.defined = {n.name for n in nodes
                         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        self.own_step = {n.name for n in nodes if isinstance(n, ast.ClassDef) and any(
+            isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name == "step"
+            for f in n.body)}  # the script's scheduler classes with a step of their own
         self.scheds: dict[tuple[ast.AST, str], _Sched] = {}
         self.optimizers: set[str] = set()
         self.calls = [n for n in nodes if isinstance(n, ast.Call)]
@@ -169,12 +172,13 @@ class _Module:
         self.scheds[key].kinds.add(ctor)
 
     def _counted(self, call: ast.Call, ctor: str) -> bool:
-        """Whether ``call`` builds a timm scheduler (imported from timm, called through
-        ``timm.``, or named as timm names them), stepped with its count."""
+        """Whether ``call`` builds a scheduler stepped on its own terms, often with its
+        count: timm's (imported from timm, called through ``timm.``, or named as timm
+        names them), or a class of the script's own with its own ``step``."""
         local = _dotted(call.func) or ""
         module = self.origins.get(local.split(".", 1)[0], "")
         return bool(_COUNTED_RE.search(ctor) or local.startswith("timm.")
-                    or module.split(".", 1)[0] == "timm")
+                    or module.split(".", 1)[0] == "timm" or ctor in self.own_step)
 
     def sched(self, node: ast.AST, name: str) -> _Sched | None:
         """The scheduler ``name`` means at ``node``: its function's, else an outer one's."""
