@@ -20,6 +20,7 @@ Each trial records the worker that ran it (``user_attrs["worker"]``, ``host:pid`
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import warnings
@@ -30,11 +31,11 @@ from typing import Any
 from lradvisor.errors import StudyError
 from lradvisor.search._claim import DONE, WAIT, decide
 from lradvisor.search._heap import start_objects_frozen
-from lradvisor.search._interrupt import ctrl_c_remembered
+from lradvisor.search._interrupt import ctrl_c_held, ctrl_c_remembered
 from lradvisor.search._lock import StorageLock
-from lradvisor.search._rungs import Planned, Record
+from lradvisor.search._rungs import INTERRUPTED, Planned, Record
 from lradvisor.search._shared import DEFAULT_GRACE, DEFAULT_HEARTBEAT, open_shared_storage
-from lradvisor.search._trial import TrialRunner, process_name, record_of
+from lradvisor.search._trial import TrialCurve, TrialRunner, process_name, record_of
 
 __all__ = ["WorkerResult", "run_worker", "worker_name"]
 
@@ -66,7 +67,12 @@ class WorkerResult:
 
 
 class _Heartbeat:
-    """Beats one running trial's heartbeat from a thread; a failed beat is retried."""
+    """Beats one running trial's heartbeat from a thread; a failed beat is retried.
+
+    Each trial's thread has its own stop event, and :meth:`stop` also takes a thread
+    that never started (a ``KeyboardInterrupt`` raised inside ``Thread.start``), where it
+    failed with ``cannot join thread before it is started``.
+    """
 
     def __init__(self, storage: Any) -> None:
         self.storage = storage
@@ -75,12 +81,13 @@ class _Heartbeat:
 
     def start(self, trial_id: int) -> None:
         self.storage.record_heartbeat(trial_id)  # at once: a trial without beats never goes stale
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._beat, args=(trial_id,), daemon=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(trial_id, self._stop),
+                                        daemon=True)
         self._thread.start()
 
-    def _beat(self, trial_id: int) -> None:
-        while not self._stop.wait(self.storage.heartbeat_interval):
+    def _beat(self, trial_id: int, stop: threading.Event) -> None:
+        while not stop.wait(self.storage.heartbeat_interval):
             try:
                 self.storage.record_heartbeat(trial_id)
             except Exception:  # the database is away: beat again next interval
@@ -88,9 +95,10 @@ class _Heartbeat:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            with contextlib.suppress(RuntimeError):  # never started: it has nothing to stop
+                thread.join()
 
 
 class _DatabaseLost(BaseException):
@@ -131,16 +139,37 @@ class _ClaimingRunner(TrialRunner):
 
         return on_report
 
+    def _tell(self, trial: Any, state: str, value: float | None, steps_used: int,
+              curve: TrialCurve | None = None) -> Record:
+        """The base's, but a Ctrl-C while the result is written strikes once it is stored
+        (cut, it left the trial RUNNING, run again once its heartbeat went stale)."""
+        with ctrl_c_held():
+            return super()._tell(trial, state, value, steps_used, curve)
+
     def _ask(self, plan: Planned, attrs: dict[str, Any]) -> Any:
+        """The claimed trial, beating, the lock released.
+
+        A Ctrl-C meanwhile is held back until the trial is made and beating (it would
+        leave the new trial RUNNING with no beat, for the next worker to wait
+        ``2 * grace + 10`` s on and then run again as a stale retry); it then fails the
+        trial as interrupted, as during sampling or training.
+        """
+        trial = None
         try:
-            with warnings.catch_warnings():  # "heartbeat is supposed to be used with optimize"
-                warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
-                if self.queued is not None:
-                    trial = self.study.ask()  # pops the oldest waiting trial: the one decided
-                    trial.set_user_attr("worker", self.worker)
-                else:
-                    trial = super()._ask(plan, {**attrs, "worker": self.worker})
-            self.heartbeat.start(trial._trial_id)
+            with ctrl_c_held():
+                with warnings.catch_warnings():  # "heartbeat ... used with optimize"
+                    warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
+                    if self.queued is not None:
+                        trial = self.study.ask()  # pops the oldest waiting trial: the one decided
+                        trial.set_user_attr("worker", self.worker)
+                    else:
+                        trial = super()._ask(plan, {**attrs, "worker": self.worker})
+                self.heartbeat.start(trial._trial_id)
+                self.lock.release()
+        except KeyboardInterrupt:
+            if trial is not None:
+                self._fail(trial, INTERRUPTED)
+            raise
         finally:
             self.lock.release()
         return trial

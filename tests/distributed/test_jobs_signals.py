@@ -133,3 +133,90 @@ def test_sigint_to_search_jobs_alone_interrupts_its_workers(tmp_path):
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+@pytest.mark.parametrize("queued", [False, True])
+def test_a_ctrl_c_mid_claim_fails_the_new_trial_as_interrupted(tmp_path, monkeypatch, queued):
+    """Ctrl-C (a real SIGINT) while a claimed trial's heartbeat starts, where a
+    ``kill -INT`` sent as soon as the trial shows RUNNING can land: it strikes once the
+    trial is made, and the worker stops as interrupted with the trial failed as such.
+    It left the trial RUNNING with no beat (the next worker waited ``2 * grace + 10`` s
+    for it, then ran it as a stale retry), or, inside ``Thread.start``, made the worker
+    fail with ``cannot join thread before it is started``."""
+    from lradvisor.search import _worker
+    from lradvisor.search._rungs import INTERRUPTED
+    from tests.distributed.conftest import create
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    study = create(url, "claim", 3)
+    if queued:  # a configuration waiting to be run again, as a stale trial leaves
+        study.enqueue_trial({}, user_attrs={"rung": 0, "seed": 0, "origin": "sampled"})
+    start = _worker._Heartbeat.start
+
+    def ctrl_c_as_the_heartbeat_starts(self, trial_id):
+        os.kill(os.getpid(), signal.SIGINT)
+        start(self, trial_id)
+
+    monkeypatch.setattr(_worker._Heartbeat, "start", ctrl_c_as_the_heartbeat_starts)
+    assert run_worker_in_a_terminal(url, "claim") == ("interrupted", 0)
+    [trial] = trials_of(url, "claim")
+    assert (trial.state.name, trial.user_attrs.get("error")) == ("FAIL", INTERRUPTED)
+
+
+def test_a_ctrl_c_while_a_result_is_written_strikes_once_it_is_stored(tmp_path, monkeypatch):
+    """Cut in the middle, the write left the finished trial RUNNING, to be run again once
+    its heartbeat went stale."""
+    from lradvisor.search import _trial
+    from tests.distributed.conftest import create
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    create(url, "tell", 3)
+    finish = _trial.TrialCurve.finish
+
+    def ctrl_c_as_the_result_is_written(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return finish(self, *args, **kwargs)
+
+    monkeypatch.setattr(_trial.TrialCurve, "finish", ctrl_c_as_the_result_is_written)
+    assert run_worker_in_a_terminal(url, "tell") == ("interrupted", 0)
+    [trial] = trials_of(url, "tell")
+    assert trial.state.name == "COMPLETE" and len(trial.intermediate_values) == 3
+
+
+def run_worker_in_a_terminal(url: str, name: str) -> tuple[str, int]:
+    """``run_worker`` under Python's own Ctrl-C handler (the runner may have started the
+    tests with SIGINT ignored); why it stopped, and how many trials it ran."""
+    from lradvisor.search._worker import run_worker
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = run_worker(name, url, device="cpu", heartbeat_interval=1, grace_period=3)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return result.reason, result.trials_run
+
+
+def test_a_heartbeat_whose_thread_never_started_still_stops(monkeypatch):
+    """A ``KeyboardInterrupt`` raised inside ``Thread.start`` (under a SIGINT handler
+    other than the worker's, which holds Ctrl-C back there) left a thread that ``stop``
+    could not join: the worker failed instead of stopping as interrupted."""
+    import threading
+    from types import SimpleNamespace
+
+    from lradvisor.search import _worker
+
+    beats: list[int] = []
+    heartbeat = _worker._Heartbeat(SimpleNamespace(record_heartbeat=beats.append,
+                                                   heartbeat_interval=1))
+
+    class Unstarted(threading.Thread):
+        def start(self):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_worker, "threading",
+                        SimpleNamespace(Thread=Unstarted, Event=threading.Event))
+    with pytest.raises(KeyboardInterrupt):
+        heartbeat.start(7)
+    heartbeat.stop()
+    heartbeat.stop()
+    assert beats == [7]
