@@ -84,12 +84,18 @@ def _running_trial_of(url: str, name: str, pid: int) -> int | None:
 
 def test_a_worker_killed_mid_trial_has_its_trial_failed_and_rerun(pg_url):
     create(pg_url, "kill", 6, fidelity=Fidelity(rungs=(0.2, 1.0)))
-    victim, survivor = start_workers(2, "kill", pg_url, sleep=1.5)
-    deadline, number = time.monotonic() + 40, None
-    while number is None and time.monotonic() < deadline:
+    # The victim's trial lasts a minute, so it is still mid-trial however late (on a
+    # loaded machine) the poll below sees it start; it has started before the survivor
+    # can run the whole study alone.
+    [victim] = start_workers(1, "kill", pg_url, sleep=60)
+    deadline, number = time.monotonic() + 60, None
+    while number is None and time.monotonic() < deadline and victim.poll() is None:
         number = _running_trial_of(pg_url, "kill", victim.pid)
         time.sleep(0.2)
-    assert number is not None, "the victim never started a trial"
+    if number is None:
+        victim.kill()
+        raise AssertionError(f"the victim never started a trial: {victim.communicate()[1]}")
+    [survivor] = start_workers(1, "kill", pg_url, sleep=1.5)
     time.sleep(0.5)  # mid-trial
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
