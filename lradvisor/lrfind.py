@@ -38,11 +38,9 @@ from __future__ import annotations
 import contextlib
 import math
 import statistics
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from lradvisor.errors import LRAdvisorError
@@ -439,10 +437,8 @@ def _train(function: Callable[..., Any], ctx: SweepContext) -> None:
 def trainable_failure(err: BaseException) -> str | None:
     """``err`` in one line, with the innermost line of the trainable's own file it passed
     through, when it came out of the trainable :func:`lr_find` ran; ``None`` otherwise
-    (the sweep's own errors, bad input).
-
-    The line is in the file of the trainable's function, so an error raised deep in
-    torch is placed at the user's call that led there.
+    (the sweep's own errors, bad input). A search's failed trials say the same
+    (:func:`~lradvisor.search._trainable.failure_line`).
 
     Example:
         >>> def train(ctx):
@@ -453,24 +449,9 @@ def trainable_failure(err: BaseException) -> str | None:
         ...     print(trainable_failure(err))  # doctest: +ELLIPSIS
         ValueError: no data (at ...:2 in train)
     """
-    tb = err.__traceback__
-    while tb is not None and tb.tb_frame.f_code is not _train.__code__:
-        tb = tb.tb_next
-    if tb is None:
-        return None
-    what = " ".join(f"{type(err).__name__}: {err}".split()).rstrip(":")
-    if tb.tb_next is None:  # the call itself failed: train() takes no ctx, say
-        return what
-    frames = traceback.extract_tb(tb.tb_next)
-    at = [f for f in frames if f.filename == frames[0].filename][-1]
-    return f"{what} (at {_shown(at.filename)}:{at.lineno} in {at.name})"
+    from lradvisor.search._trainable import failure_line
 
-
-def _shown(filename: str) -> str:
-    """``filename`` relative to the working directory when it lies under it."""
-    with contextlib.suppress(ValueError):
-        return str(Path(filename).relative_to(Path.cwd()))
-    return filename
+    return failure_line(err, _train.__code__)
 
 
 def _stopped_early(step: int, losses: Sequence[float], lr_min: float, lr_max: float,

@@ -119,6 +119,10 @@ def _check_before_sweep(settings: dict[str, Any], fidelity: Any) -> None:
 
 
 def _finish(result: Any, fmt: str) -> None:
+    """Print the summary (naming this call's failed trials and the first one's error) and
+    the pick; a search none of whose trials completed because they failed is one line
+    with the first error, exit status 1 (``null`` still on stdout for ``--format json``).
+    """
     from lradvisor.cli._render import render
 
     name = result.study.study_name
@@ -128,6 +132,13 @@ def _finish(result: Any, fmt: str) -> None:
         f"{len(result.records)} trial(s), {result.study_steps} steps.",
         err=True,
     )
+    runs, failed = _failed(result)
+    # nothing completed because the trainable failed: the error, not "no recommendation yet"
+    all_failed = bool(failed) and not result.interrupted and not any(
+        r.state == "COMPLETE" for r in result.records)
+    if failed and not all_failed:
+        click.echo(f"{len(failed)} of the {len(runs)} trial(s) run failed; the first "
+                   f"(trial {failed[0].number}): {failed[0].error}", err=True)
     if result.recommendation is not None:
         heading = f"Recommended schedule for the full run ({result.full_steps} steps), " \
                   f"from study {name!r}:"
@@ -137,13 +148,30 @@ def _finish(result: Any, fmt: str) -> None:
         click.echo(render(recs, fmt, heading=heading,
                           extra={"study": name, "evidence_data": result.evidence}))
     else:
-        click.echo(f"No recommendation yet: no trial of study {name!r} completed.", err=True)
+        if not all_failed:
+            click.echo(f"No recommendation yet: no trial of study {name!r} completed.",
+                       err=True)
         if fmt == "json":  # still one JSON document for the program reading stdout
             click.echo("null")
     if result.interrupted:
         click.echo(f"Interrupted: finished trials are kept in study {name!r}; run the same "
                    "command again to resume.", err=True)
         sys.exit(130)
+    if all_failed:
+        what = (f"every trial failed ({len(failed)} of {len(runs)})" if len(failed) == len(runs)
+                else f"no trial completed ({len(failed)} of {len(runs)} failed, the others "
+                     "pruned)")
+        raise click.ClickException(f"search: {what}; the first: {failed[0].error}")
+
+
+def _failed(result: Any) -> tuple[list[Any], list[Any]]:
+    """This call's runs (the study's last ``trials_run``) and those that failed, a
+    Ctrl-C's ``interrupted`` one aside (a resume runs it again)."""
+    from lradvisor.search._rungs import INTERRUPTED
+
+    runs = result.records[len(result.records) - result.trials_run:] if result.trials_run \
+        else []
+    return runs, [r for r in runs if r.state == "FAIL" and r.error != INTERRUPTED]
 
 
 class _Bar:

@@ -13,13 +13,15 @@ import importlib.util
 import keyword
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 from lradvisor.errors import TrainableError
 
-__all__ = ["load_trainable"]
+__all__ = ["failure_line", "load_trainable"]
 
 _FORMS = "'package.module:function' or 'path/to/file.py:function'"
 _ARGV_LOCK = threading.RLock()  # one swap of sys.argv at a time (see _argv)
@@ -90,6 +92,46 @@ def _load_file(where: str, path: str) -> Any:
             f"trainable {path!r}: running {str(file)!r} raised {type(err).__name__}: {err}"
         ) from None
     return module
+
+
+def failure_line(err: BaseException, caller: CodeType) -> str | None:
+    """``err`` in one line, with the innermost line of the trainable's own file it passed
+    through; ``None`` when it did not come out of a trainable called from ``caller``.
+
+    ``caller`` is the code of the function that calls the trainable (the sweep's, a
+    search trial's): every frame under it in ``err``'s traceback is the trainable's. The
+    line is in the file of the trainable's function, so an error raised deep in torch is
+    placed at the user's call that led there.
+
+    Example:
+        >>> def call(train):
+        ...     train()
+        >>> def train():
+        ...     raise ValueError("no data")
+        >>> try:
+        ...     call(train)
+        ... except ValueError as err:
+        ...     print(failure_line(err, call.__code__))  # doctest: +ELLIPSIS
+        ValueError: no data (at ...:2 in train)
+    """
+    tb = err.__traceback__
+    while tb is not None and tb.tb_frame.f_code is not caller:
+        tb = tb.tb_next
+    if tb is None:
+        return None
+    what = " ".join(f"{type(err).__name__}: {err}".split()).rstrip(":")
+    if tb.tb_next is None:  # the call itself failed: train() takes no ctx, say
+        return what
+    frames = traceback.extract_tb(tb.tb_next)
+    at = [f for f in frames if f.filename == frames[0].filename][-1]
+    return f"{what} (at {_shown(at.filename)}:{at.lineno} in {at.name})"
+
+
+def _shown(filename: str) -> str:
+    """``filename`` relative to the working directory when it lies under it."""
+    with contextlib.suppress(ValueError):
+        return str(Path(filename).relative_to(Path.cwd()))
+    return filename
 
 
 @contextlib.contextmanager

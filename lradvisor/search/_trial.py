@@ -1,10 +1,11 @@
 """One proxy run as one Optuna trial: ask, build the context, train, tell.
 
 Faults are the trial's, never the study's: a training function that raises is told
-``FAIL`` with its error text in ``user_attrs["error"]``; a NaN or infinite value
-(reported or returned) is ``PRUNED`` with ``user_attrs["diverged"] = True``; a spec
-that does not fit the proxy length fails with the reason. Ctrl-C fails the running
-trial as ``interrupted`` (a resumed search runs it again) and is re-raised.
+``FAIL`` with its error in one line, with where in its file it came from, in
+``user_attrs["error"]`` (``ValueError: no data (at train.py:5 in train)``); a NaN or
+infinite value (reported or returned) is ``PRUNED`` with ``user_attrs["diverged"] =
+True``; a spec that does not fit the proxy length fails with the reason. Ctrl-C fails
+the running trial as ``interrupted`` (a resumed search runs it again) and is re-raised.
 
 Reports are judged in memory and written in batches (:class:`TrialCurve`): Optuna
 writes each ``trial.report`` in its own transaction, which on SQLite cost more than
@@ -28,6 +29,7 @@ from lradvisor.search._context import TrialContext
 from lradvisor.search._fidelity import Fidelity, rung_steps
 from lradvisor.search._rungs import INTERRUPTED, Planned, Record
 from lradvisor.search._space import SearchSpace
+from lradvisor.search._trainable import failure_line
 from lradvisor.storage import buffered_params
 
 __all__ = ["TrialCurve", "TrialRunner", "buffers_reports", "record_of"]
@@ -115,7 +117,8 @@ class TrialRunner:
             self._fail(trial, INTERRUPTED, last[0], curve)
             raise
         except (Exception, SystemExit) as err:  # the user's code: recorded, study goes on
-            return self._fail(trial, f"{type(err).__name__}: {err}", last[0], curve)
+            what = failure_line(err, TrialRunner.run.__code__) or f"{type(err).__name__}: {err}"
+            return self._fail(trial, what, last[0], curve)
         if value is None and ctx.curve:
             value = ctx.curve[-1][1]
         try:

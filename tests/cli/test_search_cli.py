@@ -117,6 +117,45 @@ def test_bad_trainable_or_storage_is_one_line_exit_2(tmp_path, args, message):
     assert proc.stderr.startswith(message) and "Traceback" not in proc.stderr
 
 
+def _line_of(text: str) -> int:
+    """The line of ``search_trainables.py`` that holds ``text``."""
+    return next(i for i, line in enumerate(TRAINABLES.read_text().splitlines(), 1)
+                if text in line)
+
+
+def test_a_search_whose_every_trial_fails_says_so_in_one_line_exit_1(tmp_path):
+    """It exited 0 and printed only 'No recommendation yet', never the error."""
+    proc = run("search", "--task", "scratch", "--total-steps", "40", "--trainable",
+               f"{TRAINABLES}:always_fails", "--trials", "3", "--format", "json",
+               "--storage", f"sqlite:///{tmp_path}/f.db", "--study", "f", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert json.loads(proc.stdout) is None  # stdout is still one JSON document
+    where = f"{TRAINABLES}:{_line_of('no batches for')} in always_fails"
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == ("Error: search: every trial failed (3 of 3); the first: ValueError: no "
+                    f"batches for 4 steps (at {where})")
+    assert "Traceback" not in proc.stderr and "No recommendation yet" not in proc.stderr
+    kept = _kept(tmp_path, "f")  # the failed trials are stored, with the same line
+    assert [t.state.name for t in kept] == ["FAIL"] * 3
+    assert kept[0].user_attrs["error"] == "ValueError: no batches for 4 steps (at " \
+        f"{where})"
+
+
+def test_a_search_with_failed_trials_names_them_and_the_first_error(tmp_path):
+    result = CliRunner().invoke(cli_group, [
+        "search", "--task", "scratch", "--total-steps", "40", "--trainable",
+        f"{TRAINABLES}:fails_on_onecycle", "--trials", "4", "--rungs", "0.25,1",
+        "--storage", f"sqlite:///{tmp_path}/p.db", "--study", "p"])
+    assert result.exit_code == 0, result.output
+    failed = [t for t in _kept(tmp_path, "p") if t.state.name == "FAIL"]
+    runs = len(_kept(tmp_path, "p"))
+    line = _line_of("boom: onecycle at peak")
+    assert (f"{len(failed)} of the {runs} trial(s) run failed; the first (trial "
+            f"{failed[0].number}): RuntimeError: boom: onecycle at peak") in result.stderr
+    assert f"search_trainables.py:{line} in fails_on_onecycle)\n" in result.stderr
+    assert "Recommended schedule for the full run" in result.stdout
+
+
 def _interrupted_after_two_trials(tmp_path, trainable: str,
                                   delay: float = 0.0) -> tuple[int, str]:
     """Start a search of ``trainable`` (1 s a trial), send it Ctrl-C ``delay`` seconds

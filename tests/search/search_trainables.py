@@ -109,3 +109,11 @@ def exits_on_onecycle(ctx):
     if ctx.spec.family == "onecycle":
         sys.exit(3)
     return quadratic(ctx)
+
+
+def always_fails(ctx):
+    """Raises on every trial, as a trainable whose data is missing."""
+    batches = []
+    if not batches:
+        raise ValueError(f"no batches for {ctx.total_steps} steps")
+    return quadratic(ctx)

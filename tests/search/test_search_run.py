@@ -105,7 +105,10 @@ def test_a_trainable_that_exits_fails_its_trial_and_the_study_goes_on(tmp_path):
     res = search(tmp_path, "exits_on_onecycle", n_trials=4,
                  fidelity=Fidelity(rungs=(0.25, 1.0)))
     failed = [t for t in res.study.trials if t.state == optuna.trial.TrialState.FAIL]
-    assert failed and all(t.user_attrs["error"] == "SystemExit: 3" for t in failed)
+    line = Path(FILE).read_text().splitlines().index("        sys.exit(3)") + 1
+    assert failed and all(t.user_attrs["error"] == (  # where in the user's file, too
+        f"SystemExit: 3 (at tests/search/search_trainables.py:{line} in exits_on_onecycle)")
+        for t in failed)
     assert not any(t.state == optuna.trial.TrialState.RUNNING for t in res.study.trials)
     assert res.recommendation is not None and res.recommendation.spec.family != "onecycle"
 
