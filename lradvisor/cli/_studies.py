@@ -85,6 +85,10 @@ def show(name: str, storage: str | None, plot_dir: str | None) -> None:
     for key in ("workload", "trainable", "profile", "fidelity", "rules"):
         if attrs.get(key) is not None:
             click.echo(f"{key}: {json.dumps(attrs[key])}")
+    if attrs.get("pruner") is not None:  # the creation's, then each resume that changed them
+        click.echo(f"created with: {_run_settings(attrs)}")
+        for resume in attrs.get("resumes") or []:
+            click.echo(f"resumed {resume.get('at', '?')} with: {_run_settings(resume)}")
     guide = attrs.get("learned_guide") or {}
     near = guide.get("studies") or []
     if near:
@@ -129,6 +133,11 @@ def show(name: str, storage: str | None, plot_dir: str | None) -> None:
             paths = write_plots(study, plot_dir)
         for path in paths:
             click.echo(f"wrote {path}", err=True)
+
+
+def _run_settings(attrs: dict[str, Any]) -> str:
+    """``pruner plateau, sampler tpe, seed 0``."""
+    return ", ".join(f"{key} {attrs.get(key)}" for key in ("pruner", "sampler", "seed"))
 
 
 def _describe(spec_json: str) -> str:

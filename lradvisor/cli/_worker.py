@@ -7,6 +7,7 @@ only when the command runs.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from typing import Any
@@ -128,6 +129,9 @@ def parallel_search(settings: dict[str, Any], fidelity: Any, fmt: str, *, jobs: 
     study = _create(settings, fidelity)
     name, url = study.study_name, resolve_url(settings.get("storage"))
     if create_only:
+        if fmt == "json":  # one JSON document for the program reading stdout
+            click.echo(json.dumps(_created(study, url), indent=2))
+            return
         click.echo(f"created study {name!r}; start workers with:\n  lradvisor worker "
                    f"--study {name} --storage {url}")
         return
@@ -138,6 +142,26 @@ def parallel_search(settings: dict[str, Any], fidelity: Any, fmt: str, *, jobs: 
         click.echo(f"{len(failed)} of {jobs} worker(s) stopped with an error (exit codes "
                    f"{failed}); finished trials are stored.", err=True)
         sys.exit(1)
+
+
+def _created(study: Any, url: str) -> dict[str, Any]:
+    """``search --create-only --format json``: the study, where it is, what its workers
+    will run (its target, rungs and run settings, as stored) and how to start one."""
+    from lradvisor.search._jobs import SETTINGS_ATTR
+    from lradvisor.search._settings import run_settings
+
+    attrs = study.user_attrs
+    target = attrs.get(SETTINGS_ATTR) or {}
+    name = study.study_name
+    return {
+        "study": name, "storage": url, "direction": study.direction.name.lower(),
+        "workload": attrs.get("workload"), "trainable": attrs.get("trainable"),
+        "profile": attrs.get("profile"), "full_steps": attrs.get("full_steps"),
+        "trials": target.get("n_trials"), "budget": target.get("budget"),
+        "timeout": target.get("timeout"), "families": target.get("families"),
+        "rungs": (attrs.get("fidelity") or {}).get("rungs"), **run_settings(attrs),
+        "worker": f"lradvisor worker --study {name} --storage {url}",
+    }
 
 
 def _create(settings: dict[str, Any], fidelity: Any) -> Any:

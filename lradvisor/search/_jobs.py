@@ -101,6 +101,7 @@ def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal,
     from lradvisor.search._pruner import make_pruner
     from lradvisor.search._sampler import make_sampler
     from lradvisor.search._search import _prepare
+    from lradvisor.search._settings import run_settings
     from lradvisor.storage import get_study, load_study
 
     stored = load_study(rdb, name)
@@ -119,13 +120,14 @@ def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal,
                      settings.get("families"), settings.get("rules_files") or (), name,
                      learned, stored.direction.name.lower())
     n_trials = int(settings["n_trials"])
-    seed = int(attrs.get("seed", 0))
+    run = run_settings(attrs)  # the creation's, or the last resume's that changed them
+    seed = int(run["seed"])
     sampler_seed = (seed * 1_000_003 + zlib.crc32(worker.encode())) % 2**31  # apart per worker
     direction = stored.direction.name.lower()
     study = get_study(rdb, name, direction=direction,
-                      sampler=make_sampler(attrs.get("sampler", "tpe"), sampler_seed,
+                      sampler=make_sampler(run["sampler"], sampler_seed,
                                            startup=min(10, max(3, n_trials // 3))),
-                      pruner=make_pruner(attrs.get("pruner", "plateau")))
+                      pruner=make_pruner(run["pruner"]))
     goal = Goal(n_trials=n_trials, fidelity=Fidelity.from_dict(attrs["fidelity"]),
                 full_steps=int(attrs["full_steps"]), direction=direction, seed=seed,
                 budget=settings.get("budget"))

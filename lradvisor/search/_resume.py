@@ -1,9 +1,11 @@
 """Opening a study to search in: created, or resumed with what a resume must check.
 
-A resume must be the same search: the same run length, task profile, rules' conclusions
-(the guide with the same ``--rules`` files: the prior they give and the schedules they
-recommend, which run as the study's ``rules`` trials), families and rungs (refused
-otherwise, in one line, before any trial runs). The rules are compared by what they
+A resume must be the same search: the same trainable (or workload), run length, task
+profile, rules' conclusions (the guide with the same ``--rules`` files: the prior they
+give and the schedules they recommend, which run as the study's ``rules`` trials),
+families and rungs (refused otherwise, in one line, before any trial runs). It may
+change the pruner, sampler and seed: the creation's are kept and the resume's recorded
+beside them (:mod:`~lradvisor.search._settings`). The rules are compared by what they
 conclude, not by their files' paths or bytes: a file edited where it changes nothing of
 this search (a reason, a comment, a rule for other profiles) still resumes.
 
@@ -21,6 +23,7 @@ from typing import Any
 from lradvisor.errors import StudyError
 from lradvisor.search._fidelity import Fidelity
 from lradvisor.search._rungs import INTERRUPTED
+from lradvisor.search._settings import check_same_model, keep_or_record
 
 
 def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: str,
@@ -43,6 +46,8 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
     study = get_study(rdb, setup["name"], direction=direction,
                       sampler=make_sampler(sampler, seed, startup=startup),
                       pruner=make_pruner(pruner))
+    check_same_model(setup["name"], study.user_attrs, setup["trainable_path"],
+                     setup["workload"])
     stored = study.user_attrs.get("full_steps")
     if stored is not None and stored != setup["full_steps"]:
         raise StudyError(
@@ -69,11 +74,14 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
         "rules_prior": setup["rules_prior"], "rules_schedules": setup["rules_schedules"],
         "learned_guide": setup["learned"],  # the evidence blended in (workers re-blend it)
         "space": setup["space"].to_dict(),
-        "trainable": setup["trainable_path"], "workload": setup["workload"],
-        "pruner": pruner, "sampler": sampler, "seed": seed,
     }
-    if created:
+    made = {"trainable": setup["trainable_path"], "workload": setup["workload"]}
+    if created:  # what it trains and runs with are kept; a resume's are recorded apart
+        attrs.update(made, pruner=pruner, sampler=sampler, seed=seed)
         attrs[_ASKED_ATTR] = list((asked or fid).rungs)
+    else:
+        attrs.update({k: v for k, v in made.items() if study.user_attrs.get(k) is None})
+        keep_or_record(study, {"pruner": pruner, "sampler": sampler, "seed": seed})
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     return study, fid

@@ -205,12 +205,25 @@ def test_a_resume_runs_the_rules_pick_that_an_interrupt_cut_off(tmp_path):
     """Ctrl-C during the first trial fails the rules' pick as interrupted; the resumed
     search runs it again first, and it reaches the finals (it once counted as run)."""
     fid = Fidelity(rungs=(0.25, 1.0))
-    first = search(tmp_path, "interrupted", n_trials=3, fidelity=fid)
+    ctrl_c = tmp_path / "ctrl-c"  # while it exists, the trainable is Ctrl-C'd at once
+    ctrl_c.touch()
+    script = tmp_path / "cut.py"  # one trainable: a resume with another is refused
+    script.write_text(
+        "import pathlib, runpy\n"
+        f"_quadratic = runpy.run_path({FILE!r})['quadratic']\n\n\n"
+        "def train(ctx):\n"
+        f"    if pathlib.Path({str(ctrl_c)!r}).exists():\n"
+        "        raise KeyboardInterrupt\n"
+        "    return _quadratic(ctx)\n")
+    args = {"profile": PROFILE, "storage": f"sqlite:///{tmp_path}/s.db", "study_name": "s",
+            "n_trials": 3, "fidelity": fid, "device": "cpu"}
+    first = run_search(f"{script}:train", **args)
     assert first.interrupted
     [cut] = first.study.trials
     assert [r.error for r in first.records] == ["interrupted"]  # the summary counts it
     assert (cut.state.name, cut.user_attrs["origin"]) == ("FAIL", "rules")
-    second = search(tmp_path, n_trials=3, fidelity=fid)
+    ctrl_c.unlink()
+    second = run_search(f"{script}:train", **args)
     again = second.study.trials[1]
     assert (again.state.name, again.user_attrs["origin"]) == ("COMPLETE", "rules")
     assert again.params == cut.params

@@ -1,0 +1,89 @@
+"""What a resumed study keeps, and what a resume may change.
+
+A study trains one model: a resume with another trainable (or workload) is refused, its
+trial values would not compare. The pruner, sampler and seed may change from one call
+to the next; the values the study was created with are kept (``pruner``, ``sampler``,
+``seed``), and each resume that changes them is recorded after them, in order, under
+``resumes`` (``studies show`` lists them). The study runs with the latest:
+:func:`run_settings`, which workers read too.
+
+Example:
+    >>> run_settings({"pruner": "plateau", "sampler": "tpe", "seed": 0,
+    ...               "resumes": [{"pruner": "median", "sampler": "tpe", "seed": 0,
+    ...                            "at": "2025-01-01T00:00:00+00:00"}]})
+    {'pruner': 'median', 'sampler': 'tpe', 'seed': 0}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lradvisor.errors import StudyError
+
+__all__ = ["RESUMES_ATTR", "RUN_KEYS", "check_same_model", "keep_or_record", "run_settings"]
+
+RUN_KEYS = ("pruner", "sampler", "seed")
+RESUMES_ATTR = "resumes"
+_DEFAULTS = {"pruner": "plateau", "sampler": "tpe", "seed": 0}
+
+
+def run_settings(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The pruner, sampler and seed a study runs with now: its last resume's that changed
+    them, else those it was created with (Optuna's defaults where none is stored)."""
+    resumes = attrs.get(RESUMES_ATTR) or []
+    last = resumes[-1] if resumes else attrs
+    return {key: last[key] if last.get(key) is not None else attrs.get(key, _DEFAULTS[key])
+            for key in RUN_KEYS}
+
+
+def keep_or_record(study: Any, given: dict[str, Any]) -> None:
+    """Store a resume's pruner, sampler and seed without overwriting the creation's:
+    a value the study lacks is filled in; settings that differ from those it runs
+    with now are appended, with the time, to its ``resumes``."""
+    from datetime import datetime, timezone
+
+    attrs = study.user_attrs
+    for key in RUN_KEYS:
+        if attrs.get(key) is None:
+            study.set_user_attr(key, given[key])
+    now = run_settings(study.user_attrs)
+    if all(now[key] == given[key] for key in RUN_KEYS):
+        return
+    at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    entry = {**{key: given[key] for key in RUN_KEYS}, "at": at}
+    study.set_user_attr(RESUMES_ATTR, [*(attrs.get(RESUMES_ATTR) or []), entry])
+
+
+def check_same_model(name: str, attrs: dict[str, Any], trainable: str,
+                     workload: str | None) -> None:
+    """Refuse to resume a study with another workload or trainable than it was made with.
+
+    A study stored without one (plain Optuna's, the service's) is not checked; the same
+    file named by another path from here (``./train.py`` for ``train.py``) is the same.
+
+    Raises:
+        StudyError: one line naming the stored and the given one.
+    """
+    kept_workload, kept = attrs.get("workload"), attrs.get("trainable")
+    if kept_workload is not None and workload is not None and kept_workload != workload:
+        raise StudyError(
+            f"study {name!r} was made for workload {kept_workload!r}, not {workload!r}: "
+            "trial values of another model do not compare; use another --study name."
+        )
+    if kept is not None and not _same_trainable(str(kept), trainable):
+        raise StudyError(
+            f"study {name!r} trains {kept!r}, not {trainable!r}: trial values of another "
+            "model do not compare; use another --study name."
+        )
+
+
+def _same_trainable(kept: str, given: str) -> bool:
+    """Equal, or one ``file.py:function`` named by two paths that resolve alike here."""
+    if kept == given:
+        return True
+    kept_file, _, kept_fn = kept.rpartition(":")
+    given_file, _, given_fn = given.rpartition(":")
+    if kept_fn != given_fn or not kept_file.endswith(".py") or not given_file.endswith(".py"):
+        return False
+    return Path(kept_file).expanduser().resolve() == Path(given_file).expanduser().resolve()

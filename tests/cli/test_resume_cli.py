@@ -1,0 +1,64 @@
+"""Resuming a study from the command line (``search --study NAME`` that exists) and
+creating one for workers (``search --create-only``), through a real ``lradvisor``
+subprocess on real SQLite."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+
+from tests.conftest import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAINABLES = ROOT / "tests" / "search" / "search_trainables.py"
+QUICK = ("--task", "scratch", "--total-steps", "40", "--trials", "1", "--rungs", "0.25,1",
+         "--study", "s")
+
+
+def _search(tmp_path, fn, *args):
+    return run_cli("search", "--trainable", f"{TRAINABLES}:{fn}", *QUICK, "--storage",
+                   f"sqlite:///{tmp_path}/s.db", *args, cwd=tmp_path)
+
+
+def test_a_resume_with_another_trainable_is_one_line_naming_both(tmp_path):
+    """Before: it ran and overwrote the stored trainable (exit 0), mixing two models'
+    values in one study."""
+    assert _search(tmp_path, "quadratic").returncode == 0
+    proc = _search(tmp_path, "returns_peak")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (
+        f"Error: study 's' trains '{TRAINABLES}:quadratic', not '{TRAINABLES}:returns_peak'"
+        ": trial values of another model do not compare; use another --study name.")
+
+
+def test_a_resume_under_another_pruner_and_seed_is_shown_beside_the_creations(tmp_path):
+    """Before: the resume's pruner and seed overwrote the creation's without a word, and
+    ``studies show`` showed neither."""
+    assert _search(tmp_path, "quadratic").returncode == 0
+    again = _search(tmp_path, "quadratic", "--pruner", "median", "--seed", "3")
+    assert again.returncode == 0, again.stderr
+    show = run_cli("studies", "show", "s", "--storage", f"sqlite:///{tmp_path}/s.db",
+                   cwd=tmp_path)
+    assert show.returncode == 0, show.stderr
+    lines = show.stdout.splitlines()
+    assert "created with: pruner plateau, sampler tpe, seed 0" in lines
+    resumed = [line for line in lines if line.startswith("resumed ")]
+    assert len(resumed) == 1 and resumed[0].endswith(
+        " with: pruner median, sampler tpe, seed 3"), show.stdout
+
+
+def test_create_only_with_format_json_prints_the_study_as_json(tmp_path):
+    """Before: the text for people (``created study 's'; start workers with: ...``)
+    whatever --format said, which no JSON reader takes."""
+    url = f"sqlite:///{tmp_path}/s.db"
+    proc = _search(tmp_path, "quadratic", "--create-only", "--format", "json", "--seed", "7")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["study"] == "s" and data["storage"] == url
+    assert data["trainable"] == f"{TRAINABLES}:quadratic"
+    assert (data["trials"], data["rungs"], data["full_steps"]) == (1, [0.25, 1.0], 40)
+    assert (data["pruner"], data["sampler"], data["seed"]) == ("plateau", "tpe", 7)
+    assert data["worker"] == f"lradvisor worker --study s --storage {url}"
+    assert optuna.load_study(study_name="s", storage=url).user_attrs["seed"] == 7
