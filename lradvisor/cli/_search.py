@@ -13,7 +13,13 @@ from typing import Any
 
 import click
 
-from lradvisor.cli._options import TASKS, format_option, profile_options, storage_option
+from lradvisor.cli._options import (
+    TASKS,
+    PositiveInt,
+    format_option,
+    profile_options,
+    storage_option,
+)
 from lradvisor.errors import StudyError
 
 __all__ = ["search", "read_spec_file"]
@@ -37,7 +43,8 @@ DEFAULTS = {"trials": 40, "seed": 0, "pruner": "plateau", "sampler": "tpe",
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False),
               help="A study spec file (TOML); command-line flags override it.")
 @profile_options
-@click.option("--trials", type=int, help="First-rung trials to add (default 40).")
+@click.option("--trials", type=PositiveInt(),
+              help="First-rung trials to add (default 40).")
 @click.option("--budget", type=float, help="Compute cap in full-run equivalents.")
 @click.option("--timeout", type=float, help="Seconds after which no new trial starts.")
 @storage_option
@@ -297,6 +304,8 @@ def _typed(key: str, value: Any, path: str) -> Any:
     items = value if isinstance(value, list) else []
     if not _of(value, kinds) or not all(_of(item, _ITEM_TYPES.get(key, ())) for item in items):
         raise StudyError(f"{key} in {path!r} must be {words}, but got {value!r}.")
+    if key == "trials" and value < 1:
+        raise StudyError(f"trials in {path!r} must be an integer >= 1, but got {value!r}.")
     if key == "rules" and isinstance(value, str):
         return [value]  # one rules file
     return value
@@ -318,6 +327,7 @@ def _merge(file: dict[str, Any], options: dict[str, Any], *,
         value = options.get("rules_files" if key == "rules" else key)
         if value not in (None, ()):
             settings[key] = value
+    replaced = _what_trains_from_flags(settings, file, options)
     profile = dict(file.get("profile") or {})
     given = {k: options[k] for k in PROFILE_KEYS if options.get(k) is not None}
     if given.get("total_steps") is not None:
@@ -333,6 +343,12 @@ def _merge(file: dict[str, Any], options: dict[str, Any], *,
         if "total_steps" in profile:
             base.pop("epochs", None)
         profile = {**base, **profile}
+    if replaced and not workload and "task" not in profile:
+        raise StudyError(
+            f"--trainable replaces the workload {replaced!r} of {source!r}, its profile "
+            "too: give --task and the run's length (--total-steps), or add --workload "
+            f"{replaced} to train on its profile."
+        )
     if source and not workload and "task" not in profile:
         raise StudyError(
             f"study spec file {source!r} sets neither workload nor task: add "
@@ -346,7 +362,8 @@ def _merge(file: dict[str, Any], options: dict[str, Any], *,
     elif not workload:
         raise click.UsageError("Missing option '--task', '--workload' or '--spec'.")
     for key in ("families", "rungs"):
-        settings[key] = _split(settings.get(key), key)
+        where = f"--{key}" if options.get(key) is not None else f"{key} in {source!r}"
+        settings[key] = _split(settings.get(key), key, where)
     if settings.get("rungs"):
         try:
             settings["rungs"] = tuple(float(v) for v in settings["rungs"])
@@ -358,6 +375,21 @@ def _merge(file: dict[str, Any], options: dict[str, Any], *,
     if source:
         _paths_from_cwd(settings, file, source)
     return settings
+
+
+def _what_trains_from_flags(settings: dict[str, Any], file: dict[str, Any],
+                            options: dict[str, Any]) -> str | None:
+    """A flag naming what trains replaces the file's other one too: ``--workload`` the
+    file's ``trainable``, ``--trainable`` the file's ``workload`` (both flags: both
+    kept, the trainable on the workload's profile). Returns the file's workload that
+    ``--trainable`` replaced, if any."""
+    flag_workload, flag_trainable = options.get("workload"), options.get("trainable")
+    if flag_workload is not None and flag_trainable is None:
+        settings.pop("trainable", None)
+    if flag_trainable is not None and flag_workload is None and file.get("workload"):
+        del settings["workload"]
+        return str(file["workload"])
+    return None
 
 
 def _paths_from_cwd(settings: dict[str, Any], file: dict[str, Any], source: str) -> None:
@@ -388,18 +420,29 @@ def _paths_from_cwd(settings: dict[str, Any], file: dict[str, Any], source: str)
         )
 
 
-def _split(value: Any, name: str) -> list[Any] | None:
-    """A comma-separated list (or a spec file's list); ``None`` when not given."""
+# What a comma-separated setting lists, for the message naming an empty item.
+_LISTS = {"families": "family names, e.g. cosine,wsd",
+          "rungs": "fractions of the run, e.g. 0.1,0.33,1"}
+
+
+def _split(value: Any, name: str, where: str = "") -> list[Any] | None:
+    """A comma-separated list (or a spec file's list); ``None`` when not given.
+
+    ``where``: how the message names the setting's origin (``--rungs``, or ``rungs in
+    'study.toml'``); an empty item (``0.1,,1``) is refused, not skipped."""
     if value is None:
         return None
     if isinstance(value, str):
-        out: list[Any] = [v.strip() for v in value.split(",") if v.strip()]
+        out: list[Any] = [v.strip() for v in value.split(",")]
     elif isinstance(value, (list, tuple)):
         out = list(value)
     else:
         raise StudyError(f"{name} must be a comma-separated list, but got {value!r}.")
-    if not out:  # given, but empty: not the same as not given
+    if all(item == "" for item in out):  # given, but empty: not the same as not given
         raise StudyError(f"{name} must list at least one item, but got {value!r}.")
+    if "" in out:
+        raise StudyError(f"{where or name} has an empty item in {value!r}: give "
+                         f"comma-separated {_LISTS.get(name, 'items')}.")
     return out
 
 

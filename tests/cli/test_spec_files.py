@@ -167,3 +167,63 @@ def test_a_relative_path_in_a_spec_file_is_from_where_the_command_runs(tmp_path)
     assert not (tmp_path / "s.db").exists()
     spec.write_text(spec.read_text().replace("train.py:", "proj/train.py:"))
     assert run_cli("search", "--spec", "proj/study.toml", cwd=tmp_path).returncode == 0
+
+
+def _created(tmp_path, *args):
+    """The attributes of the study ``search --create-only ARGS`` made (exit 0)."""
+    url = f"sqlite:///{tmp_path}/s.db"
+    proc = run_cli("search", *args, "--study", "s", "--storage", url, "--create-only",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    return optuna.load_study(study_name="s", storage=url).user_attrs
+
+
+def test_workload_on_the_command_line_replaces_the_files_trainable(tmp_path):
+    """Flags win over the file: --workload kept the file's trainable (the study trained
+    the file's function on the workload's profile)."""
+    spec = tmp_path / "study.toml"
+    spec.write_text(QUICK)
+    attrs = _created(tmp_path, "--spec", str(spec), "--workload", "tabular-mlp")
+    assert attrs["workload"] == "tabular-mlp"
+    assert attrs["trainable"] == "lradvisor.workloads._tabular_mlp:train"
+
+
+def test_trainable_on_the_command_line_replaces_the_files_workload(tmp_path):
+    """--trainable over a file's workload trained on the workload's profile, the study
+    recording the workload; the file's workload (its trainable and profile) is
+    replaced, and a profile left without a task says what to give."""
+    spec = tmp_path / "study.toml"
+    spec.write_text('workload = "tabular-mlp"\ntrials = 1\nrungs = [0.25, 1.0]\n')
+    attrs = _created(tmp_path, "--spec", str(spec), "--trainable",
+                     f"{TRAINABLES}:quadratic", "--task", "scratch", "--total-steps", "40")
+    assert attrs["workload"] is None
+    assert attrs["trainable"] == f"{TRAINABLES}:quadratic"
+    assert attrs["profile"]["arch"] is None and attrs["full_steps"] == 40
+    proc = run_cli("search", "--spec", str(spec), "--trainable", f"{TRAINABLES}:quadratic",
+                   "--storage", f"sqlite:///{tmp_path}/t.db", cwd=tmp_path)
+    _one_line_exit_2(proc, f"Error: --trainable replaces the workload 'tabular-mlp' of "
+                     f"{str(spec)!r}, its profile too: give --task and the run's length "
+                     "(--total-steps), or add --workload tabular-mlp to train on its profile.")
+    assert not (tmp_path / "t.db").exists()
+
+
+@pytest.mark.parametrize(("args", "text", "message"), [
+    (("--rungs", "0.1,,1"), "", "--rungs has an empty item in '0.1,,1': give "
+     "comma-separated fractions of the run, e.g. 0.1,0.33,1."),
+    (("--rungs", "0.25,1,"), "", "--rungs has an empty item in '0.25,1,'"),
+    (("--families", "cosine,,wsd"), "", "--families has an empty item in 'cosine,,wsd': "
+     "give comma-separated family names, e.g. cosine,wsd."),
+    ((), 'rungs = "0.1,,1"\n', "rungs in {} has an empty item in '0.1,,1'"),
+    ((), "trials = 0\n", "trials in {} must be an integer >= 1, but got 0."),
+    (("--trials", "0"), "", "Invalid value for '--trials': 0 is not in the range x>=1."),
+])
+def test_an_empty_list_item_or_no_trials_is_one_line(tmp_path, args, text, message):
+    """``--rungs 0.1,,1`` ran as rungs 0.1,1 (the empty item dropped without a word);
+    ``trials = 0`` in a file and ``--trials 0`` were named by the Python API's word
+    (``n_trials must be an integer >= 1``)."""
+    spec = tmp_path / "study.toml"
+    spec.write_text(QUICK.replace("trials = 1\nrungs = [0.25, 1.0]\n", "") + text)
+    proc = run_cli("search", "--spec", str(spec), *args, "--storage",
+                   f"sqlite:///{tmp_path}/s.db", cwd=tmp_path)
+    _one_line_exit_2(proc, "Error: " + message.format(repr(str(spec))))
+    assert not (tmp_path / "s.db").exists()
