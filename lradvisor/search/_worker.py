@@ -293,13 +293,21 @@ class _Worker:
                         "when the database is back."
                     ) from None
                 self.emit(f"database unreachable ({_first_line(err)}); retrying.")
-                time.sleep(poll)
+                self._pause(poll)
                 continue
             if step == DONE:
                 result.reason = "done"
                 return result
             if step == WAIT:
-                time.sleep(poll)
+                self._pause(poll)
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep; a Ctrl-C meanwhile stops the loop at its next turn, as one mid-trial
+        does (it escaped as ``Aborted.``, without the worker's summary)."""
+        try:
+            time.sleep(seconds)
+        except KeyboardInterrupt:
+            self.ctrl_c.set()
 
     def step(self) -> str:
         """Claim and run one trial; or :data:`WAIT` / :data:`DONE` (lock held meanwhile)."""

@@ -220,3 +220,25 @@ def test_a_heartbeat_whose_thread_never_started_still_stops(monkeypatch):
     heartbeat.stop()
     heartbeat.stop()
     assert beats == [7]
+
+
+def test_a_ctrl_c_while_a_worker_waits_stops_it_as_interrupted(tmp_path, monkeypatch):
+    """A worker waiting for another's trial (the study needs no other) and given Ctrl-C
+    stops as interrupted, as one mid-trial does; it ended as ``Aborted.`` instead,
+    without its summary line."""
+    import time as real_time
+    from types import SimpleNamespace
+
+    from lradvisor.search import _worker
+    from tests.distributed.conftest import create
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    create(url, "wait", 1).ask()  # another worker's trial, running
+
+    def ctrl_c_while_waiting(seconds):
+        os.kill(os.getpid(), signal.SIGINT)
+        real_time.sleep(seconds)
+
+    monkeypatch.setattr(_worker, "time", SimpleNamespace(monotonic=real_time.monotonic,
+                                                         sleep=ctrl_c_while_waiting))
+    assert run_worker_in_a_terminal(url, "wait") == ("interrupted", 0)
