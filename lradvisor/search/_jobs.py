@@ -93,12 +93,18 @@ def create_search_study(
 def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal, dict[str, Any]]:
     """A worker's view of the stored study ``name``: (study, setup, goal, settings).
 
+    The worker rereads the study's rules files; rules that now conclude otherwise (a file
+    edited since: another prior, or other schedules recommended) are refused as a
+    resume of ``search`` refuses them, compared by what they conclude.
+
     Raises:
-        StudyError: no such study, or one not created for workers (no stored target).
+        StudyError: no such study, one not created for workers (no stored target), or
+            one whose rules files now conclude otherwise.
     """
     import zlib
 
     from lradvisor.search._pruner import make_pruner
+    from lradvisor.search._resume import _check_same_search
     from lradvisor.search._sampler import make_sampler
     from lradvisor.search._search import _prepare
     from lradvisor.search._settings import run_settings
@@ -119,6 +125,10 @@ def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal,
     setup = _prepare(attrs["trainable"], attrs["profile"], attrs.get("workload"),
                      settings.get("families"), settings.get("rules_files") or (), name,
                      learned, stored.direction.name.lower())
+    files = settings.get("rules_files") or ()
+    _check_same_search(stored, setup, rules_remedy=(
+        f"a worker reads the study's rules files ({', '.join(map(str, files))}): put them "
+        "back as they were, or create another study."))
     n_trials = int(settings["n_trials"])
     run = run_settings(attrs)  # the creation's, or the last resume's that changed them
     seed = int(run["seed"])

@@ -148,9 +148,12 @@ def _process_gone(process: str | None) -> bool:
     return False
 
 
-def _check_same_search(study: Any, setup: dict[str, Any]) -> None:
-    """Refuse to resume a study under another task profile or other family choices: its
-    trials would not compare, and Optuna cannot change a categorical's choices."""
+def _check_same_search(study: Any, setup: dict[str, Any], *,
+                       rules_remedy: str | None = None) -> None:
+    """Refuse to resume a study under another task profile, rules that conclude otherwise
+    or other family choices: its trials would not compare, and Optuna cannot change a
+    categorical's choices. ``rules_remedy`` says what to do about the rules (a worker,
+    which rereads the study's rules files, has no ``--rules`` to give)."""
     attrs = study.user_attrs
     profile = setup["profile"].to_dict()
     if attrs.get("profile") not in (None, profile):
@@ -165,11 +168,12 @@ def _check_same_search(study: Any, setup: dict[str, Any]) -> None:
     if kept_rules is not None and kept_rules != json.loads(json.dumps(setup["rules_prior"])):
         raise StudyError(
             f"study {setup['name']!r} was made with other rules (rules {attrs.get('rules')}, "
-            f"peak LR {kept_rules.get('lr_default'):g}); resume it with the --rules files it "
-            "was made with or use another --study name."
+            f"peak LR {kept_rules.get('lr_default'):g}); "
+            + (rules_remedy or "resume it with the --rules files it was made with or use "
+               "another --study name.")
         )
     _check_same_schedules(setup["name"], attrs.get("rules_schedules"),
-                          json.loads(json.dumps(setup["rules_schedules"])))
+                          json.loads(json.dumps(setup["rules_schedules"])), rules_remedy)
     stored = (attrs.get("space") or {}).get("families")
     if not stored:
         return
@@ -190,7 +194,8 @@ def _check_same_search(study: Any, setup: dict[str, Any]) -> None:
                 )
 
 
-def _check_same_schedules(name: str, kept: list[Any] | None, now: list[Any]) -> None:
+def _check_same_schedules(name: str, kept: list[Any] | None, now: list[Any],
+                          remedy: str | None = None) -> None:
     """Refuse a resume whose rules now recommend other schedules (a ``--rules`` file
     edited since, with the same prior): its ``rules`` trials would mix two conclusions.
     A study stored before the schedules were (``kept`` is ``None``) is not checked."""
@@ -199,8 +204,9 @@ def _check_same_schedules(name: str, kept: list[Any] | None, now: list[Any]) -> 
     was, new = next((a, b) for a, b in zip_longest(kept, now) if a != b)
     raise StudyError(
         f"study {name!r} was made with rules that recommended {_named(was)}, but they now "
-        f"recommend {_named(new)}; resume it with the --rules files as they were or use "
-        "another --study name."
+        f"recommend {_named(new)}; "
+        + (remedy or "resume it with the --rules files as they were or use another --study "
+           "name.")
     )
 
 

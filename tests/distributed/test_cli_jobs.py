@@ -14,9 +14,12 @@ ARGS = ["--trainable", f"{HERE / 'quick_trainable.py'}:train", "--task", "scratc
 
 
 def test_search_jobs_runs_local_workers_and_prints_the_pick(tmp_path):
+    # Trials of a second: one worker alone takes ~10 s for the study, longer than the
+    # other can lag behind it in starting on a loaded machine (with 0.05 s trials, the
+    # first worker ran them all before the second began).
     url = f"sqlite:///{tmp_path}/s.db"
     done = run_cli("search", *ARGS, "--trials", "6", "--jobs", "2", "--storage", url,
-                   "--format", "json", env={"LRADVISOR_TEST_SLEEP": "0.05"}, timeout=120)
+                   "--format", "json", env={"LRADVISOR_TEST_SLEEP": "1"}, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["study"] == "cli"
     trials = trials_of(url, "cli")
@@ -107,3 +110,56 @@ def test_workers_start_from_the_learned_guide_the_search_found(tmp_path):
     assert first.user_attrs["origin"] == "rules"
     shown = run_cli("studies", "show", "cli", "--storage", url)
     assert "learned guide: 3 similar studies (old-0, old-1, old-2)\n" in shown.stdout
+
+
+MINE = ('[[rule]]\nid = "mine"\nwhen = { task = "scratch" }\nfamily = "wsd"\n'
+        'params = { decay_fraction = 0.3 }\nscore = 200\nreason = "A 30% decay."\n')
+
+
+def _made_with_rules(tmp_path):
+    """A study for workers, made with a --rules file; its URL and the file."""
+    rules = tmp_path / "mine.toml"
+    rules.write_text(MINE)
+    url = f"sqlite:///{tmp_path}/s.db"
+    made = run_cli("search", *ARGS, "--trials", "3", "--create-only", "--storage", url,
+                   "--rules", str(rules))
+    assert made.returncode == 0, made.stderr
+    return url, rules
+
+
+def test_a_worker_refuses_rules_that_now_recommend_other_schedules(tmp_path):
+    """The worker reread the edited file and ran the study's 'rules' trial with a 10%
+    decay, where the study was made (and stores) a 30% one, without a word."""
+    url, rules = _made_with_rules(tmp_path)
+    rules.write_text(MINE.replace("0.3", "0.1"))
+    done = run_cli("worker", "--study", "cli", "--storage", url, "--device", "cpu")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "Error: study 'cli' was made with rules that recommended wsd(decay_fraction=0.3, "
+        "decay_shape=1-sqrt, min_lr_ratio=0) peak 0.001, but they now recommend "
+        "wsd(decay_fraction=0.1, decay_shape=1-sqrt, min_lr_ratio=0) peak 0.001; a worker "
+        f"reads the study's rules files ({rules}): put them back as they were, or create "
+        "another study."]
+    assert trials_of(url, "cli") == []
+
+
+def test_a_worker_refuses_rules_that_now_give_another_prior(tmp_path):
+    url, rules = _made_with_rules(tmp_path)
+    rules.write_text(MINE.replace("score = 200", "score = 300"))  # other family weights
+    done = run_cli("worker", "--study", "cli", "--storage", url, "--device", "cpu")
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("Error: study 'cli' was made with other rules (rules [")
+    assert line.endswith(f"a worker reads the study's rules files ({rules}): put them back "
+                         "as they were, or create another study.")
+    assert trials_of(url, "cli") == []
+
+
+def test_a_worker_runs_under_rules_edited_where_nothing_of_the_search_changes(tmp_path):
+    url, rules = _made_with_rules(tmp_path)
+    rules.write_text(MINE.replace("A 30% decay.", "Reworded.") + "# a comment\n")
+    done = run_cli("worker", "--study", "cli", "--storage", url, "--device", "cpu",
+                   env={"LRADVISOR_TEST_SLEEP": "0.05"})
+    assert done.returncode == 0, done.stderr
+    first = min(trials_of(url, "cli"), key=lambda t: t.number)
+    assert json.loads(first.user_attrs["spec"])["params"]["decay_fraction"] == 0.3
