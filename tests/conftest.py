@@ -27,6 +27,15 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     )
 
 
+def one_line(proc: subprocess.CompletedProcess) -> str:
+    """The single stderr line of a command that exited 2 without a traceback."""
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
 def interrupt_cli(*args: str, after: str, delay: float = 0.0, cwd: Path | None = None,
                   env: dict[str, str] | None = None, wait: float = 90,
                   sig: int = signal.SIGINT) -> tuple[int, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -72,9 +71,11 @@ def lr_find_command(trainable: str | None, workload: str | None, lr_min: float, 
     best = combined(results)
     agreement = seed_agreement(results)
     if fmt == "json":
+        from lradvisor.cli._render import strict_json
+
         data = {"suggestion": best.to_dict(), "seed_agreement": agreement,
                 "runs": [r.to_dict() for r in results]}
-        click.echo(json.dumps(_strict(data), indent=2, allow_nan=False))
+        click.echo(strict_json(data))
     else:
         click.echo(_text(results, best, agreement))
     if plot:  # after the result is out: a plot that fails to write does not lose it
@@ -97,19 +98,6 @@ def _sweep(trainable: str | None, **options: Any) -> Any:
             raise
         raise click.ClickException(f"lr-find: the trainable raised {what}") from None
 
-
-def _strict(data: Any) -> Any:
-    """``data`` with NaN and infinities (a diverged sweep's last loss) as the strings
-    ``"nan"``, ``"inf"``, ``"-inf"``, which ``float()`` reads back: strict JSON."""
-    import math
-
-    if isinstance(data, float) and not math.isfinite(data):
-        return str(data)
-    if isinstance(data, dict):
-        return {k: _strict(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_strict(v) for v in data]
-    return data
 
 
 def _text(results: list[Any], best: Any, agreement: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,7 +11,7 @@ from lradvisor.codegen import pytorch_code, torch_class_name
 from lradvisor.plots import ascii_plot
 
 __all__ = ["PREVIEW_STEPS", "LazyCurve", "curve_steps", "evidence_line", "interval_of",
-           "render", "sampled", "to_json"]
+           "render", "sampled", "strict_json", "to_json"]
 
 # Length of the illustrative curve drawn for a run of unknown length.
 PREVIEW_STEPS = 1000
@@ -179,3 +180,31 @@ def sampled(curve: Sequence[float], points: int = 2000) -> tuple[list[int], list
 
 def _indent(text: str) -> str:
     return "\n".join("    " + line if line else line for line in text.splitlines())
+
+
+def strict_json(data: Any) -> str:
+    """``data`` as indented, strict JSON: NaN and infinities (a diverged trial's curve
+    and value, a diverged sweep's last loss) become the strings ``"nan"``, ``"inf"``,
+    ``"-inf"``, which ``float()`` reads back; bare ``NaN`` is not JSON (``jq`` and
+    ``JSON.parse`` refuse the whole document).
+
+    Example:
+        >>> print(strict_json({"loss": [1.0, float("nan")]}))
+        {
+          "loss": [
+            1.0,
+            "nan"
+          ]
+        }
+    """
+    return json.dumps(_finite(data), indent=2, allow_nan=False)
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float) and not math.isfinite(data):
+        return str(data)
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data

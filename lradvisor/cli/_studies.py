@@ -6,7 +6,6 @@ import contextlib
 import csv
 import io
 import json
-import math
 import sys
 from typing import Any
 
@@ -173,13 +172,14 @@ def best(name: str, storage: str | None, fmt: str) -> None:
               help="Write here (folders created), not stdout.")
 def export(name: str, storage: str | None, fmt: str, output: str | None) -> None:
     """Every trial of a study (spec, rung, lineage, steps, value), as CSV or JSON."""
+    from lradvisor.cli._render import strict_json
     from lradvisor.search._report import COLUMNS, trial_rows
 
     study = _open(storage, name)
     if fmt == "json":
         data = {"study": name, "direction": study.direction.name.lower(),
                 "user_attrs": study.user_attrs, "trials": trial_rows(study, curves=True)}
-        text = json.dumps(_finite(data), indent=2, allow_nan=False)
+        text = strict_json(data)
     else:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
@@ -194,18 +194,6 @@ def export(name: str, storage: str | None, fmt: str, output: str | None) -> None
     else:
         click.echo(text)
 
-
-def _finite(data: Any) -> Any:
-    """``data`` with NaN and infinities (a diverged trial's curve and value) as the
-    strings ``"nan"``, ``"inf"``, ``"-inf"``, which ``float()`` reads back: bare ``NaN``
-    is not JSON (``jq`` and ``JSON.parse`` refuse the whole file). As ``lr-find``'s JSON."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return str(data)
-    if isinstance(data, dict):
-        return {k: _finite(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_finite(v) for v in data]
-    return data
 
 
 @studies.command()

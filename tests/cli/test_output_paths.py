@@ -5,12 +5,11 @@ no database (a mistyped path is reported); an export's folders are made as a rep
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import one_line, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +33,6 @@ def stored(tmp_path_factory):
     return url
 
 
-def _one_line(proc: subprocess.CompletedProcess) -> str:
-    """The single stderr line of a command that exited 2 without a traceback."""
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
-
-
 @pytest.mark.parametrize("args", [
     ("suggest", "--task", "finetune", "--plot", "{out}"),
     ("schedules", "plot", "cosine", "-o", "{out}"),
@@ -56,7 +46,7 @@ def test_an_output_path_that_cannot_be_written_is_one_line_exit_2(stored, tmp_pa
     blocker = tmp_path / "a-file"  # a file where the output's folder should be
     blocker.write_text("not a folder\n")
     out = blocker / "out.png"  # plots must be PNG; the other outputs take any name
-    line = _one_line(run_cli(*(a.format(out=out, url=stored) for a in args)))
+    line = one_line(run_cli(*(a.format(out=out, url=stored) for a in args)))
     assert line.startswith(f"Error: cannot write {str(out)!r}: "), line
     assert repr(str(blocker)) in line  # the folder that stood in the way is named
 
@@ -69,7 +59,7 @@ def test_an_output_under_proc_is_one_line(stored, out):
         pytest.skip("needs /proc (Linux)")
     args = (("schedules", "plot", "cosine", "-o", out) if out.endswith(".png")
             else ("studies", "show", "st", "--storage", stored, "--plot", out))
-    line = _one_line(run_cli(*args))
+    line = one_line(run_cli(*args))
     assert line.startswith(f"Error: cannot write {out!r}: "), line
 
 
@@ -100,7 +90,7 @@ def test_an_unwritable_plot_stops_lr_find_before_its_sweep(tmp_path, where):
     out = str(blocker / "lr.png") if where == "blocked" else "/proc/lradvisor-x/lr.png"
     proc = run_cli("lr-find", "--trainable", f"{tmp_path / 't.py'}:train", "--steps", "20",
                    "--plot", out)
-    assert _one_line(proc).startswith(f"Error: cannot write {out!r}: "), proc.stderr
+    assert one_line(proc).startswith(f"Error: cannot write {out!r}: "), proc.stderr
     assert proc.stdout == "" and not (tmp_path / "trained").exists()
     proc = run_cli("lr-find", "--trainable", f"{tmp_path / 't.py'}:train", "--steps", "20",
                    "--plot", str(tmp_path / "new" / "lr.png"))
@@ -119,7 +109,7 @@ def test_rules_learn_checks_its_output_before_it_opens_the_database(tmp_path):
     blocker.write_text("not a folder\n")
     out = blocker / "learned.json"
     proc = run_cli("rules", "learn", "--storage", f"sqlite:///{empty}", "-o", str(out))
-    assert _one_line(proc).startswith(f"Error: cannot write {str(out)!r}: "), proc.stderr
+    assert one_line(proc).startswith(f"Error: cannot write {str(out)!r}: "), proc.stderr
     with sqlite3.connect(empty) as db:
         assert db.execute("SELECT name FROM sqlite_master").fetchall() == []
 
@@ -146,7 +136,7 @@ def test_a_read_only_command_refuses_a_missing_sqlite_file_and_creates_nothing(t
     database = tmp_path / "typo" / "dir" / "x.db"
     url = f"sqlite:///{database}"
     proc = run_cli(*(a.format(tmp=tmp_path) for a in args), "--storage", url)
-    line = _one_line(proc)
+    line = one_line(proc)
     assert line.startswith(f"Error: cannot open study storage {url}: "
                            f"no database file {str(database)!r}"), line
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no folder, db, lock or output
@@ -162,7 +152,7 @@ def test_a_read_only_command_writes_no_tables_into_an_empty_sqlite_file(tmp_path
     database = tmp_path / "empty.db"
     database.touch()  # an existing file, but no study database
     url = f"sqlite:///{database}"
-    line = _one_line(run_cli(*(a.format(tmp=tmp_path) for a in args), "--storage", url))
+    line = one_line(run_cli(*(a.format(tmp=tmp_path) for a in args), "--storage", url))
     assert line == (f"Error: cannot open study storage {url}: {str(database)!r} holds no "
                     "studies (no study tables; this command only reads studies, a search "
                     "creates them)."), line
@@ -174,7 +164,7 @@ def test_search_still_creates_its_storage_and_says_when_it_cannot(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder\n")
     url = f"sqlite:///{blocker}/studies.db"
-    line = _one_line(run_cli("search", "--workload", "tabular-mlp", "--storage", url))
+    line = one_line(run_cli("search", "--workload", "tabular-mlp", "--storage", url))
     assert line.startswith(f"Error: cannot open study storage {url}: cannot create folder "
                            f"{str(blocker)!r}: "), line
     made = tmp_path / "new" / "studies.db"
@@ -190,7 +180,7 @@ def test_a_storage_file_that_is_not_a_database_is_one_line(tmp_path, args):
     text = tmp_path / "notes.db"
     text.write_text("these are notes, not a database\n")
     url = f"sqlite:///{text}"
-    line = _one_line(run_cli(*args, "--storage", url))
+    line = one_line(run_cli(*args, "--storage", url))
     assert line == f"Error: cannot open study storage {url}: file is not a database", line
     assert text.read_text() == "these are notes, not a database\n"
 
@@ -205,7 +195,7 @@ def test_a_plot_path_that_is_no_png_is_refused_before_the_work(tmp_path, args):
     lr-find's whole sweep included; now the option is refused as given."""
     out = tmp_path / "curve.txt"
     proc = run_cli(*(a.format(out=out) for a in args))
-    line = _one_line(proc)
+    line = one_line(proc)
     assert line == (f"Error: cannot write {str(out)!r}: plots are PNG files; give a path "
                     "ending in .png."), line
     assert proc.stdout == "" and list(tmp_path.iterdir()) == []
@@ -220,7 +210,7 @@ def test_delete_asks_only_about_a_study_that_is_there_and_keeps_it_when_told(tmp
                    "--trials", "1", "--rungs", "0.5,1", "--storage", url, "--study", "d")
     assert made.returncode == 0, made.stderr
     missing = run_cli("studies", "delete", "nosuch", "--storage", url, input="y\n")
-    assert _one_line(missing).startswith("Error: no study named 'nosuch' in this storage")
+    assert one_line(missing).startswith("Error: no study named 'nosuch' in this storage")
     kept = run_cli("studies", "delete", "d", "--storage", url, input="n\n")
     assert kept.returncode == 1 and kept.stderr.strip().endswith("Kept study 'd'.")
     assert run_cli("studies", "best", "d", "--storage", url).returncode == 0

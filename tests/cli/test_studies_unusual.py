@@ -8,23 +8,14 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-import subprocess
 
 import optuna
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import one_line, run_cli
 
 SPEC = json.dumps({"family": "cosine", "params": {}, "peak_lr": 0.1})
 
-
-def _one_line(proc: subprocess.CompletedProcess) -> str:
-    """The single stderr line of a command that exited 2 without a traceback."""
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
 
 
 def _trial(value: float | None, state: str = "COMPLETE", **attrs: object) -> object:
@@ -77,7 +68,7 @@ def test_delete_on_a_read_only_database_is_one_line_and_keeps_the_study(url):
     path = url.removeprefix("sqlite:///")
     read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
     assert run_cli("studies", "list", "--storage", read_only).returncode == 0  # it reads
-    line = _one_line(run_cli("studies", "delete", "s", "--yes", "--storage", read_only))
+    line = one_line(run_cli("studies", "delete", "s", "--yes", "--storage", read_only))
     assert line == ("Error: cannot delete study 's': attempt to write a readonly database; "
                     "nothing was deleted."), line
     kept = optuna.load_study(study_name="s", storage=url)
@@ -97,7 +88,7 @@ def test_a_database_of_another_optuna_version_is_one_line(url, tmp_path, version
     with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
         db.execute("UPDATE alembic_version SET version_num = ?", (version,))
     out = tmp_path / "r.html"
-    line = _one_line(run_cli(*(a.format(out=out) for a in command), "--storage", url))
+    line = one_line(run_cli(*(a.format(out=out) for a in command), "--storage", url))
     assert line.startswith(f"Error: cannot open study storage {url}: "), line
     assert "is no longer compatible with the table schema" in line and advice in line, line
     assert not out.exists()
@@ -113,7 +104,7 @@ def test_a_plain_optuna_study_beside_ours_is_not_called_one_without_completed_tr
             "spec, so it was not made by lradvisor search (or its service) and has no "
             "schedule to recommend.")
     for command in (("studies", "best", "plain"), ("suggest", "--study", "plain")):
-        assert _one_line(run_cli(*command, "--storage", url)) == says
+        assert one_line(run_cli(*command, "--storage", url)) == says
     out = tmp_path / "plain.html"
     assert run_cli("report", "plain", "--storage", url, "-o", str(out)).returncode == 0
     assert f"<p class=note>No recommendation: {says.removeprefix('Error: ')}" \
