@@ -185,10 +185,10 @@ def _create_from_spec(spec_file: str, study_name: str | None,
 
     Returns the study's name and storage URL (the command line's, else the file's).
     """
-    from lradvisor.cli._search import _merge, read_spec_file
+    from lradvisor.cli._spec import merge_settings, read_spec_file
     from lradvisor.search import Fidelity
 
-    settings: dict[str, Any] = _merge(read_spec_file(spec_file), {"study": study_name,
+    settings: dict[str, Any] = merge_settings(read_spec_file(spec_file), {"study": study_name,
                                                                   "storage": storage},
                                       source=spec_file)
     fidelity = Fidelity(rungs=settings["rungs"]) if settings.get("rungs") else None

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from lradvisor.cli import cli as cli_group
-from lradvisor.cli._search import read_spec_file
+from lradvisor.cli._spec import read_spec_file
 from lradvisor.errors import StudyError
 from tests.conftest import interrupt_cli
 

@@ -68,14 +68,14 @@ def test_a_spec_file_that_names_nothing_to_search_says_so(tmp_path, command, tex
 
 def test_format_json_with_no_completed_trial_is_still_json(tmp_path):
     """Every trial failing leaves no recommendation; stdout was empty, which no JSON
-    reader takes. It is ``null`` now (the search itself still exits 0)."""
+    reader takes. It is ``null`` now; the search exits 1, its every trial failed."""
     trainable = tmp_path / "boom.py"
     trainable.write_text("def train(ctx):\n    raise RuntimeError('boom')\n")
     proc = run_cli("search", "--trainable", f"{trainable}:train", "--task", "scratch",
                    "--total-steps", "40", "--trials", "1", "--storage",
                    f"sqlite:///{tmp_path}/s.db", "--format", "json", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert "No recommendation yet" in proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    assert "every trial failed (1 of 1)" in proc.stderr
     assert json.loads(proc.stdout) is None
 
 
