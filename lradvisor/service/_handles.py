@@ -74,10 +74,14 @@ class StudyHandle:
                 "not made by lradvisor search or POST /v1/studies."
             )
         families = list((attrs.get("space") or {}).get("families") or []) or None
+        full = int(attrs["full_steps"])
+        # as lradvisor search samples: a length a rule gives in steps is the same fraction
+        # of the run at every proxy length (in steps, it does not fit a short proxy)
         space = SearchSpace.from_prior(SearchPrior.from_dict(attrs["prior"]), families,
-                                       direction=self.study.direction.name.lower())
+                                       direction=self.study.direction.name.lower(),
+                                       total_steps=full)
         fidelity = Fidelity.from_dict(attrs["fidelity"]) if attrs.get("fidelity") else Fidelity()
-        self._space = (space, fidelity, int(attrs["full_steps"]))
+        self._space = (space, fidelity, full)
         return self._space
 
 
@@ -155,16 +159,20 @@ class StudyHandles:
 
         from lradvisor.search import make_sampler
         from lradvisor.search._pruner import make_pruner
+        from lradvisor.search._settings import run_settings
 
         study_id, uid = identity
         try:
             attrs = self.storage.get_study_user_attrs(study_id)
         except KeyError:  # deleted since it was looked up
             raise NotFound(f"no study named {name!r}.") from None
-        # The study's own sampler, not seeded: many clients ask in any order, and a
-        # per-process seed would hand out the same samples again after every restart.
-        sampler = make_sampler(attrs.get("sampler") or "tpe", None)
-        pruner = make_pruner(attrs.get("pruner") or "plateau")
+        # The pruner and sampler the study runs with now, as workers read them: those of
+        # its last resume that changed them, else its creation's. The sampler is not
+        # seeded: many clients ask in any order, and a per-process seed would hand out
+        # the same samples again after every restart.
+        run = run_settings(attrs)
+        sampler = make_sampler(run["sampler"], None)
+        pruner = make_pruner(run["pruner"])
         cached = optuna.storages.get_storage(self.storage)  # a new cache, this study's
         study = optuna.Study(name, cached, sampler=sampler, pruner=pruner)
         if study._study_id != study_id:  # made again between the two reads

@@ -14,9 +14,10 @@ from lradvisor.service._trials import QUEUED, Conflict, NotFound, RemoteTrials
 
 __all__ = ["create_study", "list_view", "study_view"]
 
-# Study attributes shown by GET /v1/studies/{name}.
-_SHOWN = ("profile", "full_steps", "fidelity", "rules", "pruner", "sampler", "workload",
-          "recommendation")
+# Study attributes shown by GET /v1/studies/{name}: the pruner and sampler it was created
+# with, and each resume that changed them (the last one's are those remote trials run with).
+_SHOWN = ("profile", "full_steps", "fidelity", "rules", "pruner", "sampler", "resumes",
+          "workload", "recommendation")
 
 
 def list_view(trials: RemoteTrials) -> list[dict[str, Any]]:
@@ -110,7 +111,10 @@ def create_study(trials: RemoteTrials, name: str, profile: Any, *, direction: st
     else:
         return _existing(trials, name, profile, direction), False
     advice = advise(profile, rules_files)
-    space = SearchSpace.from_prior(advice.prior, families, direction=direction)
+    # lengths a rule gives in steps are sampled as the fractions of this run they are,
+    # as lradvisor search samples them, so proxies keep their shape
+    space = SearchSpace.from_prior(advice.prior, families, direction=direction,
+                                   total_steps=full)
     fidelity = Fidelity()
     try:
         study = optuna.create_study(study_name=name, storage=trials.storage,
