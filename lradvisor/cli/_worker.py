@@ -42,7 +42,8 @@ __all__ = ["worker"]
 def worker(study_name: str | None, storage: str | None, spec_file: str | None,
            n_trials: int | None, timeout: float | None, heartbeat: int, grace: int,
            patience: float, device: str | None, quiet: bool) -> None:
-    """Run trials of a study shared with other workers; exit 0 when it needs no more.
+    """Run trials of a study shared with other workers; exit 0 when it needs no more
+    (1 when every trial this worker ran failed).
 
     \b
     Examples:
@@ -72,6 +73,26 @@ def worker(study_name: str | None, storage: str | None, spec_file: str | None,
                f"{words[result.reason]}.", err=True)
     if result.reason == "interrupted":
         sys.exit(130)
+    own_failures(me, result.records)
+
+
+def own_failures(me: str, records: list[Any]) -> None:
+    """Name the trials this worker ran that failed, with the first one's error; when
+    every trial it ran failed, that is one line and exit status 1, as for ``search``.
+
+    A worker some of whose trials completed (or were pruned) did its share: it names
+    the failed ones and exits 0, as a search with some failed trials does.
+    """
+    from lradvisor.search._rungs import INTERRUPTED
+
+    failed = [r for r in records if r.state == "FAIL" and r.error != INTERRUPTED]
+    if not failed:
+        return
+    if len(failed) == len(records):
+        raise click.ClickException(f"worker {me}: every trial it ran failed ({len(failed)} of "
+                                   f"{len(records)}); the first: {failed[0].error}")
+    click.echo(f"worker {me}: {len(failed)} of the {len(records)} trial(s) it ran failed; the "
+               f"first (trial {failed[0].number}): {failed[0].error}", err=True)
 
 
 def _seconds(value: float | None) -> float | None:
@@ -135,13 +156,26 @@ def parallel_search(settings: dict[str, Any], fidelity: Any, fmt: str, *, jobs: 
         click.echo(f"created study {name!r}; start workers with:\n  lradvisor worker "
                    f"--study {name} --storage {url}")
         return
-    codes = run_jobs(name, url, jobs)
-    failed = [c for c in codes if c not in (0, 130)]
+    ended = run_jobs(name, url, jobs)
+    codes = [code for _, code in ended]
+    # A worker every trial of which failed said so and exited 1: no crash. The study as a
+    # whole is judged as a search's (every trial failed: one line, exit 1).
+    failed = [code for who, code in ended
+              if code not in (0, 130) and not (code == 1 and _only_failed(study, who))]
     finish(result_of(study, interrupted=130 in codes), fmt)
     if failed:
         click.echo(f"{len(failed)} of {jobs} worker(s) stopped with an error (exit codes "
                    f"{failed}); finished trials are stored.", err=True)
         sys.exit(1)
+
+
+def _only_failed(study: Any, worker: str) -> bool:
+    """Whether ``worker`` (``host:pid``) ran trials of ``study`` and every one failed."""
+    from lradvisor.search._rungs import INTERRUPTED
+
+    mine = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("worker") == worker]
+    return bool(mine) and all(t.state.name == "FAIL" and t.user_attrs.get("error") != INTERRUPTED
+                              for t in mine)
 
 
 def _created(study: Any, url: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -151,8 +152,9 @@ def run_jobs(
     *,
     worker_args: Sequence[str] = (),
     quiet: bool = True,
-) -> list[int]:
-    """Run ``jobs`` worker processes on the study and wait; returns their exit codes.
+) -> list[tuple[str, int]]:
+    """Run ``jobs`` worker processes on the study and wait; returns each one's name
+    (``host:pid``, as its trials name it) and exit code.
 
     Ctrl-C reaches the workers too (same process group): each fails its running trial
     as interrupted and stops. A SIGTERM (``timeout``, systemd, ``docker stop``), or a
@@ -167,7 +169,9 @@ def run_jobs(
     if quiet:
         cmd.append("--quiet")
     procs = [subprocess.Popen(cmd) for _ in range(jobs)]
-    return _wait_forwarding(procs)
+    codes = _wait_forwarding(procs)
+    host = socket.gethostname()  # as process_name() names a worker
+    return [(f"{host}:{proc.pid}", code) for proc, code in zip(procs, codes, strict=True)]
 
 
 # si_code of a signal the kernel sent: a terminal's Ctrl-C, which reached the workers

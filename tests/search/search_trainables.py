@@ -117,3 +117,34 @@ def always_fails(ctx):
     if not batches:
         raise ValueError(f"no batches for {ctx.total_steps} steps")
     return quadratic(ctx)
+
+
+_CALLS = [0]
+
+
+def fails_first_call(ctx):
+    """Raises on the first trial of its process only (data not downloaded yet, say)."""
+    _CALLS[0] += 1
+    if _CALLS[0] == 1:
+        raise RuntimeError("data not ready on the first call")
+    return quadratic(ctx)
+
+
+def fails_in_one_process(ctx):
+    """Every trial of one process fails (the first to get here: a machine without its
+    data), once the other has completed one; the quadratic elsewhere. ``MARKS`` is a
+    folder the processes share."""
+    from pathlib import Path
+
+    marks = Path(os.environ["MARKS"])
+    mine = str(os.getpid())
+    with contextlib.suppress(FileExistsError), (marks / "failing").open("x") as first:
+        first.write(mine)
+    if (marks / "failing").read_text() == mine:
+        deadline = time.monotonic() + 60
+        while not (marks / "completed").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)  # so that the other process completes a trial first
+        raise RuntimeError("no data on this machine")
+    value = quadratic(ctx)
+    (marks / "completed").touch()
+    return value
