@@ -13,6 +13,7 @@ __all__ = [
     "Count",
     "PositiveInt",
     "PositiveNumber",
+    "RunLength",
     "format_option",
     "profile_from_options",
     "profile_options",
@@ -71,15 +72,32 @@ class PositiveInt(click.IntRange):
         super().__init__(min=1, max=max)
 
 
+class RunLength(PositiveInt):
+    """``--total-steps``, ``--epochs``, ``--steps-per-epoch``: an integer >= 1 and at most
+    :data:`~lradvisor.rules._profile.MAX_STEPS`, refused past it in the line the
+    profile and the service use, naming the flag."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        from lradvisor.rules._profile import MAX_STEPS, run_too_long
+
+        count = int(super().convert(value, param, ctx))
+        if count > MAX_STEPS:
+            flag = param.opts[0] if param is not None and param.opts else "the length"
+            raise click.UsageError(run_too_long(f"{flag} {count}"), ctx)
+        return count
+
+
 _COUNT = PositiveInt()
+_LENGTH = RunLength()
 
 _PROFILE_OPTIONS = (
     click.option("--task", type=click.Choice(TASKS), help="What kind of training run this is."),
     click.option("--arch", type=click.Choice(ARCHS), help="Model architecture."),
     click.option("--optimizer", type=click.Choice(OPTIMIZERS), help="Optimizer family."),
-    click.option("--total-steps", type=_COUNT, help="Optimizer steps in the full run."),
-    click.option("--epochs", type=_COUNT, help="Epochs in the full run (with --steps-per-epoch)."),
-    click.option("--steps-per-epoch", type=_COUNT, help="Optimizer steps per epoch."),
+    click.option("--total-steps", type=_LENGTH, help="Optimizer steps in the full run."),
+    click.option("--epochs", type=_LENGTH,
+                 help="Epochs in the full run (with --steps-per-epoch)."),
+    click.option("--steps-per-epoch", type=_LENGTH, help="Optimizer steps per epoch."),
     click.option("--batch-size", type=_COUNT, help="Batch size, where known."),
     click.option("--dataset-size", type=_COUNT, help="Training examples, where known."),
     click.option("--model-params", type=Count(), metavar="N",
@@ -109,9 +127,13 @@ def profile_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def profile_from_options(options: dict[str, Any], *, default_task: str | None = None) -> Any:
     """A :class:`~lradvisor.rules.TaskProfile` from the profile options of a command."""
     from lradvisor.rules import TaskProfile
+    from lradvisor.rules._profile import check_run_length
 
     fields = {k: options.get(k) for k in _PROFILE_KEYS if options.get(k) is not None}
     fields.setdefault("task", default_task)
+    # --epochs x --steps-per-epoch too long: named by the flags, as one of them alone is
+    check_run_length(None, fields.get("epochs"), fields.get("steps_per_epoch"),
+                     names={"epochs": "--epochs", "steps_per_epoch": "--steps-per-epoch"})
     if fields["task"] is None:
         raise click.UsageError("Missing option '--task' (one of " + ", ".join(TASKS) + ").")
     return TaskProfile(**fields)  # type: ignore[arg-type]  # checked by TaskProfile

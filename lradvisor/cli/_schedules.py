@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import click
 
-from lradvisor.cli._options import PositiveInt, PositiveNumber
+from lradvisor.cli._options import PositiveNumber, RunLength
 from lradvisor.cli._render import LazyCurve, sampled
 from lradvisor.codegen import torch_class_name
 from lradvisor.plots import ascii_plot, png_option
-from lradvisor.rules._profile import MAX_STEPS
 from lradvisor.schedules import Family, ScheduleSpec, all_families, get_family
 
 __all__ = ["schedules"]
@@ -58,7 +57,7 @@ def _torch_classes(fam: Family) -> str:
 
 @schedules.command()
 @click.argument("family")
-@click.option("--total-steps", type=PositiveInt(max=MAX_STEPS), default=1000,
+@click.option("--total-steps", type=RunLength(), default=1000,
               show_default=True)
 @click.option("--peak-lr", type=PositiveNumber(), default=None,
               help="Scale the curve (default: 1).")

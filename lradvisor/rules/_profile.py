@@ -28,7 +28,8 @@ from typing import Any
 
 from lradvisor.errors import ProfileError
 
-__all__ = ["ARCHS", "LARGE_BATCH", "MAX_STEPS", "OPTIMIZERS", "TASKS", "TaskProfile"]
+__all__ = ["ARCHS", "LARGE_BATCH", "MAX_STEPS", "OPTIMIZERS", "TASKS", "TaskProfile",
+           "check_run_length", "run_too_long"]
 
 TASKS: tuple[str, ...] = ("scratch", "pretrain", "finetune", "unknown-length", "quick")
 ARCHS: tuple[str, ...] = ("cnn", "transformer", "mlp", "rnn", "other")
@@ -39,8 +40,51 @@ OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "adamw", "other")
 LARGE_BATCH = 1024
 
 # The longest run, in scheduler steps: past 2**53 a step count is no longer exact as a
-# float (the schedules' step / total_steps) nor as a JSON number read by JavaScript.
+# float (the schedules' step / total_steps) nor as a JSON number read by JavaScript. The
+# one cap of the profile, the CLI's flags and the service's fields (run_too_long).
 MAX_STEPS = 2**53
+_LENGTH_NAMES = {"total_steps": "total_steps", "epochs": "epochs",
+                 "steps_per_epoch": "steps_per_epoch"}
+
+
+def run_too_long(given: str) -> str:
+    """The one line refusing a run of more than :data:`MAX_STEPS` steps; ``given`` names
+    the flag or field with its value.
+
+    Example:
+        >>> run_too_long("--total-steps 9007199254740993")
+        "the run's length must be at most 2**53 = 9007199254740992 scheduler steps, but \
+got --total-steps 9007199254740993."
+    """
+    return (f"the run's length must be at most 2**53 = {MAX_STEPS} scheduler steps, but got "
+            f"{given}.")
+
+
+def check_run_length(total_steps: int | None = None, epochs: int | None = None,
+                     steps_per_epoch: int | None = None, *,
+                     names: dict[str, str] | None = None) -> None:
+    """Refuse a run longer than :data:`MAX_STEPS` scheduler steps: ``epochs x
+    steps_per_epoch`` when both are given, else ``total_steps``, else ``epochs``.
+
+    ``names`` spells the three as the caller's user wrote them (the CLI's flags); the
+    fields' own names by default.
+
+    Raises:
+        ProfileError: :func:`run_too_long`'s line, naming what gives the length.
+    """
+    name = {**_LENGTH_NAMES, **(names or {})}
+    if epochs is not None and steps_per_epoch is not None:
+        steps = epochs * steps_per_epoch
+        given = (f"{name['epochs']} x {name['steps_per_epoch']} = {epochs} x "
+                 f"{steps_per_epoch} = {steps}")
+    elif total_steps is not None:
+        steps, given = total_steps, f"{name['total_steps']} {total_steps}"
+    elif epochs is not None:
+        steps, given = epochs, f"{name['epochs']} {epochs}"
+    else:
+        return
+    if steps > MAX_STEPS:
+        raise ProfileError(run_too_long(given))
 
 _INT_FIELDS = ("total_steps", "epochs", "steps_per_epoch", "batch_size", "dataset_size",
                "model_params")
@@ -116,16 +160,7 @@ class TaskProfile:
                     "make them agree."
                 )
             object.__setattr__(self, "total_steps", product)
-        if self.steps is not None and self.steps > MAX_STEPS:
-            if self.epochs is not None and self.steps_per_epoch is not None:
-                given = (f"epochs x steps_per_epoch = {self.epochs} x "
-                         f"{self.steps_per_epoch} = {self.steps}")
-            elif self.total_steps is not None:
-                given = f"total_steps {self.total_steps}"
-            else:
-                given = f"epochs {self.epochs}"
-            raise ProfileError(f"the run's length must be at most 2**53 = {MAX_STEPS} "
-                               f"scheduler steps, but got {given}.")
+        check_run_length(self.total_steps, self.epochs, self.steps_per_epoch)
         if self.task == "unknown-length" and self.known_length:
             raise ProfileError(
                 f"task 'unknown-length' takes no run length, but got total_steps="

@@ -17,11 +17,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     model_validator,
 )
 
 from lradvisor.errors import LRAdvisorError
 from lradvisor.rules import ARCHS, OPTIMIZERS, TASKS, TaskProfile
+from lradvisor.rules._profile import MAX_STEPS, run_too_long
 from lradvisor.schedules import FAMILY_NAMES
 
 __all__ = [
@@ -35,7 +37,8 @@ __all__ = [
     "TrialStateOut",
 ]
 
-# Large enough for any real run, small enough that arithmetic on it stays exact.
+# A batch, a dataset or a model larger than any real one, small enough that arithmetic
+# on it stays exact. A run's length is capped at the profile's MAX_STEPS, as on the CLI.
 MAX_COUNT = 2**40
 # A report's step is stored as a signed 32-bit integer (Optuna's column; PostgreSQL
 # refuses more, which the service would only learn from a failed commit).
@@ -58,12 +61,21 @@ def _addressable(name: str) -> str:
     return name
 
 
+def _within_run(value: int, info: ValidationInfo) -> int:
+    """A length (``total_steps``, ``epochs``, ``steps_per_epoch``) of at most
+    :data:`MAX_STEPS`, refused past it in the CLI's and the profile's line."""
+    if value > MAX_STEPS:
+        raise ValueError(run_too_long(f"{info.field_name} {value}"))
+    return value
+
+
 def _name(value: Any) -> Any:
     """Case and ``_``/``-`` do not matter in names, as on the command line."""
     return value.strip().lower().replace("_", "-") if isinstance(value, str) else value
 
 
 Count = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=MAX_COUNT)]
+Length = Annotated[int, BeforeValidator(_no_bool), Field(ge=1), AfterValidator(_within_run)]
 Step = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=MAX_STEP)]
 PositiveFloat = Annotated[
     float, BeforeValidator(_no_bool), Field(gt=0, allow_inf_nan=False)
@@ -90,9 +102,9 @@ class ProfileIn(_Strict):
     task: Task = Field(description="What kind of training run this is.")
     arch: Arch | None = Field(None, description="Model architecture.")
     optimizer: Optimizer | None = Field(None, description="Optimizer family.")
-    total_steps: Count | None = Field(None, description="Optimizer steps in the full run.")
-    epochs: Count | None = Field(None, description="Epochs in the full run.")
-    steps_per_epoch: Count | None = Field(None, description="Optimizer steps per epoch.")
+    total_steps: Length | None = Field(None, description="Optimizer steps in the full run.")
+    epochs: Length | None = Field(None, description="Epochs in the full run.")
+    steps_per_epoch: Length | None = Field(None, description="Optimizer steps per epoch.")
     batch_size: Count | None = Field(None, description="Batch size, where known.")
     dataset_size: Count | None = Field(None, description="Training examples, where known.")
     model_params: Count | None = Field(
@@ -102,12 +114,9 @@ class ProfileIn(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> ProfileIn:
-        profile = self.profile()  # lengths that disagree raise here, as a 422 on the body
-        if profile.total_steps is not None and profile.total_steps > MAX_COUNT:
-            raise ValueError(
-                f"epochs x steps_per_epoch = {profile.epochs} x {profile.steps_per_epoch} = "
-                f"{profile.total_steps} steps; a run has at most {MAX_COUNT}."
-            )
+        # lengths that disagree, or epochs x steps_per_epoch over MAX_STEPS, raise here,
+        # as a 422 on the body
+        self.profile()
         return self
 
     def profile(self) -> TaskProfile:

@@ -131,14 +131,15 @@ BAD_INPUT = [
     (("suggest", "--task", "pretrain", "--model-params", "1.5"), "1.5"),
     # past 2**53 steps: it was a traceback (OverflowError drawing the curve) from 2**63
     (("suggest", "--task", "scratch", "--total-steps", "99999999999999999999999"),
-     "at most 2**53 = 9007199254740992 scheduler steps, but got total_steps "
+     "at most 2**53 = 9007199254740992 scheduler steps, but got --total-steps "
      "99999999999999999999999."),
     (("suggest", "--task", "scratch", "--epochs", "1000000000000", "--steps-per-epoch",
-      "100000000000"), "epochs x steps_per_epoch = 1000000000000 x 100000000000"),
+      "100000000000"), "--epochs x --steps-per-epoch = 1000000000000 x 100000000000"),
     (("suggest", "--task", "scratch", "--epochs", "99999999999999999999"),
-     "but got epochs 99999999999999999999."),
+     "but got --epochs 99999999999999999999."),
     (("schedules", "plot", "cosine", "--total-steps", "99999999999999999999"),
-     "99999999999999999999 is not in the range 1<=x<=9007199254740992"),
+     "at most 2**53 = 9007199254740992 scheduler steps, but got --total-steps "
+     "99999999999999999999."),
     (("schedules", "show", "cosinee"), "cosinee"),
     (("schedules", "plot", "cosine", "--param", "warmup_fraction=2"), "2"),
     (("schedules", "plot", "cosine", "--param", "bogus=1"), "bogus"),

@@ -49,8 +49,8 @@ def test_suggest_study_refuses_profile_options_it_would_ignore():
     (("lr-find", "--lr-min", "0"), "Error: Invalid value for '--lr-min': 0 is not a number > 0."),
     (("lr-find", "--lr-min", "1", "--lr-max", "0.1"),
      "Error: --lr-max must be above --lr-min, but got 1.0 .. 0.1."),
-    (("schedules", "plot", "cosine", "--total-steps", "0"),  # capped at 2**53 there
-     "Error: Invalid value for '--total-steps': 0 is not in the range 1<=x<=9007199254740992."),
+    (("schedules", "plot", "cosine", "--total-steps", "0"),
+     "Error: Invalid value for '--total-steps': 0 is not in the range x>=1."),
 ])
 def test_a_bad_value_is_named_by_its_flag_not_the_python_apis_word(tmp_path, args, line):
     """Before: ``total_steps``/``batch_size must be a

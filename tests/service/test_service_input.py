@@ -32,9 +32,9 @@ MALFORMED = [
     ("/v1/suggest", {"task": "scratch", "total_steps": 5, "epochs": 2, "steps_per_epoch": 3},
      None),
     ("/v1/suggest", {"task": "unknown-length", "total_steps": 5}, None),
-    # each within 2**40, their product (the run's length) not
+    # each within 2**53, their product (the run's length) not
     ("/v1/suggest", {"task": "scratch", "epochs": 2**40, "steps_per_epoch": 2**40}, None),
-    ("/v1/suggest", {"task": "scratch", "epochs": 2**21, "batch_size": 1,
+    ("/v1/suggest", {"task": "scratch", "epochs": 2**33, "batch_size": 1,
                      "dataset_size": 2**20 + 1}, None),
     ("/v1/suggest", [], None),
     ("/v1/suggest", "finetune", None),
@@ -83,6 +83,55 @@ def test_malformed_body_is_422_naming_the_field(server, bad_study, path, body, f
     assert isinstance(detail, list) and detail
     if field is not None:
         assert any(field in entry["loc"] for entry in detail), detail
+
+
+# (fields of a run, the flags and the fields the refusal names): one cap, 2**53 steps
+TOO_LONG = [
+    ({"total_steps": 2**53 + 1}, "--total-steps {total_steps}", "total_steps {total_steps}",
+     "total_steps"),
+    ({"epochs": 2**53 + 1}, "--epochs {epochs}", "epochs {epochs}", "epochs"),
+    ({"epochs": 2**27, "steps_per_epoch": 2**26 + 1},
+     "--epochs x --steps-per-epoch = {epochs} x {steps_per_epoch} = 9007199388958720",
+     "epochs x steps_per_epoch = {epochs} x {steps_per_epoch} = 9007199388958720", None),
+]
+
+
+@pytest.mark.parametrize(("fields", "flags", "names", "loc"), TOO_LONG,
+                         ids=[" ".join(f) for f, _, _, _ in TOO_LONG])
+def test_a_run_over_2_53_steps_is_refused_alike_by_the_cli_and_the_service(
+        server, tmp_path, fields, flags, names, loc):
+    """The service refused runs over 2**40 steps with pydantic's 'Input should be less
+    than or equal to 1099511627776'; the CLI refused them over 2**53, naming the Python
+    API's field. One cap, one line: the flag on the command line, the field over HTTP."""
+    from lradvisor.rules._profile import run_too_long
+
+    args = [a for k, v in fields.items() for a in (f"--{k.replace('_', '-')}", str(v))]
+    proc = run_cli("suggest", "--task", "scratch", *args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith(f"Error: {run_too_long(flags.format(**fields))}")
+    with server.client() as http:
+        response = http.post("/v1/suggest", json={"task": "scratch", **fields})
+    assert response.status_code == 422, response.text
+    [entry] = response.json()["detail"]
+    assert entry["loc"] == ["body"] + ([loc] if loc else [])
+    assert entry["msg"].endswith(run_too_long(names.format(**fields))), entry
+
+
+@pytest.mark.parametrize("steps", [2**40 + 1, 2**53])
+def test_a_run_the_cli_takes_the_service_takes(server, tmp_path, steps):
+    """Up to 2**53 steps, as the CLI: the service refused any run over 2**40."""
+    proc = run_cli("suggest", "--task", "scratch", "--total-steps", str(steps),
+                   "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with server.client() as http:
+        response = http.post("/v1/suggest", json={"task": "scratch", "total_steps": steps})
+        made = http.post("/v1/studies", json={"name": f"long-{steps}", "profile": {
+            "task": "scratch", "total_steps": steps}})
+    assert response.status_code == 200, response.text
+    assert response.json()["profile"] == json.loads(proc.stdout)["profile"]
+    assert made.status_code == 201, made.text
+    assert made.json()["full_steps"] == steps
 
 
 @pytest.mark.parametrize("content", [b"{", b"\xff\xfe", b"null", b"", b'{"task": NaN}'])
