@@ -313,6 +313,9 @@ class _Worker:
         """Claim and run one trial; or :data:`WAIT` / :data:`DONE` (lock held meanwhile)."""
         import optuna
 
+        # Not under the lock: finding the device may import torch (seconds), and every
+        # other worker waited that out before its first claim.
+        self.runner._device()
         self.lock.acquire()
         try:
             with warnings.catch_warnings():  # experimental; "heartbeat ... with optimize"
