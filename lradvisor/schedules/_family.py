@@ -13,14 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lradvisor.schedules._params import Param
+from lradvisor.schedules._params import WARMUP_MOST, Param
 
 __all__ = ["Family", "WARMUP_PARAMS"]
 
 WARMUP_PARAMS: tuple[Param, ...] = (
     Param(
         "warmup_fraction", "float", 0.0, "fraction of the run spent in linear warmup",
-        low=0.0, high=0.5, length=True,
+        low=0.0, high=WARMUP_MOST, length=True,
     ),
     Param(
         "warmup_start_factor", "float", 0.0,

@@ -17,9 +17,14 @@ from typing import Any
 
 from lradvisor.errors import SpecError
 
-__all__ = ["Param", "length_steps", "length_within_run", "validate_params"]
+__all__ = ["WARMUP_MOST", "Param", "length_steps", "length_within_run", "validate_params",
+           "warmup_within_run"]
 
 _KINDS = ("float", "int", "str", "bool", "floats")
+
+#: The longest warmup, as a fraction of the run: ``warmup_fraction``'s upper bound, and
+#: so ``warmup_steps``' (a search restates it as a fraction of the run).
+WARMUP_MOST = 0.5
 
 
 @dataclass(frozen=True)
@@ -198,3 +203,30 @@ steps of this run after warmup), but got 300.
             f"but got {steps}."
         )
     return max(1, steps)
+
+
+def warmup_within_run(family: str, params: Mapping[str, Any], total_steps: int) -> int:
+    """The warmup in whole steps, as :func:`length_steps`, in a run of ``total_steps``:
+    given as ``warmup_steps``, it must be in ``[0, floor(total_steps / 2)]``, as its
+    fraction is in ``[0, 0.5]`` (:data:`WARMUP_MOST`), so a longer warmup is refused
+    alike where a spec is built and where a search restates it as a fraction.
+
+    Raises:
+        SpecError: ``warmup_steps`` longer than half the run; the message names the
+            value and the range this run allows, as :func:`length_within_run`'s does.
+
+    Example:
+        >>> warmup_within_run("cosine", {"warmup_steps": 150}, 100)
+        Traceback (most recent call last):
+        ...
+        lradvisor.errors.SpecError: cosine.warmup_steps must be an integer in [0, 50] (at \
+most half the steps of this run), but got 150.
+    """
+    steps = length_steps(params, "warmup", total_steps)
+    most = math.floor(total_steps * WARMUP_MOST)
+    if params.get("warmup_steps") is not None and steps > most:
+        raise SpecError(
+            f"{family}.warmup_steps must be an integer in [0, {most}] (at most half the "
+            f"steps of this run), but got {steps}."
+        )
+    return steps

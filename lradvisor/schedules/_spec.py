@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from lradvisor.errors import SpecError
-from lradvisor.schedules._params import length_steps, validate_params
+from lradvisor.schedules._params import length_steps, validate_params, warmup_within_run
 from lradvisor.schedules._registry import all_families, get_family
 from lradvisor.schedules._warmup import with_warmup
 
@@ -154,10 +154,19 @@ class ScheduleSpec:
         return get_family(self.family)
 
     def warmup_steps(self, total_steps: int | None) -> int:
-        """Warmup length of this spec in a run of ``total_steps`` steps (0 without warmup)."""
+        """Warmup length of this spec in a run of ``total_steps`` steps (0 without warmup).
+
+        Raises:
+            SpecError: a ``warmup_steps`` longer than half the run (as ``warmup_fraction``
+                is at most 0.5), naming the value and the range; for a run of unknown
+                length (an open-ended spec) it is not checked.
+        """
         if not self.definition.warmup:
             return 0
-        return length_steps(self.params, "warmup", self.run_length(total_steps))
+        total = self.run_length(total_steps)
+        if total_steps is None:
+            return length_steps(self.params, "warmup", total)
+        return warmup_within_run(self.family, self.params, total)
 
     def run_length(self, total_steps: int | None) -> int:
         """``total_steps`` checked; ``None`` (unknown length) only for open-ended specs.

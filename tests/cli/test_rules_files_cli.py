@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import one_line, run_cli
 
 PROFILE = ("--task", "scratch", "--arch", "cnn", "--epochs", "30", "--steps-per-epoch", "100")
 
@@ -63,6 +64,31 @@ def test_a_rule_whose_decay_passes_the_runs_end_is_refused_for_that_run(tmp_path
         "warmup), but got 5000."]
     proc = run_cli("suggest", "--task", "scratch", "--total-steps", "6000", "--rules", str(path))
     assert proc.returncode == 0, proc.stderr
+
+
+TRAINABLES = Path(__file__).resolve().parents[1] / "search" / "search_trainables.py"
+
+
+def test_a_rule_whose_warmup_passes_half_the_run_is_refused_alike_by_suggest_and_search(
+        tmp_path):
+    """Its warmup_steps = 60 of a 100-step run was suggested, and a search of it failed
+    every trial with 'cosine.warmup_fraction must be a number in [0, 0.5], but got 0.6'
+    (exit 1, the rules' own trial left out): a parameter the file never gave."""
+    path = tmp_path / "mine.toml"
+    path.write_text('[[rule]]\nid = "mine"\nwhen = { task = "scratch" }\nfamily = "cosine"\n'
+                    'score = 1000\nparams = { warmup_steps = 60 }\nreason = "Mine."\n')
+    line = (f"Error: {path}: rule 'mine' gives an invalid schedule for task=scratch length=100 "
+            "steps: cosine.warmup_steps must be an integer in [0, 50] (at most half the steps "
+            "of this run), but got 60.")
+    length = ("--task", "scratch", "--total-steps", "100", "--rules", str(path))
+    assert one_line(run_cli("suggest", *length, cwd=tmp_path)) == line
+    searched = run_cli("search", *length, "--families", "cosine", "--trials", "3",
+                       "--trainable", f"{TRAINABLES}:quadratic",
+                       "--storage", f"sqlite:///{tmp_path / 's.db'}", cwd=tmp_path)
+    assert one_line(searched) == line  # before any trial: no study made
+    assert not (tmp_path / "s.db").exists()
+    proc = run_cli("suggest", "--task", "scratch", "--total-steps", "120", "--rules", str(path))
+    assert proc.returncode == 0, proc.stderr  # 60 is half of a 120-step run
 
 
 def test_switching_off_a_shipped_rule_still_works(tmp_path):

@@ -173,12 +173,16 @@ def test_wsd_with_relative_warmup_needs_a_length() -> None:
 
 
 @pytest.mark.parametrize("family", ["plateau", "wsd", "cosine"])
-def test_warmup_as_long_as_the_run_is_refused_naming_both(family: str) -> None:
-    """As build_scheduler refuses it: the warmup would never end (plateau never cut)."""
-    spec = ScheduleSpec.create(family, warmup_steps=20)
-    with pytest.raises(SpecError, match=r"warmup of 20 steps must be shorter than the run "
-                                        r"\(20 steps\)"):
+@pytest.mark.parametrize("warmup", [11, 20, 30])
+def test_a_warmup_past_half_the_run_is_refused_naming_value_and_range(
+        family: str, warmup: int) -> None:
+    """As build_scheduler refuses it, in the same line (it said 'warmup of 20 steps must
+    be shorter than the run (20 steps)', and took 11 of 20)."""
+    spec = ScheduleSpec.create(family, warmup_steps=warmup)
+    with pytest.raises(SpecError) as err:
         SchedulePolicy.from_spec(spec).attach(_opt(), 20)
+    assert str(err.value) == (f"{family}.warmup_steps must be an integer in [0, 10] (at most "
+                              f"half the steps of this run), but got {warmup}.")
 
 
 def test_begin_decay_and_observe_need_an_attached_wsd_policy() -> None:

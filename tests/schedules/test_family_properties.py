@@ -63,15 +63,16 @@ def _value(family: str, p: Param) -> st.SearchStrategy[Any]:
 
 @st.composite
 def specs_and_runs(draw: st.DrawFn, family: str) -> tuple[ScheduleSpec, int]:
-    """A valid spec of ``family`` and a run length it fits: warmup within the run, the
-    other lengths in steps within what follows the warmup (they are parts of it)."""
+    """A valid spec of ``family`` and a run length it fits: warmup at most half the run
+    (as warmup_fraction is at most 0.5), the other lengths in steps within what follows
+    the warmup (they are parts of it)."""
     total = draw(st.integers(1, 240))
     params: dict[str, Any] = {}
     warmup_first = sorted(get_family(family).all_params,
                           key=lambda p: not p.name.startswith("warmup_"))
     for p in warmup_first:
         if p.length and draw(st.booleans()):  # the length in steps instead
-            high = total - 1 if p.name == "warmup_fraction" else \
+            high = total // 2 if p.name == "warmup_fraction" else \
                 total - length_steps(params, "warmup", total)
             params[p.steps_name] = draw(st.integers(1 if p.low_open else 0, high))
         else:

@@ -88,18 +88,38 @@ def test_out_of_range_value_names_it(family, name, value):
     assert repr(shown) in str(err.value)
 
 
-@pytest.mark.parametrize("params", [{"warmup_steps": 50}, {"warmup_steps": 80}],
-                         ids=["equal", "longer"])
-def test_warmup_not_shorter_than_the_run(params):
-    """Warmup must end before the run does; the message gives both lengths."""
-    with pytest.raises(SpecError, match=f"{params['warmup_steps']} steps.*50 steps"):
-        ScheduleSpec("cosine", params).curve(50)
+@pytest.mark.parametrize("total", [1, 2, 3, 100, 101])
+def test_the_longest_warmup_in_steps_is_half_the_run(total):
+    """As warmup_fraction is at most 0.5: it builds, and a search restates it as a
+    fraction of the run (warmup_steps / total <= 0.5)."""
+    most = total // 2
+    spec = ScheduleSpec("cosine", {"warmup_steps": most})
+    build_scheduler(make_optimizer(), spec, total)
+    assert spec.relative_to(total).params["warmup_fraction"] == most / total
 
 
-def test_warmup_longer_than_the_run_also_fails_to_build():
-    """build_scheduler checks the same before touching the optimizer."""
-    with pytest.raises(SpecError, match="80 steps"):
-        build_scheduler(make_optimizer(), ScheduleSpec.create("wsd", warmup_steps=80), 50)
+@pytest.mark.parametrize(("family", "warmup"), [("cosine", 60), ("plateau", 51),
+                                                ("wsd", 100), ("constant", 150)])
+def test_a_warmup_in_steps_past_half_the_run_is_refused_alike_by_build_and_search(
+        family, warmup):
+    """A warmup longer than the run was 'warmup of 150 steps must be shorter than the run
+    (100 steps)' (no parameter, no range); one past half the run but shorter than it
+    built, and the search, restating it as a fraction, refused it as
+    'cosine.warmup_fraction must be a number in [0, 0.5], but got 0.6', a parameter the
+    user never wrote (every sampled trial of the family failed with it)."""
+    spec = ScheduleSpec(family, {"warmup_steps": warmup})
+    message = (f"{family}.warmup_steps must be an integer in [0, 50] (at most half the steps "
+               f"of this run), but got {warmup}.")
+    for use in (spec.curve, spec.relative_to, lambda total: build_scheduler(
+            make_optimizer(), spec, total)):
+        with pytest.raises(SpecError) as err:
+            use(100)
+        assert str(err.value) == message
+
+
+def test_a_warmup_in_steps_of_a_run_of_unknown_length_is_not_checked():
+    """An open-ended spec runs for as long as it is stepped: no half to compare with."""
+    assert ScheduleSpec("plateau", {"warmup_steps": 10**6}).warmup_steps(None) == 10**6
 
 
 @pytest.mark.parametrize("total", [0, -5, 2.5, "10", True, float("inf"), float("nan")])
