@@ -6,6 +6,7 @@ Real Optuna studies on real SQLite files and PostgreSQL.
 from __future__ import annotations
 
 import math
+import re
 
 import optuna
 import pytest
@@ -133,7 +134,9 @@ def test_a_failing_trial_keeps_the_reports_it_made(tmp_path):
     runner.trainable = breaks
     record = runner.run(Planned(None, 0, 0, "sampled"))
     frozen = runner.study.trials[record.number]
-    assert record.state == "FAIL" and record.error == "RuntimeError: out of memory"
+    assert record.state == "FAIL"  # the error, and the line of the trainable it came from
+    assert re.fullmatch(r"RuntimeError: out of memory \(at \S*test_trial_curve\.py:\d+ "
+                        r"in breaks\)", record.error), record.error
     assert frozen.intermediate_values == {1: 0.5, 2: 0.4}
 
 
