@@ -20,7 +20,7 @@ from typing import Any
 
 from optuna.trial import FrozenTrial
 
-from lradvisor.errors import PrunerError
+from lradvisor.errors import PrunerError, SpecError
 from lradvisor.schedules import ScheduleSpec
 
 __all__ = ["schedule_phase"]
@@ -35,7 +35,8 @@ class _Ref:
         values: the reports, oriented so that lower is better.
         final: the median of its last ``window`` values: where it ended.
         total: its run length (``user_attrs["total_steps"]`` or its last step).
-        lrs: its LR multiplier at each report, when it carries a spec.
+        lrs: its LR multiplier at each report, when it carries a spec that fits its run
+            (one stored by an older version may not: it is then compared without it).
     """
 
     progress: list[float]
@@ -180,9 +181,15 @@ def _parse_spec(text: str) -> ScheduleSpec:
     return ScheduleSpec.from_json(text)
 
 
-def _multipliers(spec: ScheduleSpec, steps: list[int], total: int) -> list[float]:
-    """``spec``'s LR multiplier at each of ``steps`` (clipped to the run)."""
-    fn = spec.multiplier_fn(total)
+def _multipliers(spec: ScheduleSpec, steps: list[int], total: int) -> list[float] | None:
+    """``spec``'s LR multiplier at each of ``steps`` (clipped to the run); ``None`` when
+    the spec does not fit its run by today's checks: a trial an older version stored
+    (a rule's ``warmup_steps = 20`` kept in steps in a 30-step proxy) is a reference
+    without its LR, not an error in every trial judged against it."""
+    try:
+        fn = spec.multiplier_fn(total)
+    except SpecError:
+        return None
     return [fn(min(max(step, 0), total - 1)) for step in steps]
 
 

@@ -62,3 +62,26 @@ def test_create_only_with_format_json_prints_the_study_as_json(tmp_path):
     assert (data["pruner"], data["sampler"], data["seed"]) == ("plateau", "tpe", 7)
     assert data["worker"] == f"lradvisor worker --study s --storage {url}"
     assert optuna.load_study(study_name="s", storage=url).user_attrs["seed"] == 7
+
+
+def test_a_resume_judges_its_trials_beside_those_an_older_version_stored(tmp_path):
+    """Before f8d6f5b a rule's ``warmup_steps = 8`` stayed in steps in every sampled
+    spec, so such a study holds trials with 8 warmup steps in a 10-step proxy, past the
+    half of the run that build_scheduler has allowed since bb01fd8. Resumed, every new
+    rung-0 trial failed with that SpecError ('4 of the 6 trial(s) run failed'): the
+    pruner built the stored trials' LR from inside the trainable's report."""
+    from lradvisor.schedules import ScheduleSpec
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    assert _search(tmp_path, "quadratic", "--families", "cosine").returncode == 0
+    study = optuna.load_study(study_name="s", storage=url)
+    stored = ScheduleSpec.create("cosine", warmup_steps=8, peak_lr=0.01).to_json()
+    for i in range(6):
+        values = {step: 40.0 - step * (i + 1) for step in (2, 4, 6, 8, 10)}
+        study.add_trial(optuna.trial.create_trial(
+            state=optuna.trial.TrialState.COMPLETE, value=values[10],
+            intermediate_values=values,
+            user_attrs={"spec": stored, "total_steps": 10, "rung": 0, "steps_used": 10}))
+    proc = _search(tmp_path, "quadratic", "--families", "cosine", "--trials", "4")
+    assert proc.returncode == 0, proc.stderr
+    assert "trial(s) run failed" not in proc.stderr, proc.stderr
