@@ -300,3 +300,29 @@ def test_learning_from_no_finished_study_keeps_the_guide_written(planted, tmp_pa
         f"and recommendation a `lradvisor search` stores); {str(guide)!r} was left as it was.")
     assert guide.read_bytes() == path.read_bytes()
     assert blend(advise(TaskProfile(**CNN)), load_learned(guide)).best.spec.family == "onecycle"
+
+
+def test_a_winner_whose_lengths_in_steps_do_not_fit_this_run_is_left_out(tmp_path):
+    """A study an older search made keeps a rule's lengths in steps in its winner
+    (wsd with warmup_steps = 20, decay_steps = 30 for 200 steps). Ranked first for a
+    similar 35-step run, suggest built it and, since bb01fd8 refuses a warmup past half
+    the run, failed: 'wsd.warmup_steps must be an integer in [0, 17] ...', exit 2."""
+    from tests.conftest import run_cli
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    winner = {"family": "wsd", "params": {"warmup_steps": 20, "decay_steps": 30},
+              "peak_lr": 0.1}
+    for i in range(3):
+        plant(url, f"old-{i}", {**CNN, "total_steps": 200}, winner,
+              [("wsd", 0.1), ("constant", 0.2), ("plateau", 0.3), ("step", 0.4),
+               ("cosine_restarts", 0.5), ("onecycle", 0.6), ("cosine", 0.7)])
+    guide = tmp_path / "learned.json"
+    assert run_cli("rules", "learn", "--storage", url, "-o", str(guide)).returncode == 0
+    fits = run_cli("suggest", "--task", "scratch", "--arch", "cnn", "--optimizer", "sgd",
+                   "--total-steps", "200", "--learned", str(guide))
+    assert fits.returncode == 0, fits.stderr
+    assert "wsd(decay_steps=30" in fits.stdout.splitlines()[2]  # where it fits, it wins
+    short = run_cli("suggest", "--task", "scratch", "--arch", "cnn", "--optimizer", "sgd",
+                    "--total-steps", "35", "--learned", str(guide))
+    assert short.returncode == 0, short.stderr
+    assert "wsd(decay_steps=30" not in short.stdout

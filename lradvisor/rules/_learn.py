@@ -233,10 +233,12 @@ def _added(advice: Any, studies: Sequence[Mapping[str, Any]]) -> list[Any]:
     from lradvisor.schedules import ScheduleSpec
 
     have = {r.spec.family for r in advice.recommendations}
-    out, base = [], advice.best
+    out, base, steps = [], advice.best, advice.profile.steps
     for study in studies:
         try:
             spec = ScheduleSpec.from_dict(study["winner"])
+            if steps is not None:  # a length an older search kept in steps must fit
+                spec.multiplier_fn(steps)  # this run (warmup_steps 20 of 35 does not)
         except Exception:  # noqa: BLE001 - a stored winner from an older version: skip it
             continue
         if spec.family in have:
