@@ -128,7 +128,7 @@ def _of(value: Any, kinds: tuple[type, ...]) -> bool:
 
 
 def merge_settings(file: dict[str, Any], options: dict[str, Any], *,
-           source: str | None = None) -> dict[str, Any]:
+                   source: str | None = None) -> dict[str, Any]:
     """File settings, then the flags given on the command line, then the defaults.
 
     ``source``: the spec file's path, named when neither it nor the flags say what to
@@ -139,6 +139,21 @@ def merge_settings(file: dict[str, Any], options: dict[str, Any], *,
         if value not in (None, ()):
             settings[key] = value
     replaced = _what_trains_from_flags(settings, file, options)
+    workload = settings.get("workload")
+    profile = _merged_profile(file, options, workload)
+    _check_something_trains(profile, workload, replaced, source)
+    if profile:
+        settings["profile"] = profile
+    _lists(settings, options, source)
+    if source:
+        _paths_from_cwd(settings, file, source)
+    return settings
+
+
+def _merged_profile(file: dict[str, Any], options: dict[str, Any],
+                    workload: str | None) -> dict[str, Any]:
+    """The file's profile, the flags' fields over it (a length flag replaces the file's
+    other length), over the workload's profile when both are given."""
     profile = dict(file.get("profile") or {})
     given = {k: options[k] for k in PROFILE_KEYS if options.get(k) is not None}
     if given.get("total_steps") is not None:
@@ -146,7 +161,6 @@ def merge_settings(file: dict[str, Any], options: dict[str, Any], *,
     elif given.get("epochs") is not None:  # the flag's length wins over the file's, too
         profile.pop("total_steps", None)
     profile.update(given)
-    workload = settings.get("workload")
     if workload and profile:
         from lradvisor.workloads import get_workload
 
@@ -154,6 +168,13 @@ def merge_settings(file: dict[str, Any], options: dict[str, Any], *,
         if "total_steps" in profile:
             base.pop("epochs", None)
         profile = {**base, **profile}
+    return profile
+
+
+def _check_something_trains(profile: dict[str, Any], workload: str | None,
+                            replaced: str | None, source: str | None) -> None:
+    """A task profile or a workload is given, named by what lacks it (the flags, the
+    spec file, a file's workload that ``--trainable`` replaced)."""
     if replaced and not workload and "task" not in profile:
         raise StudyError(
             f"--trainable replaces the workload {replaced!r} of {source!r}, its profile "
@@ -166,12 +187,15 @@ def merge_settings(file: dict[str, Any], options: dict[str, Any], *,
             f'workload = "NAME" or task = "..." (one of {", ".join(TASKS)}) with the '
             "run's length (total_steps, or epochs and steps_per_epoch)."
         )
-    if profile:
-        if "task" not in profile:
-            raise click.UsageError("Missing option '--task' (or a workload) for the profile.")
-        settings["profile"] = profile
-    elif not workload:
+    if profile and "task" not in profile:
+        raise click.UsageError("Missing option '--task' (or a workload) for the profile.")
+    if not profile and not workload:
         raise click.UsageError("Missing option '--task', '--workload' or '--spec'.")
+
+
+def _lists(settings: dict[str, Any], options: dict[str, Any], source: str | None) -> None:
+    """``families`` and ``rungs`` as lists (``rungs`` of numbers), from a flag's
+    comma-separated text or the file's list."""
     for key in ("families", "rungs"):
         where = f"--{key}" if options.get(key) is not None else f"{key} in {source!r}"
         settings[key] = _split(settings.get(key), key, where)
@@ -183,9 +207,6 @@ def merge_settings(file: dict[str, Any], options: dict[str, Any], *,
                 "rungs must be fractions of the run, e.g. 0.1,0.33,1, "
                 f"but got {settings['rungs']!r}."
             ) from None
-    if source:
-        _paths_from_cwd(settings, file, source)
-    return settings
 
 
 def _what_trains_from_flags(settings: dict[str, Any], file: dict[str, Any],

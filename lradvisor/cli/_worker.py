@@ -222,9 +222,8 @@ def _create_from_spec(spec_file: str, study_name: str | None,
     from lradvisor.cli._spec import merge_settings, read_spec_file
     from lradvisor.search import Fidelity
 
-    settings: dict[str, Any] = merge_settings(read_spec_file(spec_file), {"study": study_name,
-                                                                  "storage": storage},
-                                      source=spec_file)
+    settings: dict[str, Any] = merge_settings(
+        read_spec_file(spec_file), {"study": study_name, "storage": storage}, source=spec_file)
     fidelity = Fidelity(rungs=settings["rungs"]) if settings.get("rungs") else None
     study = _create(settings, fidelity)
     return str(study.study_name), settings.get("storage")
