@@ -52,6 +52,9 @@ SAMPLERS = ("tpe", "random", "cmaes", "qmc", "gp")
 def search(fmt: str, spec_file: str | None, **options: Any) -> None:
     """Search schedule families with short proxy runs; print the pick for the full run.
 
+    Exit status 1 when no trial completed because the trainable failed (the failed
+    trials are kept), 2 for input that cannot be used, 130 on Ctrl-C.
+
     \b
     Examples:
       lradvisor search --workload digits-cnn --trials 12
