@@ -129,7 +129,9 @@ def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal,
     files = settings.get("rules_files") or ()
     _check_same_search(stored, setup, rules_remedy=(
         f"a worker reads the study's rules files ({', '.join(map(str, files))}): put them "
-        "back as they were, or create another study."))
+        "back as they were, or create another study." if files else
+        "it was made by an lradvisor version whose guide concluded otherwise: run its "
+        "workers with that version, or create another study."))
     n_trials = int(settings["n_trials"])
     run = run_settings(attrs)  # the creation's, or the last resume's that changed them
     seed = int(run["seed"])

@@ -164,16 +164,7 @@ def _check_same_search(study: Any, setup: dict[str, Any], *,
             f"study {setup['name']!r} was made for the profile {kept!r}, not "
             f"{setup['profile'].describe()!r}; use another --study name."
         )
-    kept_rules = attrs.get("rules_prior")
-    if kept_rules is not None and kept_rules != json.loads(json.dumps(setup["rules_prior"])):
-        raise StudyError(
-            f"study {setup['name']!r} was made with other rules (rules {attrs.get('rules')}, "
-            f"peak LR {kept_rules.get('lr_default'):g}); "
-            + (rules_remedy or "resume it with the --rules files it was made with or use "
-               "another --study name.")
-        )
-    _check_same_schedules(setup["name"], attrs.get("rules_schedules"),
-                          json.loads(json.dumps(setup["rules_schedules"])), rules_remedy)
+    _check_same_rules(attrs, setup, rules_remedy)
     stored = (attrs.get("space") or {}).get("families")
     if not stored:
         return
@@ -192,6 +183,65 @@ def _check_same_search(study: Any, setup: dict[str, Any], *,
                     f"study {setup['name']!r} searches {family}.{dim} over {choices}, not "
                     f"{now}; use another --study name."
                 )
+
+
+def _check_same_rules(attrs: dict[str, Any], setup: dict[str, Any],
+                      remedy: str | None) -> None:
+    """Refuse a resume under rules that conclude otherwise than the study's did (another
+    prior, other schedules recommended), naming what changed. Without ``--rules`` files
+    that is the shipped guide of another lradvisor version (one that starts an
+    epoch-stepped warmup above 0, say), which the message says instead of pointing at
+    rules files the user never gave."""
+    name = setup["name"]
+    if remedy is None and not setup.get("rules_files"):
+        remedy = ("it was made with --rules files, or by an lradvisor version whose guide "
+                  "concluded otherwise: resume it with those files or that version, or use "
+                  "another --study name.")
+    kept = attrs.get("rules_prior")
+    now = json.loads(json.dumps(setup["rules_prior"]))
+    if kept is not None and kept != now:
+        raise StudyError(
+            f"study {name!r} was made with other rules (rules {attrs.get('rules')}, peak LR "
+            f"{kept.get('lr_default'):g}): {_prior_difference(kept, now)}; "
+            + (remedy or "resume it with the --rules files it was made with or use "
+               "another --study name.")
+        )
+    _check_same_schedules(name, attrs.get("rules_schedules"),
+                          json.loads(json.dumps(setup["rules_schedules"])), remedy)
+
+
+def _prior_difference(kept: dict[str, Any], now: dict[str, Any]) -> str:
+    """The first conclusion two stored search priors differ in, in words:
+    ``linear.warmup_start_factor was fixed at 0.0, now fixed at 0.5``."""
+    for key, words in (("lr_default", "the peak LR"), ("lr_low", "the lowest peak LR"),
+                       ("lr_high", "the highest peak LR")):
+        if kept.get(key) != now.get(key):
+            return f"{words} was {kept.get(key)}, now {now.get(key)}"
+    was, new = kept.get("families") or [], now.get("families") or []
+    if [f.get("family") for f in was] != [f.get("family") for f in new]:
+        return (f"the families were {', '.join(str(f.get('family')) for f in was)}, now "
+                f"{', '.join(str(f.get('family')) for f in new)}")
+    for a, b in zip(was, new, strict=True):
+        family = a.get("family")
+        params = sorted({*a.get("fixed", {}), *a.get("ranges", {}), *b.get("fixed", {}),
+                         *b.get("ranges", {})})
+        for param in params:
+            then, later = _setting(a, param), _setting(b, param)
+            if then != later:
+                return f"{family}.{param} was {then}, now {later}"
+        if a.get("weight") != b.get("weight"):
+            return f"the weight of {family} was {a.get('weight')}, now {b.get('weight')}"
+    return "another search prior"
+
+
+def _setting(family: dict[str, Any], param: str) -> str:
+    """How a prior sets ``param`` of ``family``: ``fixed at 0.0``, ``searched in [0.0,
+    0.2]`` or ``not set``."""
+    if param in family.get("fixed", {}):
+        return f"fixed at {json.dumps(family['fixed'][param])}"
+    if param in family.get("ranges", {}):
+        return f"searched in {json.dumps(family['ranges'][param])}"
+    return "not set"
 
 
 def _check_same_schedules(name: str, kept: list[Any] | None, now: list[Any],

@@ -267,6 +267,7 @@ def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
         "profile": profile, "full_steps": int(full), "advice": advice, "space": space,
         "name": name, "rules": rules, "workload": workload, "rules_peak": rules_peak,
         "rules_prior": rules_prior, "rules_schedules": rules_schedules,
+        "rules_files": tuple(rules_files),
         "learned": None if learned is None else learned.to_dict(),
         "direction": direction,
     }

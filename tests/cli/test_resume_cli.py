@@ -85,3 +85,32 @@ def test_a_resume_judges_its_trials_beside_those_an_older_version_stored(tmp_pat
     proc = _search(tmp_path, "quadratic", "--families", "cosine", "--trials", "4")
     assert proc.returncode == 0, proc.stderr
     assert "trial(s) run failed" not in proc.stderr, proc.stderr
+
+
+def test_a_study_an_older_guide_made_is_refused_naming_what_changed_not_rules_files(tmp_path):
+    """A study of an epoch-stepped finetune made before 0aaba69 fixed warmup_start_factor
+    at 0; today's guide starts such a warmup at 1/(w+1). Its resume (and a worker) was
+    told to 'resume it with the --rules files it was made with', though none was ever
+    given, and not what changed."""
+    url = f"sqlite:///{tmp_path}/s.db"
+    args = ("search", "--trainable", f"{TRAINABLES}:quadratic", "--task", "finetune",
+            "--arch", "transformer", "--epochs", "12", "--trials", "2", "--study", "ep",
+            "--storage", url)
+    assert run_cli(*args, "--create-only", cwd=tmp_path).returncode == 0
+    study = optuna.load_study(study_name="ep", storage=url)
+    prior = study.user_attrs["rules_prior"]  # as the older guide concluded it
+    for family in prior["families"]:
+        family["fixed"]["warmup_start_factor"] = 0.0
+    study.set_user_attr("rules_prior", prior)
+    changed = "linear.warmup_start_factor was fixed at 0.0, now fixed at 0.5; "
+    resumed = run_cli(*args, cwd=tmp_path)
+    assert resumed.returncode == 2, resumed.stderr
+    [line] = resumed.stderr.strip().splitlines()
+    assert changed + "it was made with --rules files, or by an lradvisor version" in line
+    worker = run_cli("worker", "--study", "ep", "--storage", url, "--device", "cpu",
+                     cwd=tmp_path)
+    assert worker.returncode == 2, worker.stderr
+    [line] = worker.stderr.strip().splitlines()
+    assert line.endswith(changed + "it was made by an lradvisor version whose guide "
+                         "concluded otherwise: run its workers with that version, or create "
+                         "another study."), line
