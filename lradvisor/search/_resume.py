@@ -57,24 +57,8 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
     _check_same_search(study, setup)
     created = not study.user_attrs.get("fidelity")
     if not created:
-        kept = Fidelity.from_dict(study.user_attrs["fidelity"])
-        if explicit and not _same_rungs(kept, fid, asked, study.user_attrs.get(_ASKED_ATTR)):
-            raise StudyError(
-                f"study {setup['name']!r} runs rungs {list(kept.rungs)}, not "
-                f"{list((asked or fid).rungs)}; resume it with its rungs or use another "
-                "--study name."
-            )
-        fid = kept
-    advice = setup["advice"]
-    attrs = {
-        "profile": setup["profile"].to_dict(), "full_steps": setup["full_steps"],
-        "fidelity": fid.to_dict(), "rules": list(setup["rules"]),
-        "rules_recommendations": [r.to_dict() for r in advice.recommendations],
-        "prior": advice.prior.to_dict(), "rules_lr_default": setup["rules_peak"],
-        "rules_prior": setup["rules_prior"], "rules_schedules": setup["rules_schedules"],
-        "learned_guide": setup["learned"],  # the evidence blended in (workers re-blend it)
-        "space": setup["space"].to_dict(),
-    }
+        fid = _kept_rungs(study, setup["name"], fid, asked, explicit=explicit)
+    attrs = _search_attrs(setup, fid)
     made = {"trainable": setup["trainable_path"], "workload": setup["workload"]}
     if created:  # what it trains and runs with are kept; a resume's are recorded apart
         attrs.update(made, pruner=pruner, sampler=sampler, seed=seed)
@@ -85,6 +69,35 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     return study, fid
+
+
+def _kept_rungs(study: Any, name: str, fid: Fidelity, asked: Fidelity | None, *,
+                explicit: bool) -> Fidelity:
+    """The fidelity a resumed study keeps; rungs given explicitly that are not its own
+    (see :func:`_same_rungs`) are refused in one line."""
+    kept = Fidelity.from_dict(study.user_attrs["fidelity"])
+    if explicit and not _same_rungs(kept, fid, asked, study.user_attrs.get(_ASKED_ATTR)):
+        raise StudyError(
+            f"study {name!r} runs rungs {list(kept.rungs)}, not "
+            f"{list((asked or fid).rungs)}; resume it with its rungs or use another "
+            "--study name."
+        )
+    return kept
+
+
+def _search_attrs(setup: dict[str, Any], fid: Fidelity) -> dict[str, Any]:
+    """What each call of the search (re)writes on the study: its setup as this call
+    prepared it (the same on a resume, which :func:`_check_same_search` made sure of)."""
+    advice = setup["advice"]
+    return {
+        "profile": setup["profile"].to_dict(), "full_steps": setup["full_steps"],
+        "fidelity": fid.to_dict(), "rules": list(setup["rules"]),
+        "rules_recommendations": [r.to_dict() for r in advice.recommendations],
+        "prior": advice.prior.to_dict(), "rules_lr_default": setup["rules_peak"],
+        "rules_prior": setup["rules_prior"], "rules_schedules": setup["rules_schedules"],
+        "learned_guide": setup["learned"],  # the evidence blended in (workers re-blend it)
+        "space": setup["space"].to_dict(),
+    }
 
 
 # The rungs a study was asked for when created, before its budget fitted them.
