@@ -20,7 +20,6 @@ Each trial records the worker that ran it (``user_attrs["worker"]``, ``host:pid`
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 import warnings
@@ -31,13 +30,15 @@ from typing import Any
 from lradvisor.errors import StudyError
 from lradvisor.search._claim import DONE, WAIT, decide
 from lradvisor.search._heap import start_objects_frozen
+from lradvisor.search._heartbeat import Heartbeat as _Heartbeat
+from lradvisor.search._heartbeat import fail_beatless_trials
 from lradvisor.search._interrupt import ctrl_c_held, ctrl_c_remembered
 from lradvisor.search._lock import StorageLock
 from lradvisor.search._rungs import INTERRUPTED, Planned, Record
 from lradvisor.search._shared import DEFAULT_GRACE, DEFAULT_HEARTBEAT, open_shared_storage
 from lradvisor.search._trial import TrialCurve, TrialRunner, process_name, record_of
 
-__all__ = ["WorkerResult", "run_worker", "worker_name"]
+__all__ = ["WorkerResult", "fail_beatless_trials", "run_worker", "worker_name"]
 
 
 
@@ -64,41 +65,6 @@ class WorkerResult:
     trials_run: int = 0
     reason: str = "done"
     records: list[Record] = field(default_factory=list)
-
-
-class _Heartbeat:
-    """Beats one running trial's heartbeat from a thread; a failed beat is retried.
-
-    Each trial's thread has its own stop event, and :meth:`stop` also takes a thread
-    that never started (a ``KeyboardInterrupt`` raised inside ``Thread.start``), where it
-    failed with ``cannot join thread before it is started``.
-    """
-
-    def __init__(self, storage: Any) -> None:
-        self.storage = storage
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self, trial_id: int) -> None:
-        self.storage.record_heartbeat(trial_id)  # at once: a trial without beats never goes stale
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, args=(trial_id, self._stop),
-                                        daemon=True)
-        self._thread.start()
-
-    def _beat(self, trial_id: int, stop: threading.Event) -> None:
-        while not stop.wait(self.storage.heartbeat_interval):
-            try:
-                self.storage.record_heartbeat(trial_id)
-            except Exception:  # the database is away: beat again next interval
-                continue
-
-    def stop(self) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            with contextlib.suppress(RuntimeError):  # never started: it has nothing to stop
-                thread.join()
 
 
 class _DatabaseLost(BaseException):
@@ -367,53 +333,6 @@ class _Worker:
             rec, evidence = found
             self.study.set_user_attr("recommendation", {**rec.to_dict(),
                                                         "evidence_data": evidence})
-
-
-def fail_beatless_trials(study: Any, grace_period: float) -> list[int]:
-    """Fail, and re-queue like stale ones, running trials that never got a heartbeat.
-
-    A worker whose connection dies between creating its trial and its first heartbeat
-    leaves a RUNNING trial with no heartbeat at all, which Optuna's
-    ``fail_stale_trials`` never calls stale (it skips trials without beats): the study
-    would wait for it for ever. Such a trial older than ``2 * grace_period + 10`` s (by
-    the trial's own start time, so clocks should roughly agree) is failed here and handed
-    to the storage's stale-trial callback, which queues its configuration again.
-    Returns the trial ids it failed.
-    """
-    import copy
-    import datetime
-
-    import optuna
-    from optuna.storages._rdb import models
-    from optuna.trial import TrialState
-    from sqlalchemy.orm import selectinload
-
-    storage = study._storage
-    rdb = getattr(storage, "_backend", storage)
-    if not hasattr(rdb, "scoped_session"):
-        return []
-    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=2 * grace_period + 10)
-    session = rdb.scoped_session()
-    try:
-        running = (session.query(models.TrialModel)
-                   .options(selectinload(models.TrialModel.heartbeats))
-                   .filter(models.TrialModel.state == TrialState.RUNNING)
-                   .filter(models.TrialModel.study_id == study._study_id).all())
-        orphans = [t.trial_id for t in running if not t.heartbeats
-                   and t.datetime_start is not None and t.datetime_start < cutoff]
-    finally:
-        rdb.scoped_session.remove()
-    failed = []
-    for trial_id in orphans:
-        try:
-            if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
-                failed.append(trial_id)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            pass  # another worker got there first
-    callback = storage.get_heartbeat_stale_trial_callback()
-    for trial_id in failed if callback is not None else ():
-        callback(study, copy.deepcopy(storage.get_trial(trial_id)))
-    return failed
 
 
 def _is_database_error(err: BaseException) -> bool:

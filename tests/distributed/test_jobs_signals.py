@@ -206,17 +206,17 @@ def test_a_heartbeat_whose_thread_never_started_still_stops(monkeypatch):
     import threading
     from types import SimpleNamespace
 
-    from lradvisor.search import _worker
+    from lradvisor.search import _heartbeat
 
     beats: list[int] = []
-    heartbeat = _worker._Heartbeat(SimpleNamespace(record_heartbeat=beats.append,
-                                                   heartbeat_interval=1))
+    heartbeat = _heartbeat.Heartbeat(SimpleNamespace(record_heartbeat=beats.append,
+                                                     heartbeat_interval=1))
 
     class Unstarted(threading.Thread):
         def start(self):
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(_worker, "threading",
+    monkeypatch.setattr(_heartbeat, "threading",
                         SimpleNamespace(Thread=Unstarted, Event=threading.Event))
     with pytest.raises(KeyboardInterrupt):
         heartbeat.start(7)
