@@ -163,11 +163,11 @@ def _finish(result: Any, fmt: str) -> None:
 def _failed(result: Any) -> tuple[list[Any], list[Any]]:
     """This call's runs (the study's last ``trials_run``) and those that failed, a
     Ctrl-C's ``interrupted`` one aside (a resume runs it again)."""
-    from lradvisor.search._rungs import INTERRUPTED
+    from lradvisor.search._rungs import failed_runs
 
     runs = result.records[len(result.records) - result.trials_run:] if result.trials_run \
         else []
-    return runs, [r for r in runs if r.state == "FAIL" and r.error != INTERRUPTED]
+    return runs, failed_runs(runs)
 
 
 class _Bar:

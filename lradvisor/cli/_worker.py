@@ -83,9 +83,9 @@ def own_failures(me: str, records: list[Any]) -> None:
     A worker some of whose trials completed (or were pruned) did its share: it names
     the failed ones and exits 0, as a search with some failed trials does.
     """
-    from lradvisor.search._rungs import INTERRUPTED
+    from lradvisor.search._rungs import failed_runs
 
-    failed = [r for r in records if r.state == "FAIL" and r.error != INTERRUPTED]
+    failed = failed_runs(records)
     if not failed:
         return
     if len(failed) == len(records):
@@ -171,11 +171,12 @@ def parallel_search(settings: dict[str, Any], fidelity: Any, fmt: str, *, jobs: 
 
 def _only_failed(study: Any, worker: str) -> bool:
     """Whether ``worker`` (``host:pid``) ran trials of ``study`` and every one failed."""
-    from lradvisor.search._rungs import INTERRUPTED
+    from lradvisor.search._rungs import failed_runs
+    from lradvisor.search._trial import record_of
 
-    mine = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("worker") == worker]
-    return bool(mine) and all(t.state.name == "FAIL" and t.user_attrs.get("error") != INTERRUPTED
-                              for t in mine)
+    mine = [record_of(t) for t in study.get_trials(deepcopy=False)
+            if t.user_attrs.get("worker") == worker]
+    return bool(mine) and len(failed_runs(mine)) == len(mine)
 
 
 def _created(study: Any, url: str) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from typing import Any
 from lradvisor.schedules import ScheduleSpec
 from lradvisor.search._fidelity import Fidelity
 
-__all__ = ["Choice", "Entry", "Planned", "Record", "choose", "leaderboard", "next_runs",
-           "rules_entry", "rules_lead"]
+__all__ = ["Choice", "Entry", "Planned", "Record", "choose", "failed_runs", "leaderboard",
+           "next_runs", "rules_entry", "rules_lead"]
 
 INTERRUPTED = "interrupted"
 _LR_VARIANT = "lr x"  # origin prefix of a rung leader re-run at another peak LR
@@ -121,6 +121,12 @@ def leaderboard(records: Iterable[Record], rung: int, direction: str) -> list[En
         entries.append(Entry(recs[0].spec, worst, values, tuple(recs)))  # type: ignore[arg-type]
     entries.sort(key=lambda e: (sign * e.score, e.best.number))
     return entries
+
+
+def failed_runs(records: Iterable[Record]) -> list[Record]:
+    """The failed ones of ``records``, a trial Ctrl-C cut aside (``interrupted``: a resume
+    runs it again): what a search's and a worker's summaries name and judge."""
+    return [r for r in records if r.state == "FAIL" and r.error != INTERRUPTED]
 
 
 def finished_count(records: Iterable[Record], rung: int) -> int:
