@@ -310,6 +310,77 @@ MISTAKES = {
             ckpt = dict(model=model.state_dict(), optimizer=optimizer.state_dict())
             torch.save(ckpt, "b.pt")
     """, [(7, "LRA006"), (9, "LRA006")]),
+    # LRA007: a length in epochs (or one epoch's batches) stepped once per batch.
+    "onecycle_total_steps_in_epochs_stepped_per_batch": ("""
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = OneCycleLR(optimizer, max_lr=0.1, total_steps=args.epochs)
+        for epoch in range(args.epochs):
+            for x, y in train_loader:
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+                optimizer.zero_grad()
+                scheduler.step()
+    """, [(2, "LRA007")]),
+    "onecycle_one_epoch_of_batches_in_an_epoch_loop": ("""
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        scheduler = OneCycleLR(optimizer, 1e-3, len(train_loader))
+        for epoch in range(1, num_epochs + 1):
+            for i, (x, y) in enumerate(tqdm(train_loader, desc=f"epoch {epoch}")):
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+                scheduler.step()
+    """, [(2, "LRA007")]),
+    "onecycle_epochs_without_steps_per_epoch": ("""
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = OneCycleLR(optimizer, max_lr=0.1,
+                               epochs=EPOCHS)
+        for epoch in range(EPOCHS):
+            for x in loader:
+                model(x).sum().backward()
+                optimizer.step()
+                scheduler.step()
+    """, [(3, "LRA007")]),
+    "cosine_t_max_in_epochs_stepped_per_batch": ("""
+        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+        scheduler = CosineAnnealingLR(optimizer, T_max=cfg["epochs"] - warmup_epochs)
+        for epoch in range(cfg["epochs"]):
+            for step_in_epoch, batch in enumerate(train_loader):
+                model(batch).loss.backward()
+                if (step_in_epoch + 1) % accumulate == 0:
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+    """, [(2, "LRA007")]),
+    "hf_training_steps_in_epochs_through_a_name": ("""
+        num_training_steps = args.num_train_epochs
+        optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
+        lr_scheduler = get_linear_schedule_with_warmup(optimizer, 100, num_training_steps)
+        for epoch in range(args.num_train_epochs):
+            for batch in train_dataloader:
+                model(**batch).loss.backward()
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad()
+    """, [(3, "LRA007")]),
+    "hf_get_scheduler_one_epoch_stepped_over_many": ("""
+        optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
+        lr_scheduler = get_scheduler("linear", optimizer=optimizer, num_warmup_steps=0,
+                                     num_training_steps=len(train_dataloader))
+        for epoch in range(num_epochs):
+            for batch in train_dataloader:
+                model(**batch).loss.backward()
+                optimizer.step()
+                lr_scheduler.step()
+    """, [(3, "LRA007")]),
+    "linear_warmup_in_epochs_stepped_per_batch": ("""
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        warmup = LinearLR(optimizer, start_factor=0.01, total_iters=max(1, int(0.1 * epochs)))
+        for epoch in range(epochs):
+            for x in loader:
+                model(x).sum().backward()
+                optimizer.step()
+                warmup.step()
+    """, [(2, "LRA007")]),
 }
 
 # Correct programs the check once flagged; each names what it was flagged with.
@@ -464,8 +535,153 @@ CORRECT_PROGRAMS = {
                 optimizer.step()
             scheduler.step()
     """,
+    # A length in epochs stepped once per epoch runs its course: no "counts its length in
+    # batches ... the LR barely moves" (it was LRA002 for any OneCycleLR or HF schedule).
+    "onecycle_total_steps_in_epochs_stepped_per_epoch__LRA002": """
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = OneCycleLR(optimizer, max_lr=0.1, total_steps=num_epochs)
+        for epoch in range(num_epochs):
+            for x in loader:
+                model(x).sum().backward()
+                optimizer.step()
+            scheduler.step()
+    """,
+    "hf_training_steps_in_epochs_stepped_per_epoch__LRA002": """
+        scheduler = get_cosine_schedule_with_warmup(optimizer, warmup_epochs, args.epochs)
+        for epoch in range(args.epochs):
+            train_one_epoch(model, loader, optimizer)
+            scheduler.step()
+    """,
 }
 
+# Lengths that fit how their schedule is stepped, or that the checker cannot read: no LRA007.
+LENGTHS_THAT_FIT = {
+    "onecycle_epochs_and_steps_per_epoch_per_batch": """
+        scheduler = OneCycleLR(optimizer, max_lr=0.01, epochs=args.epochs,
+                               steps_per_epoch=len(train_loader))
+        for epoch in range(args.epochs):
+            for x, y in train_loader:
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+                scheduler.step()
+    """,
+    "cosine_t_max_in_epochs_per_epoch_inner_range_of_steps": """
+        scheduler = CosineAnnealingLR(optimizer, T_max=epochs)
+        for epoch in range(epochs):
+            steps_per_epoch = max(1, n // batch_size)
+            for step in range(steps_per_epoch):
+                model(load_batch(step)).sum().backward()
+                optimizer.step()
+            scheduler.step()
+    """,
+    "hf_get_scheduler_epochs_times_batches": """
+        num_training_steps = num_epochs * len(train_dataloader)
+        lr_scheduler = get_scheduler("linear", optimizer=optimizer, num_warmup_steps=0,
+                                     num_training_steps=num_training_steps)
+        for epoch in range(num_epochs):
+            for batch in train_dataloader:
+                model(**batch).loss.backward()
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad()
+    """,
+    "hf_no_trainer_max_train_steps": """
+        num_update_steps_per_epoch = math.ceil(len(train_dataloader) / args.accumulation)
+        args.max_train_steps = args.num_train_epochs * num_update_steps_per_epoch
+        lr_scheduler = get_scheduler(name=args.lr_scheduler_type, optimizer=optimizer,
+                                     num_warmup_steps=args.num_warmup_steps,
+                                     num_training_steps=args.max_train_steps)
+        for epoch in range(args.num_train_epochs):
+            for step, batch in enumerate(train_dataloader):
+                accelerator.backward(model(**batch).loss)
+                if step % args.accumulation == 0:
+                    optimizer.step()
+                    lr_scheduler.step()
+                    optimizer.zero_grad()
+    """,
+    # Names that say neither epochs nor batches, numbers, and epochs times a number (maybe
+    # the batches an epoch): the checker cannot tell, so it says nothing.
+    "lengths_the_checker_cannot_read": """
+        def train(model, loader, optimizer, n, T):
+            first = OneCycleLR(optimizer, max_lr=0.1, total_steps=n)
+            second = CosineAnnealingLR(optimizer, T_max=T)
+            third = CosineAnnealingLR(optimizer, T_max=cfg.schedule.length)
+            fourth = OneCycleLR(optimizer, max_lr=0.1, total_steps=epochs * 390)
+            fifth = get_linear_schedule_with_warmup(optimizer, 10, 1000)
+            for epoch in range(epochs):
+                for x in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+                    first.step()
+                    second.step()
+                    third.step()
+                    fourth.step()
+                    fifth.step()
+    """,
+    "step_kept_for_the_epochs_last_batch": """
+        scheduler = CosineAnnealingLR(optimizer, T_max=args.epochs)
+        for epoch in range(args.epochs):
+            for i, (x, y) in enumerate(train_loader):
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+                if i == len(train_loader) - 1:
+                    scheduler.step()
+    """,
+    "full_batch_training_one_step_an_epoch": """
+        scheduler = CosineAnnealingLR(optimizer, T_max=epochs)
+        for epoch in range(epochs):
+            optimizer.zero_grad()
+            loss_fn(model(graph), labels).backward()
+            optimizer.step()
+            scheduler.step()
+    """,
+    "full_batch_training_counted_by_i": """
+        scheduler = CosineAnnealingLR(optimizer, T_max=n_epochs)
+        for i in range(n_epochs):
+            loss_fn(model(X), y).backward()
+            optimizer.step()
+            scheduler.step()
+    """,
+    "warm_restarts_in_epochs_told_the_fractional_epoch": """
+        scheduler = CosineAnnealingWarmRestarts(optimizer, T_0=epochs // 3)
+        for epoch in range(epochs):
+            for i, x in enumerate(loader):
+                model(x).sum().backward()
+                optimizer.step()
+                scheduler.step(epoch + i / len(loader))
+    """,
+    "linear_warmup_over_the_first_epoch": """
+        warmup = LinearLR(optimizer, start_factor=0.01, total_iters=len(train_loader))
+        for epoch in range(epochs):
+            for x in train_loader:
+                model(x).sum().backward()
+                optimizer.step()
+                warmup.step()
+    """,
+    "onecycle_built_anew_each_epoch": """
+        for epoch in range(epochs):
+            scheduler = OneCycleLR(optimizer, max_lr=0.1, total_steps=len(train_loader))
+            for x in train_loader:
+                model(x).sum().backward()
+                optimizer.step()
+                scheduler.step()
+    """,
+    "onecycle_one_pass_over_the_data": """
+        scheduler = OneCycleLR(optimizer, max_lr=0.1, total_steps=len(train_loader))
+        for x in train_loader:
+            model(x).sum().backward()
+            optimizer.step()
+            scheduler.step()
+    """,
+    "lightning_epoch_interval": """
+        class Module(L.LightningModule):
+            def configure_optimizers(self):
+                optimizer = torch.optim.AdamW(self.parameters(), lr=1e-3)
+                scheduler = CosineAnnealingLR(optimizer, T_max=self.trainer.max_epochs)
+                return {"optimizer": optimizer,
+                        "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+    """,
+}
 
 def _src(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
@@ -827,3 +1043,65 @@ def test_cli_the_scripts_own_scheduler_class_with_its_own_step_is_no_mistake(tmp
     """})
     result = CliRunner().invoke(check, subclass)
     assert result.exit_code == 1 and "subclass.py:11: LRA004" in result.output
+
+
+@pytest.mark.parametrize("name", sorted(LENGTHS_THAT_FIT))
+def test_lengths_that_fit_their_stepping_or_cannot_be_read_are_no_lra007(name: str) -> None:
+    source = _src(LENGTHS_THAT_FIT[name])
+    ast.parse(source)
+    assert check_source(source, f"{name}.py") == []
+
+
+def test_lra007_names_the_length_the_stepping_and_the_fix() -> None:
+    """Each message says what the length was given as, where step() runs per batch,
+    what goes wrong, and the length to give."""
+    def finding(name: str):
+        [only] = check_source(_src(MISTAKES[name][0]), "train.py")
+        return only.reason, only.fix
+
+    assert finding("onecycle_total_steps_in_epochs_stepped_per_batch") == (
+        "OneCycleLR's length is given in epochs (total_steps=args.epochs), but "
+        "scheduler.step() runs once per batch (line 8): torch raises ValueError (\"Tried to "
+        "step N times. The specified number of total steps is M\") at batch args.epochs + 1.",
+        "give it batches: epochs=args.epochs, steps_per_epoch=len(train_loader).")
+    assert finding("onecycle_one_epoch_of_batches_in_an_epoch_loop") == (
+        "OneCycleLR's length is one epoch's batches (total_steps=len(train_loader)), but "
+        "scheduler.step() runs once per batch (line 7) in every epoch (the loop at line 3): "
+        "torch raises ValueError (\"Tried to step N times. The specified number of total "
+        "steps is M\") as the second epoch starts.",
+        "count every epoch's batches: epochs=num_epochs, steps_per_epoch=len(train_loader).")
+    assert finding("cosine_t_max_in_epochs_stepped_per_batch") == (
+        "CosineAnnealingLR's length is given in epochs (T_max=cfg['epochs'] - warmup_epochs), "
+        "but scheduler.step() runs once per batch (line 8): the LR falls to eta_min and "
+        "climbs back every cfg['epochs'] - warmup_epochs batches instead of decaying once "
+        "over the run.",
+        "count it in batches: T_max=(cfg['epochs'] - warmup_epochs) * len(train_loader), or "
+        "call scheduler.step() once per epoch, after the batch loop.")
+    assert finding("hf_training_steps_in_epochs_through_a_name") == (
+        "get_linear_schedule_with_warmup's length is given in epochs (num_training_steps="
+        "num_training_steps, which is args.num_train_epochs), but lr_scheduler.step() runs "
+        "once per batch (line 8): the schedule is over after args.num_train_epochs batches.",
+        "count it in batches: num_training_steps=args.num_train_epochs * "
+        "len(train_dataloader).")
+    reason, fix = finding("onecycle_epochs_without_steps_per_epoch")
+    assert "(epochs=EPOCHS) without steps_per_epoch" in reason and "steps_per_epoch=" in fix
+
+
+def test_lra002_names_the_length_counted_in_batches() -> None:
+    """The converse of LRA007: T_max = batches of the whole run, stepped per epoch."""
+    [only] = check_source(_src(MISTAKES["batch_length_cosine_per_epoch"][0]), "train.py")
+    assert only.reason == (
+        "CosineAnnealingLR counts its length in batches (T_max=len(loader) * epochs), but "
+        "scheduler.step() runs once per epoch: the LR barely moves from its start.")
+
+
+def test_cli_lengths_that_fit_are_clean_and_one_that_does_not_exits_1(tmp_path) -> None:
+    paths = _write(tmp_path, LENGTHS_THAT_FIT)
+    result = CliRunner().invoke(check, paths)
+    assert result.output == f"{len(paths)} files checked: no scheduler mistakes found.\n"
+    assert result.exit_code == 0
+    bad = _write(tmp_path, {"bad": MISTAKES["cosine_t_max_in_epochs_stepped_per_batch"][0]})
+    result = CliRunner().invoke(check, bad)
+    assert result.exit_code == 1
+    assert f"{bad[0]}:2: LRA007 CosineAnnealingLR's length is given in epochs" in result.output
+    assert "    fix: count it in batches: T_max=(cfg['epochs'] - warmup_epochs)" in result.output

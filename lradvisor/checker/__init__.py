@@ -11,11 +11,13 @@ code    mistake
 ======  ==========================================================================
 LRA001  ``scheduler.step()`` before ``optimizer.step()`` (the first LR is skipped)
 LRA002  a per-step schedule (OneCycleLR, CyclicLR, HF warmup schedules, a length
-        counted in batches) stepped once per epoch
+        counted in batches) stepped once per epoch; not a whole length in epochs
 LRA003  ``ReduceLROnPlateau.step()`` without the metric
 LRA004  deprecated or removed arguments: ``verbose=``, ``step(epoch)``, ``get_lr()``
 LRA005  a scheduler created but never stepped
 LRA006  a checkpoint with the optimizer's state but not the scheduler's
+LRA007  a length in epochs (``T_max=epochs``, ``total_steps=epochs``), or one epoch's
+        batches (``total_steps=len(loader)``) in an epoch loop, stepped once per batch
 ======  ==========================================================================
 
 Each finding has a line, a one-line reason and a fix.

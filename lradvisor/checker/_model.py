@@ -14,6 +14,7 @@ CODES = {
     "LRA004": "deprecated scheduler argument",
     "LRA005": "scheduler never stepped",
     "LRA006": "scheduler state not saved with the checkpoint",
+    "LRA007": "schedule length in epochs (or one epoch) but stepped per batch",
 }
 
 _PLATEAU = {"ReduceLROnPlateau", "PlateauLR", "AdaptiveDecayLR"}  # metric-driven
@@ -63,6 +64,7 @@ class _Sched:
     observed: bool = False  # ``.observe(metric)``: lradvisor's PlateauLR gets it that way
     counted: bool = False  # timm's (``step(epoch)``, ``step_update(n)``) or the script's own step
     updated: bool = False  # ``.step_update(...)`` called: timm's per-batch step
+    call: ast.Call | None = None  # the constructor call that first bound it
 
     @property
     def ambiguous(self) -> bool:
@@ -168,7 +170,7 @@ class _Module:
                 ctor == "attach" and isinstance(call.func, ast.Attribute)) else None
             self.scheds[key] = _Sched(name, call.lineno, ctor,
                                       known and _counts_batches(call, ctor), known, owner,
-                                      counted=self._counted(call, ctor))
+                                      counted=self._counted(call, ctor), call=call)
         self.scheds[key].kinds.add(ctor)
 
     def _counted(self, call: ast.Call, ctor: str) -> bool:

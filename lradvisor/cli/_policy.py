@@ -22,7 +22,8 @@ def check(paths: tuple[str, ...], fmt: str) -> None:
     PATHS are Python files or folders (searched for *.py). The check reads the code
     (it never runs it): a scheduler stepped before the optimizer, a per-step schedule
     stepped per epoch, ReduceLROnPlateau without its metric, deprecated arguments, a
-    scheduler never stepped, a checkpoint without the scheduler's state. Folders are
+    scheduler never stepped, a checkpoint without the scheduler's state, a length in
+    epochs (or one epoch's batches) stepped per batch. Folders are
     searched without hidden, virtual-environment and build folders. A file that cannot
     be read or parsed (or a Jupyter notebook: export it to .py first) is named on
     stderr, the others are still checked, and the exit status is then 2.
