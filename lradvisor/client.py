@@ -48,6 +48,9 @@ class RemoteTrial:
         requeued_from: the abandoned trial this one repeats, if any.
         origin: ``remote`` (sampled), ``rules``/``rules-alt`` (the rules' picks, handed
             out first), ``requeued``.
+        study_uid: the study's own id, as the ask answered it (None from a service
+            that answers none); sent back with each report, complete and fail, so that
+            they are refused (409) when the study was deleted and made again since.
     """
 
     study: str
@@ -58,6 +61,7 @@ class RemoteTrial:
     rung: int = 0
     requeued_from: int | None = None
     origin: str = "remote"
+    study_uid: str | None = None
     client: Client | None = field(default=None, repr=False)
     pruned: bool = False
 
@@ -68,16 +72,18 @@ class RemoteTrial:
 
     def report(self, step: int, value: float) -> bool:
         """Report ``value`` at ``step``; ``True``: stop now (the trial is already pruned)."""
-        self.pruned = self._client().report(self.study, self.number, step, value)
+        self.pruned = self._client().report(self.study, self.number, step, value,
+                                            study_uid=self.study_uid)
         return self.pruned
 
     def complete(self, value: float) -> str:
         """Finish with the final ``value``; returns the state it ends in."""
-        return self._client().complete(self.study, self.number, value)
+        return self._client().complete(self.study, self.number, value,
+                                       study_uid=self.study_uid)
 
     def fail(self, reason: str) -> str:
         """Fail the trial with ``reason``."""
-        return self._client().fail(self.study, self.number, reason)
+        return self._client().fail(self.study, self.number, reason, study_uid=self.study_uid)
 
     def _client(self) -> Client:
         if self.client is None:
@@ -166,25 +172,35 @@ class Client:
             spec=ScheduleSpec.from_dict(data["spec"]), total_steps=int(data["total_steps"]),
             full_steps=int(data["full_steps"]), rung=int(data["rung"]),
             requeued_from=data.get("requeued_from"), origin=str(data.get("origin", "remote")),
-            client=self,
+            study_uid=data.get("study_uid"), client=self,
         )
 
-    def report(self, study: str, trial: int, step: int, value: float) -> bool:
-        """Report ``value`` at ``step`` of ``trial``; whether to stop now."""
+    def report(self, study: str, trial: int, step: int, value: float, *,
+               study_uid: str | None = None) -> bool:
+        """Report ``value`` at ``step`` of ``trial``; whether to stop now.
+
+        ``study_uid`` (here and in :meth:`complete`, :meth:`fail`): the one the ask
+        answered; given, a study made again under the name is refused (409), not
+        reported into. :class:`RemoteTrial` sends it itself.
+        """
         data = self._call("POST", f"/v1/studies/{_quote(study)}/trials/{int(trial)}/report",
-                          json={"step": int(step), "value": _number(value)})
+                          json=_with_uid({"step": int(step), "value": _number(value)},
+                                         study_uid))
         return bool(data["prune"])
 
-    def complete(self, study: str, trial: int, value: float) -> str:
+    def complete(self, study: str, trial: int, value: float, *,
+                 study_uid: str | None = None) -> str:
         """Finish ``trial`` with its final ``value``; the state it ends in."""
         data = self._call("POST", f"/v1/studies/{_quote(study)}/trials/{int(trial)}/complete",
-                          json={"value": _number(value)})
+                          json=_with_uid({"value": _number(value)}, study_uid))
         return str(data["state"])
 
-    def fail(self, study: str, trial: int, reason: str) -> str:
+    def fail(self, study: str, trial: int, reason: str, *,
+             study_uid: str | None = None) -> str:
         """Fail ``trial`` with ``reason``."""
         data = self._call("POST", f"/v1/studies/{_quote(study)}/trials/{int(trial)}/fail",
-                          json={"reason": str(reason)[:2000] or "failed"})
+                          json=_with_uid({"reason": str(reason)[:2000] or "failed"},
+                                         study_uid))
         return str(data["state"])
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -199,6 +215,12 @@ class Client:
             raise ServiceError(f"{method} {path}: {response.status_code} "
                                f"{_detail(response)}", status=response.status_code)
         return response.json()
+
+
+def _with_uid(body: dict[str, Any], study_uid: str | None) -> dict[str, Any]:
+    """``body`` with the study's uid where there is one (a service older than the field
+    answers none and refuses a body that has it)."""
+    return body if study_uid is None else {**body, "study_uid": study_uid}
 
 
 def _number(value: float) -> Any:

@@ -293,7 +293,8 @@ def _trial_routes(app: FastAPI, trials: RemoteTrials, rules_files: tuple[str, ..
     def report(body: ReportIn, name: StudyName, trial: TrialId) -> PruneOut:
         """Report a value at a step; the answer says whether to stop (pruned) now."""
         with trials.in_use(name):
-            return PruneOut(prune=trials.report(name, trial, body.step, body.value))
+            return PruneOut(prune=trials.report(name, trial, body.step, body.value,
+                                                 study_uid=body.study_uid))
 
     @app.post("/v1/studies/{name}/trials/{trial}/complete", tags=["trials"],
               dependencies=_WRITE, response_model=TrialStateOut)
@@ -301,12 +302,14 @@ def _trial_routes(app: FastAPI, trials: RemoteTrials, rules_files: tuple[str, ..
                  trial: TrialId) -> TrialStateOut:
         """Finish the trial with its final value."""
         with trials.in_use(name):
-            return TrialStateOut(trial=trial, state=trials.complete(name, trial, body.value))
+            return TrialStateOut(trial=trial, state=trials.complete(
+                name, trial, body.value, study_uid=body.study_uid))
 
     @app.post("/v1/studies/{name}/trials/{trial}/fail", tags=["trials"],
               dependencies=_WRITE, response_model=TrialStateOut)
     def fail(body: FailIn, name: StudyName, trial: TrialId) -> TrialStateOut:
         """Fail the trial, with the reason (it is not queued again)."""
         with trials.in_use(name):
-            return TrialStateOut(trial=trial, state=trials.fail(name, trial, body.reason))
+            return TrialStateOut(trial=trial, state=trials.fail(
+                name, trial, body.reason, study_uid=body.study_uid))
 

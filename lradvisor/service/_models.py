@@ -147,23 +147,34 @@ class StudyIn(_Strict):
         return self
 
 
+# The study_uid an ask answered, sent back with a trial's report, complete or fail.
+StudyUid = Annotated[str | None, Field(
+    min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+    description="The `study_uid` the ask answered: a study deleted and made again under "
+    "its name has another, and the request is then a 409. Without it the trial is "
+    "found by the study's name and the trial's number alone (unchecked).")]
+
+
 class ReportIn(_Strict):
     """An intermediate value: ``step`` counted in the trial's own steps (0 .. total)."""
 
     step: Step
     value: AnyFloat = Field(description="NaN or infinity: the run diverged (pruned).")
+    study_uid: StudyUid = None
 
 
 class CompleteIn(_Strict):
     """The trial's final value."""
 
     value: AnyFloat
+    study_uid: StudyUid = None
 
 
 class FailIn(_Strict):
     """Why the trial failed (kept with the trial)."""
 
     reason: str = Field(min_length=1, max_length=2000)
+    study_uid: StudyUid = None
 
 
 class SpecOut(BaseModel):
@@ -184,6 +195,10 @@ class AskOut(BaseModel):
     """
 
     study: str
+    study_uid: str | None = Field(None, description="The study's own id (null for a study "
+                                  "made by plain Optuna): send it back with the trial's "
+                                  "report, complete and fail, so that they never reach "
+                                  "another study made under this name.")
     trial: int = Field(description="The trial's id in this study (Optuna's trial number).")
     spec: SpecOut
     peak_lr: float

@@ -112,7 +112,8 @@ class RemoteTrials:
                     handle.storage.set_trial_user_attr(trial._trial_id, "proxy_peak_lr",
                                                       proxy.peak_lr)
                 return {
-                    "study": name, "trial": trial.number, "spec": proxy.to_dict(),
+                    "study": name, "study_uid": handle.uid, "trial": trial.number,
+                    "spec": proxy.to_dict(),
                     "peak_lr": proxy.peak_lr, "total_steps": attrs["total_steps"],
                     "full_steps": full, "rung": attrs.get("rung", 0),
                     "requeued_from": attrs.get("requeued_from"),
@@ -185,14 +186,16 @@ class RemoteTrials:
         return spec
 
     # -- report, complete, fail ----------------------------------------------------------
-    def report(self, name: str, number: int, step: int, value: float) -> bool:
+    def report(self, name: str, number: int, step: int, value: float, *,
+               study_uid: str | None = None) -> bool:
         """Record ``value`` at ``step``; whether to stop now (then the trial is PRUNED).
 
         A NaN or infinite value is a divergence: pruned at once, ``diverged`` set. A
         step already reported is ignored, as Optuna's ``Trial.report`` does. Trials of
         the study's last rung are never pruned (they are the final judgement).
+        ``study_uid``: the one the ask answered (see :meth:`trial_study`).
         """
-        handle = self.handle(name, reload=False)  # a trial of the study as loaded
+        handle = self.trial_study(name, number, study_uid)
         trial_id, frozen = self._running(handle, number)
         total = int(frozen.user_attrs.get("total_steps") or 0)
         if total and step > total:
@@ -216,12 +219,13 @@ class RemoteTrials:
             self._finish(handle, number, "PRUNED", None, steps_used=step)
         return True
 
-    def complete(self, name: str, number: int, value: float) -> str:
+    def complete(self, name: str, number: int, value: float, *,
+                 study_uid: str | None = None) -> str:
         """Finish the trial with its final ``value``; returns the state it ends in.
 
         A NaN or infinite value ends it PRUNED with ``diverged`` set, as a local trial.
         """
-        handle = self.handle(name, reload=False)  # a trial of the study as loaded
+        handle = self.trial_study(name, number, study_uid)
         trial_id, frozen = self._running(handle, number)
         total = int(frozen.user_attrs.get("total_steps") or 0)
         with _finished_is_conflict(name, number):
@@ -230,14 +234,29 @@ class RemoteTrials:
                 return self._finish(handle, number, "PRUNED", None, steps_used=total)
             return self._finish(handle, number, "COMPLETE", value, steps_used=total)
 
-    def fail(self, name: str, number: int, reason: str) -> str:
+    def fail(self, name: str, number: int, reason: str, *,
+             study_uid: str | None = None) -> str:
         """Fail the trial with ``reason`` (kept as ``user_attrs["error"]``); not re-queued."""
-        handle = self.handle(name, reload=False)  # a trial of the study as loaded
+        handle = self.trial_study(name, number, study_uid)
         _, frozen = self._running(handle, number)
         steps = max(frozen.intermediate_values, default=0)
         with _finished_is_conflict(name, number):
             return self._finish(handle, number, "FAIL", None, steps_used=steps,
                                 error=f"remote: {reason}")
+
+    def trial_study(self, name: str, number: int, study_uid: str | None) -> StudyHandle:
+        """The study a request about trial ``number`` reaches: the one loaded here (a
+        study made again since is a :class:`Conflict`), and, when the caller sends the
+        ``study_uid`` its ask answered, that one: a service that never saw the old study
+        (restarted between its deletion and the new one's making) tells them apart so.
+        Without ``study_uid`` the name and number alone find the trial (unchecked)."""
+        handle = self.handle(name, reload=False)
+        if study_uid is not None and study_uid != handle.uid:
+            now = f"now {handle.uid!r}" if handle.uid else "the stored one has none"
+            raise Conflict(f"trial {number} was asked for from another study named {name!r} "
+                           f"(study_uid {study_uid!r}; {now}): it was deleted and made "
+                           "again; ask for a new trial.")
+        return handle
 
     @property
     def _granularity(self) -> float:

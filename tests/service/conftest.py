@@ -41,8 +41,9 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_server(tmp: Path, *, token: str | None = TOKEN, trial_timeout: float = 120,
                    reap_interval: float = 30, extra: tuple[str, ...] = (),
-                   storage: str | None = None) -> Iterator[Server]:
-    """Start ``python -m lradvisor serve`` on a free loopback port; wait until it answers.
+                   storage: str | None = None, port: int | None = None) -> Iterator[Server]:
+    """Start ``python -m lradvisor serve`` on a free loopback port (or ``port``: a service
+    restarted where its clients know it); wait until it answers.
 
     ``storage`` is the study database's URL (default: a SQLite file in ``tmp``).
     """
@@ -50,7 +51,7 @@ def running_server(tmp: Path, *, token: str | None = TOKEN, trial_timeout: float
     env = {k: v for k, v in os.environ.items() if not k.startswith("LRADVISOR_")}
     if token is not None:
         env["LRADVISOR_TOKEN"] = token
-    port = free_port()
+    port = port or free_port()
     log = tmp / f"server-{port}.log"
     cmd = [sys.executable, "-m", "lradvisor", "serve", "--port", str(port), "--storage", storage,
            "--trial-timeout", str(trial_timeout), "--reap-interval", str(reap_interval),

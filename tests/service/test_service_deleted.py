@@ -128,3 +128,47 @@ def test_a_study_made_again_with_its_old_id_is_told_apart(tmp_path, request, bac
         assert asked.status_code == 200, asked.text
         assert (asked.json()["full_steps"], asked.json()["total_steps"]) == (1200, 120)
     assert "internal error" not in one.log.read_text()
+
+
+def test_a_trial_of_a_study_made_again_while_no_service_ran_is_409_by_its_study_uid(tmp_path):
+    """A service restarted between the deletion and the new study's making never saw the
+    old study: the old client's trial number reached the new study's trial of that
+    number (200). The ask answers the study's uid; the client sends it back with each
+    report, complete and fail, and a study made again has another. A request without
+    it is found by name and number alone, as before (unchecked)."""
+    from lradvisor.client import Client
+    from lradvisor.service import ServiceError
+    from tests.service.conftest import TOKEN
+
+    with running_server(tmp_path) as first:
+        old_client = Client(first.url, token=TOKEN)  # the old job's, kept over the restart
+        old_client.create_study("d", PROFILE)
+        old = old_client.ask("d")
+    assert old.study_uid
+    _cli_delete(first.storage, "d")  # while no service runs
+    port = int(first.url.rsplit(":", 1)[1])
+    with running_server(tmp_path, port=port) as second, old_client, \
+            Client(second.url, token=TOKEN) as client, second.client() as http:
+        client.create_study("d", PROFILE)
+        new = client.ask("d")
+        assert new.number == old.number  # both the rules' first pick: the same number
+        assert new.study_uid and new.study_uid != old.study_uid
+        for call in (lambda: old.report(1, 9.0), lambda: old.complete(9.0),
+                     lambda: old.fail("the old job")):
+            with pytest.raises(ServiceError) as refused:
+                call()
+            assert refused.value.status == 409
+            message = str(refused.value)
+            assert "\n" not in message
+            assert (f"trial {old.number} was asked for from another study named 'd' "
+                    f"(study_uid {old.study_uid!r}; now {new.study_uid!r}): it was deleted "
+                    "and made again; ask for a new trial.") in message
+        stored = optuna.load_study(study_name="d", storage=second.storage).trials[new.number]
+        assert (stored.state.name, stored.intermediate_values) == ("RUNNING", {})
+
+        assert new.report(1, 0.5) is False  # its own uid: taken
+        unchecked = http.post(f"/v1/studies/d/trials/{new.number}/report",
+                              json={"step": 2, "value": 0.4})  # no uid: as before
+        assert (unchecked.status_code, unchecked.json()) == (200, {"prune": False})
+        assert new.complete(0.3) == "COMPLETE"
+    assert "internal error" not in second.log.read_text()

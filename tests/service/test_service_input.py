@@ -205,6 +205,26 @@ def test_oversized_body_is_refused_with_413(server):
     assert streamed.status_code == 413
 
 
+@pytest.mark.parametrize(("path", "body"), [
+    ("report", {"step": 1, "value": 1.0}), ("complete", {"value": 1.0}), ("fail", {"reason": "x"}),
+])
+def test_a_study_uid_is_checked_409_when_another_studys_422_when_malformed(server, bad_study,
+                                                                            path, body):
+    """The field is the service's own (a 409 for a well-formed uid of another study), and
+    malformed it is a 422 naming it; older services refused it as an unknown field."""
+    url = f"/v1/studies/bad/trials/0/{path}"
+    with server.client() as http:
+        other = http.post(url, json={**body, "study_uid": "0" * 32})
+        assert other.status_code == 409, other.text
+        assert other.json()["detail"].startswith(
+            "trial 0 was asked for from another study named 'bad' (study_uid '000")
+        for bad in (7, "a b", "", "u" * 65):
+            answer = http.post(url, json={**body, "study_uid": bad})
+            assert answer.status_code == 422, answer.text
+            [entry] = answer.json()["detail"]
+            assert entry["loc"] == ["body", "study_uid"] and entry["type"] != "extra_forbidden"
+
+
 def test_report_beyond_the_trials_run_is_422(server, bad_study):
     with server.client() as http:
         response = http.post("/v1/studies/bad/trials/0/report", json={"step": 101, "value": 1})
