@@ -9,9 +9,12 @@ CPU than the server on a 2-core machine).
 Rows: ``GET /v1/health`` (a bare FastAPI endpoint: the reference the others are a
 ratio of), ``POST /v1/suggest`` (repeated profiles, as a pipeline asks: answered from
 the per-process cache), ``POST /v1/suggest`` uncached (every profile new: the rule
-engine runs each time), and ``POST .../report`` (each client reports its own running
+engine runs each time), ``POST .../report`` (each client reports its own running
 remote trial step by step; the plateau pruner judges each report against 5 completed
-trials in SQLite). Target (BENCHMARKS.md): ``/v1/suggest`` p50 < 5 ms and >= 500 req/s.
+trials in SQLite), and ``POST .../trials`` (ask: each client asks for trial after
+trial of a study prepared as the report row's and leaves them running, as a pool of
+pipelines that each take one; the study grows by the trials asked). Target
+(BENCHMARKS.md): ``/v1/suggest`` p50 < 5 ms and >= 500 req/s.
 """
 
 from __future__ import annotations
@@ -159,6 +162,16 @@ def _report(study: str) -> Callable:
     return make
 
 
+def _ask(study: str) -> Callable:
+    async def make(conn: Connection, _index: int) -> Callable:
+        async def send() -> int:
+            return (await conn.request("POST", f"/v1/studies/{study}/trials"))[0]
+
+        return send
+
+    return make
+
+
 def _async(factory: Callable) -> Callable:
     async def make(conn: Connection, index: int) -> Callable:
         return factory(conn, index)
@@ -218,12 +231,14 @@ def main(argv: list[str] | None = None) -> None:
     cases = {"GET /v1/health (reference)": _async(_health),
              "POST /v1/suggest": _async(_suggest),
              "POST /v1/suggest (uncached)": _async(_uncached),
-             "POST .../trials/{id}/report": _report("bench")}
+             "POST .../trials/{id}/report": _report("bench"),
+             "POST .../trials (ask)": _ask("bench-ask")}
     rows, measured = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = _start(Path(tmp))
         try:
             _prepare(port, "bench")
+            _prepare(port, "bench-ask")
             for name, make in cases.items():
                 asyncio.run(_load(port, 1, 0.5, make))  # warm-up
                 for clients in (1, 8, 32):

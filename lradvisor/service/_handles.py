@@ -8,6 +8,13 @@ its :data:`~lradvisor.storage.STUDY_UID`: the id alone does not tell two studies
 since SQLite gives a study made again the id just freed. A study made again is loaded
 anew, with a cache of its own: the old study's cached trials and settings are never
 answered for it.
+
+The same query reads the pruner and sampler the study runs with (those of its last
+``lradvisor search`` resume that changed them, :func:`~lradvisor.search._settings.
+run_settings`): a study resumed with others since it was loaded is loaded anew, so the
+next ask samples and the next report is judged as the study's workers do, without a
+service restart. The few attributes this reads are small; the whole set (many kB) is
+read only when a study is loaded.
 """
 
 from __future__ import annotations
@@ -37,10 +44,12 @@ class StudyHandle:
 
     The study's search space, fidelity and pruner are read from its user attributes
     (written by ``lradvisor search`` or ``POST /v1/studies``) on first use.
+    ``runs_with`` is the ``(pruner, sampler)`` it was loaded with.
     """
 
     study: Any
     uid: str | None = None
+    runs_with: tuple[Any, Any] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     _space: Any = None
 
@@ -103,23 +112,30 @@ class StudyHandles:
 
         A study made again since it was loaded is loaded anew; with ``reload=False``
         (a request about one of its trials: a trial number of the old study) it is a
-        :class:`Conflict` instead, and the next request gets the new study.
+        :class:`Conflict` instead, and the next request gets the new study. A study
+        resumed with another pruner or sampler since is loaded anew in either case.
         """
-        from lradvisor.storage import study_identity
+        from lradvisor.search._settings import RESUMES_ATTR, RUN_KEYS
+        from lradvisor.storage import STUDY_UID, study_attrs
 
-        now = study_identity(self.storage, name)
+        # what run_settings reads: the creation's settings and the resumes after them
+        found = study_attrs(self.storage, name, (STUDY_UID, *RUN_KEYS, RESUMES_ATTR))
+        now: tuple[int, str | None] | None = None
+        runs: tuple[Any, Any] | None = None
+        if found is not None:
+            uid = found[1].get(STUDY_UID)
+            now, runs = (found[0], uid if isinstance(uid, str) else None), _runs_with(found[1])
         with self._lock:
             handle = self._handles.get(name)
-            if handle is not None and handle.identity != now:
+            if handle is not None and (handle.identity, handle.runs_with) != (now, runs):
                 del self._handles[name]
         if now is None:
             gone = " (deleted meanwhile)" if handle is not None else ""
             raise NotFound(f"no study named {name!r}{gone}.")
-        if handle is not None:
-            if handle.identity == now:
-                return handle
-            if not reload:
-                raise Conflict(_MADE_AGAIN.format(name=name))
+        if handle is not None and handle.identity != now and not reload:
+            raise Conflict(_MADE_AGAIN.format(name=name))
+        if handle is not None and (handle.identity, handle.runs_with) == (now, runs):
+            return handle
         handle = self._load(name, now)
         with self._lock:
             return self._handles.setdefault(name, handle)
@@ -177,7 +193,15 @@ class StudyHandles:
         study = optuna.Study(name, cached, sampler=sampler, pruner=pruner)
         if study._study_id != study_id:  # made again between the two reads
             raise Conflict(_MADE_AGAIN.format(name=name))
-        return StudyHandle(study, uid)
+        return StudyHandle(study, uid, runs_with=_runs_with(attrs))
 
 
 _MADE_AGAIN = "study {name!r} was deleted and made again meanwhile; ask for a new trial."
+
+
+def _runs_with(attrs: dict[str, Any]) -> tuple[Any, Any]:
+    """``(pruner, sampler)`` the study runs with now (see ``run_settings``)."""
+    from lradvisor.search._settings import run_settings
+
+    run = run_settings(attrs)
+    return run["pruner"], run["sampler"]

@@ -38,6 +38,7 @@ from lradvisor.storage._studies import (
     list_studies,
     load_study,
     stamp_study,
+    study_attrs,
     study_identity,
 )
 from lradvisor.storage._trials import (
@@ -62,6 +63,7 @@ __all__ = [
     "require_storage",
     "resolve_url",
     "stamp_study",
+    "study_attrs",
     "study_identity",
     "write_trial_batch",
 ]

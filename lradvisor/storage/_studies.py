@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lradvisor.errors import StudyError
@@ -70,6 +71,22 @@ def study_identity(storage: optuna.storages.BaseStorage,
     the database gave the second the first's id. On an RDB storage it is one indexed
     query that reads no other attribute (a study's attributes run to many kB).
     """
+    found = study_attrs(storage, name, (STUDY_UID,))
+    if found is None:
+        return None
+    uid = found[1].get(STUDY_UID)
+    return found[0], uid if isinstance(uid, str) else None
+
+
+def study_attrs(storage: optuna.storages.BaseStorage, name: str,
+                keys: Sequence[str]) -> tuple[int, dict[str, Any]] | None:
+    """``(study_id, attrs)`` of the stored study ``name``: those of its user attributes
+    named in ``keys`` that it has; None when there is no such study.
+
+    On an RDB storage it is one indexed query that reads only these attributes, so a
+    process that keeps a study loaded can check on each request that it is still the
+    study loaded (:func:`study_identity`) and still runs as loaded.
+    """
     import optuna
 
     backend = getattr(storage, "_backend", storage)  # under Optuna's per-process cache
@@ -78,23 +95,24 @@ def study_identity(storage: optuna.storages.BaseStorage,
             study_id = storage.get_study_id_from_name(name)
         except KeyError:
             return None
-        return study_id, storage.get_study_user_attrs(study_id).get(STUDY_UID)
+        attrs = storage.get_study_user_attrs(study_id)
+        return study_id, {key: attrs[key] for key in keys if key in attrs}
     import json
 
     from optuna.storages._rdb import models
     from sqlalchemy import and_, select
 
     attr = models.StudyUserAttributeModel
-    query = (select(models.StudyModel.study_id, attr.value_json)
+    query = (select(models.StudyModel.study_id, attr.key, attr.value_json)
              .outerjoin(attr, and_(attr.study_id == models.StudyModel.study_id,
-                                   attr.key == STUDY_UID))
+                                   attr.key.in_(list(keys))))
              .where(models.StudyModel.study_name == name))
     with backend.engine.connect() as conn:
-        row = conn.execute(query).first()
-    if row is None:
+        rows = conn.execute(query).all()
+    if not rows:
         return None
-    uid = json.loads(row[1]) if row[1] is not None else None
-    return int(row[0]), uid if isinstance(uid, str) else None
+    return int(rows[0][0]), {key: json.loads(value) for _, key, value in rows
+                             if key is not None}
 
 
 def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:

@@ -96,3 +96,20 @@ def _report_until_pruned(http, url: str, reports) -> list[bool]:
         if answers[-1]:
             break
     return answers
+
+
+def test_a_resume_that_changes_the_pruner_is_run_with_without_a_restart(tmp_path):
+    """The service read the pruner when it loaded the study: a resume with --pruner none
+    while it served the study went unseen (plateau kept pruning) until a restart. The
+    trial asked before the resume is judged by the new pruner at its next report."""
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    _create_only(tmp_path, storage)  # plateau, the default
+    with running_server(tmp_path, storage=storage) as srv, srv.client() as http:
+        trial = http.post("/v1/studies/resumed/trials").json()  # loaded with plateau
+        url = f"/v1/studies/resumed/trials/{trial['trial']}/report"
+        assert _report_until_pruned(http, url, ((2, 1.0),)) == [False]
+        _create_only(tmp_path, storage, "--pruner", "none")  # a resume, while it serves
+        answers = _report_until_pruned(http, url, ((4, 5.0), (6, 50.0)))
+        assert answers == [False, False]  # plateau prunes this blow-up at step 4 (above)
+        view = http.get("/v1/studies/resumed").json()
+    assert [r["pruner"] for r in view["resumes"]] == ["none"]
