@@ -24,7 +24,7 @@ from typing import Any
 from lradvisor.errors import StudyError
 from lradvisor.rules._learn import CATEGORICAL, LearnedGuide, learned_path, save_learned
 
-__all__ = ["collect", "fit", "learn"]
+__all__ = ["collect", "fit", "learn", "learned_from"]
 
 
 def collect(storage_url: str | None) -> list[dict[str, Any]]:
@@ -109,15 +109,26 @@ def learn(storage_url: str | None, path: str | Path | None = None,
         StudyError: the storage holds no finished study (a wrong or empty database): an
             empty guide would replace the one already written.
     """
+    guide, counts = learned_from(storage_url, keeping=learned_path(path), **settings)
+    return guide, save_learned(guide, path), counts
+
+
+def learned_from(storage_url: str | None, *, keeping: Path | None = None,
+                 **settings: Any) -> tuple[LearnedGuide, list[int]]:
+    """Collect and fit the learned guide (written nowhere); returns it and the neighbour
+    counts. ``keeping``: the guide's file, named in the error as left as it was.
+
+    Raises:
+        StudyError: the storage holds no finished study (a wrong or empty database).
+    """
     from lradvisor.storage import require_storage
 
     require_storage(storage_url)  # only reads studies: a mistyped SQLite path is not made
     evidence = collect(storage_url)
     if not evidence:
+        kept = f"; {str(keeping)!r} was left as it was" if keeping is not None else ""
         raise StudyError(
             "no finished study to learn from in this storage (a study needs the profile and "
-            f"recommendation a `lradvisor search` stores); {str(learned_path(path))!r} was "
-            "left as it was."
+            f"recommendation a `lradvisor search` stores){kept}."
         )
-    guide, counts = fit(evidence, **settings)
-    return guide, save_learned(guide, path), counts
+    return fit(evidence, **settings)

@@ -2,7 +2,9 @@
 
 Every file a command is asked to write (a plot, a report, an export, a learned guide)
 goes through :func:`output_file`, so a path that cannot be written is one
-:class:`OutputError` line naming it, not a traceback.
+:class:`OutputError` line naming it, not a traceback. A text output given as ``-``
+(:data:`STDOUT`) goes to stdout, as Unix tools read it (``./-`` names a file ``-``);
+a plot cannot (:func:`not_stdout`).
 
 matplotlib is imported inside :func:`save_png`, never at module import.
 """
@@ -18,8 +20,10 @@ from typing import Any
 
 from lradvisor.errors import OutputError
 
-__all__ = ["ascii_plot", "check_writable", "output_file", "png_option", "png_path",
-           "save_figure", "save_png", "write_text"]
+__all__ = ["STDOUT", "ascii_plot", "check_writable", "not_stdout", "output_file", "png_option",
+           "png_path", "save_figure", "save_png", "write_text"]
+
+STDOUT = "-"  # an output path that means stdout, for outputs that are text
 
 @contextlib.contextmanager
 def output_file(path: str | Path) -> Iterator[Path]:
@@ -85,11 +89,29 @@ def png_path(path: str | Path) -> Path:
         >>> png_path("lr.png").name
         'lr.png'
     """
+    not_stdout(path)
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise OutputError(f"cannot write {str(path)!r}: plots are PNG files; give a path "
                           "ending in .png.")
     return path
+
+
+def not_stdout(path: str | Path, give: str = "a path ending in .png") -> None:
+    """One :class:`OutputError` line when a plot's path is ``-``: stdout is for text,
+    and a PNG there is bytes on a terminal.
+
+    Example:
+        >>> try:
+        ...     not_stdout("-")
+        ... except OutputError as err:
+        ...     print(err)  # doctest: +NORMALIZE_WHITESPACE
+        cannot write a plot to '-' (stdout): plots are PNG files, not text; give a path
+        ending in .png.
+    """
+    if str(path) == STDOUT:
+        raise OutputError(f"cannot write a plot to '-' (stdout): plots are PNG files, not "
+                          f"text; give {give}.")
 
 
 def png_option(ctx: object, param: object, value: str | None) -> str | None:

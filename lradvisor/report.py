@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["build_report", "importances", "pruned_trials", "write_report"]
+__all__ = ["build_report", "importances", "pruned_trials", "report_html", "write_report"]
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;
@@ -53,10 +53,20 @@ def write_report(storage_url: str | None, study_name: str, path: str | Path, *,
         OutputError: ``path`` cannot be written.
     """
     from lradvisor.plots import write_text
+
+    return write_text(path, report_html(storage_url, study_name, top=top))
+
+
+def report_html(storage_url: str | None, study_name: str, *, top: int = 5) -> str:
+    """The HTML text of the report of the stored study ``study_name`` (only reads).
+
+    Raises:
+        StudyError: the storage does not exist, cannot be opened or has no such study.
+    """
     from lradvisor.storage import load_study, open_storage
 
     study = load_study(open_storage(storage_url, create=False), study_name)
-    return write_text(path, build_report(study, top=top))
+    return build_report(study, top=top)
 
 
 def build_report(study: Any, *, top: int = 5) -> str:

@@ -12,7 +12,7 @@ __all__ = ["report"]
 @click.command()
 @click.argument("study")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="report.html",
-              show_default=True, help="The HTML file to write.")
+              show_default=True, help="The HTML file to write; - for stdout.")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
               help="How many of the best trials to draw.")
 @storage_option
@@ -23,7 +23,15 @@ def report(study: str, output: str, top: int, storage: str | None) -> None:
     \b
     Example:
       lradvisor report digits-cnn -o report.html
+      lradvisor report digits-cnn -o - | gzip > report.html.gz
     """
+    from lradvisor.plots import STDOUT
+
+    if output == STDOUT:
+        from lradvisor.report import report_html
+
+        click.echo(report_html(storage, study, top=top), nl=False)
+        return
     from lradvisor.report import write_report
 
     path = write_report(storage, study, output, top=top)

@@ -18,7 +18,7 @@ def rules() -> None:
 @storage_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Where to write the learned guide (default $LRADVISOR_LEARNED or "
-              "studies/learned.json).")
+              "studies/learned.json); - for stdout (the summary goes to stderr then).")
 def learn_cmd(storage: str | None, output: str | None) -> None:
     """Fit the learned guide from every finished study in the database.
 
@@ -29,15 +29,24 @@ def learn_cmd(storage: str | None, output: str | None) -> None:
     Example:
       lradvisor rules learn --storage sqlite:///studies/lradvisor.db
     """
-    from lradvisor.learn import learn
-    from lradvisor.plots import check_writable
+    from lradvisor.learn import learn, learned_from
+    from lradvisor.plots import STDOUT, check_writable
     from lradvisor.rules._learn import learned_path
 
-    check_writable(learned_path(output))  # before the database is read
-    guide, path, counts = learn(storage, output)
-    click.echo(f"learned from {len(guide.studies)} finished studies; wrote {path}")
+    to_stdout = output == STDOUT
+    if to_stdout:
+        guide, counts = learned_from(storage)
+        click.echo(guide.to_json())
+        where = "stdout"
+    else:
+        check_writable(learned_path(output))  # before the database is read
+        guide, path, counts = learn(storage, output)
+        where = str(path)
+    # the summary is for people: on stderr when stdout carries the guide
+    click.echo(f"learned from {len(guide.studies)} finished studies; wrote {where}",
+               err=to_stdout)
     for study, count in zip(guide.studies, counts, strict=False):
         winner = study["winner"]
         similar = f"{count} other similar {'study' if count == 1 else 'studies'}"
         click.echo(f"  {study['name']}: won by {winner['family']} at peak "
-                   f"{winner.get('peak_lr') or 0:.3g}; {similar}")
+                   f"{winner.get('peak_lr') or 0:.3g}; {similar}", err=to_stdout)

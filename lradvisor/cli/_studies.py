@@ -70,8 +70,11 @@ def list_cmd(storage: str | None) -> None:
               help="Write PNG plots (LR curves, validation curves, families) here.")
 def show(name: str, storage: str | None, plot_dir: str | None) -> None:
     """A study's profile, proxy settings, rules, trials and recommendation."""
+    from lradvisor.plots import not_stdout
     from lradvisor.search._report import summary, trial_rows, write_plots
 
+    if plot_dir is not None:
+        not_stdout(plot_dir, "a folder for them")
     study = _open(storage, name)
     s = summary(study)
     attrs = study.user_attrs
@@ -169,7 +172,7 @@ def best(name: str, storage: str | None, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(("csv", "json")), default="csv",
               show_default=True, help="csv: one row per trial; json: the study and its trials.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
-              help="Write here (folders created), not stdout.")
+              help="Write here (folders created), not stdout; - is stdout.")
 def export(name: str, storage: str | None, fmt: str, output: str | None) -> None:
     """Every trial of a study (spec, rung, lineage, steps, value), as CSV or JSON."""
     from lradvisor.cli._render import strict_json
@@ -186,7 +189,9 @@ def export(name: str, storage: str | None, fmt: str, output: str | None) -> None
         writer.writeheader()
         writer.writerows(trial_rows(study))
         text = buffer.getvalue().rstrip("\n")
-    if output:
+    from lradvisor.plots import STDOUT
+
+    if output and output != STDOUT:
         from lradvisor.plots import write_text
 
         path = write_text(output, text + "\n")

@@ -104,6 +104,10 @@ class LearnedGuide:
                 "min_studies": self.min_studies, "prior_strength": self.prior_strength,
                 "length_weight": self.length_weight}
 
+    def to_json(self) -> str:
+        """The JSON text of the guide's file."""
+        return json.dumps(self.to_dict(), indent=1)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LearnedGuide:
         """The inverse of :meth:`to_dict`; a :class:`RulesError` names what is wrong."""
@@ -146,7 +150,7 @@ def save_learned(guide: LearnedGuide, path: str | os.PathLike[str] | None = None
     """
     from lradvisor.plots import write_text
 
-    return write_text(learned_path(path), json.dumps(guide.to_dict(), indent=1))
+    return write_text(learned_path(path), guide.to_json())
 
 
 def blend(advice: Any, guide: LearnedGuide | None) -> Any:

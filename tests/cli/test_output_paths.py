@@ -216,3 +216,48 @@ def test_delete_asks_only_about_a_study_that_is_there_and_keeps_it_when_told(tmp
     assert run_cli("studies", "best", "d", "--storage", url).returncode == 0
     gone = run_cli("studies", "delete", "d", "--storage", url, input="y\n")
     assert gone.returncode == 0 and "deleted study 'd'" in gone.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ("studies", "export", "st", "--storage", "{url}"),
+    ("studies", "export", "st", "--storage", "{url}", "--format", "json"),
+    ("report", "st", "--storage", "{url}"),
+    ("rules", "learn", "--storage", "{url}"),
+], ids=lambda args: " ".join(a for a in args if not a.startswith(("{", "-")) and a != "st"))
+def test_a_text_output_given_as_dash_goes_to_stdout(stored, tmp_path, args):
+    """``-o -`` wrote a file named "-"; as for Unix tools it is stdout: the same text the
+    file gets, with nothing written beside it (what a command says for people goes to
+    stderr)."""
+    given = [a.format(url=stored) for a in args]
+    dash = run_cli(*given, "-o", "-", cwd=tmp_path)
+    assert dash.returncode == 0, dash.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no file "-", nothing else
+    assert "wrote" not in dash.stdout
+    file = tmp_path / "out" / "file"
+    proc = run_cli(*given, "-o", str(file), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert dash.stdout.rstrip("\n") == file.read_text().rstrip("\n")
+    assert dash.stdout.strip()
+
+
+def test_dot_slash_dash_still_names_a_file_called_dash(stored, tmp_path):
+    proc = run_cli("studies", "export", "st", "--storage", stored, "-o", "./-", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert (tmp_path / "-").read_text().startswith("number,state,value,rung")
+
+
+@pytest.mark.parametrize(("args", "give"), [
+    (("schedules", "plot", "cosine", "-o", "-"), "a path ending in .png"),
+    (("suggest", "--task", "finetune", "--plot", "-"), "a path ending in .png"),
+    (("lr-find", "--workload", "tabular-mlp", "--plot", "-"), "a path ending in .png"),
+    (("studies", "show", "st", "--storage", "{url}", "--plot", "-"), "a folder for them"),
+], ids=["schedules plot", "suggest", "lr-find", "studies show"])
+def test_a_plot_given_as_dash_is_refused_in_one_line(stored, tmp_path, args, give):
+    """A PNG on a terminal is bytes, not text: ``-`` is refused before the work (a plots
+    folder named "-" was made, or the line said only that '-' is not a .png path)."""
+    proc = run_cli(*(a.format(url=stored) for a in args), cwd=tmp_path)
+    assert one_line(proc) == ("Error: cannot write a plot to '-' (stdout): plots are PNG "
+                              f"files, not text; give {give}.")
+    assert proc.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
