@@ -271,17 +271,36 @@ def _recommendation(study: Any) -> str:
     from lradvisor.cli._render import evidence_line
     from lradvisor.codegen import pytorch_code
     from lradvisor.errors import StudyError
-    from lradvisor.search._recommend import study_recommendations
+    from lradvisor.search._recommend import study_pick
 
     try:
-        rec, *alternatives = study_recommendations(study)
+        (rec, *alternatives), data = study_pick(study)
     except StudyError as err:  # no completed trial yet, or none with a schedule
         return f"<p class=note>No recommendation: {_e(err)}</p>"
     others = "".join(f"<li><b>{_e(alt.spec.describe())}</b>: {_e(alt.rationale)}</li>"
                      for alt in alternatives)
     return (f"<p><b>{_e(rec.spec.describe())}</b> for {_e(rec.total_steps)} steps</p>"
-            f"<p>{_e(rec.rationale)}</p>"
+            f"{_winner(data)}<p>{_e(rec.rationale)}</p>"
             f"<p class=note>{_e(evidence_line(rec.evidence or 'none stored'))}</p>"
             f"<pre>{_e(pytorch_code(rec.spec, rec.total_steps))}</pre>"
             + (f"<p>Runners-up (the other finalists):</p><ol start=2>{others}</ol>"
                if others else ""))
+
+
+def _winner(data: dict[str, Any]) -> str:
+    """Which trial the recommendation is and the length it was judged at, as ``studies
+    best`` states it (``Trial #12, judged at rung 1: 100% of the run (60 of 60 steps),
+    the first of 2 seeds; promoted from #3.``); nothing where no trial is stored."""
+    if data.get("trial") is None:
+        return ""
+    text = f"Trial #{data['trial']}"
+    if data.get("rung") is not None and data.get("fraction") is not None:
+        text += f", judged at rung {data['rung']}: {data['fraction']:.0%} of the run"
+        if data.get("length_steps") and data.get("full_steps"):
+            text += f" ({data['length_steps']} of {data['full_steps']} steps)"
+    if (data.get("seeds") or 1) > 1:
+        text += f", the first of {data['seeds']} seeds"
+    chain = [n for n in data.get("lineage") or () if n != data["trial"]]
+    if chain:
+        text += "; promoted from " + " \u2192 ".join(f"#{n}" for n in chain)
+    return f"<p>{_e(text)}.</p>"

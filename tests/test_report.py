@@ -209,3 +209,34 @@ def test_a_study_that_stores_no_recommendation_shows_the_computed_one(study_db, 
                          ).exit_code == 0
     page = out.read_text()
     assert "No recommendation" not in page and described.split("(")[0] in page
+
+
+def test_the_report_names_the_trial_best_recommends(study_db, tmp_path):
+    """The report named the best schedule but not its trial. Now it names the trial,
+    with the rung and the length it was judged at as ``studies best`` states them; the
+    same trial when the study stores no recommendation and it is computed."""
+    import json
+
+    import optuna
+
+    from lradvisor.report import build_report
+    from lradvisor.schedules import ScheduleSpec
+
+    url, folder = study_db
+    study = optuna.load_study(study_name="tiny", storage=url)
+    out = CliRunner().invoke(cli, ["studies", "best", "tiny", "--storage", url, "--format",
+                                   "json"])
+    best = json.loads(out.output)
+    data = study.user_attrs["recommendation"]["evidence_data"]
+    trial = study.trials[data["trial"]]
+    assert ScheduleSpec.from_json(trial.user_attrs["spec"]).to_dict() == {
+        k: best[k] for k in ("family", "params", "peak_lr")}  # best's schedule, this trial
+    length = f"{data['fraction']:.0%} of the run ({trial.user_attrs['total_steps']} of 60 steps)"
+    assert length in best["evidence"]  # where best says it was last evaluated
+    named = f"Trial #{trial.number}, judged at rung {trial.user_attrs['rung']}: {length}"
+    assert named in build_report(study)
+    for part in folder.glob("studies.db*"):  # WAL mode: the -wal file holds recent writes
+        shutil.copy(part, tmp_path / part.name.replace("studies.db", "copy.db"))
+    copy = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path / 'copy.db'}")
+    copy.set_user_attr("recommendation", None)
+    assert named in build_report(copy)

@@ -29,7 +29,7 @@ from lradvisor.search._rungs import (
 from lradvisor.search._space import proxy_peak
 
 __all__ = ["Horizon", "alternatives_of", "best_recommendation", "best_recommendations",
-           "recommend", "recommendation_from_dict", "study_recommendation",
+           "recommend", "recommendation_from_dict", "study_pick", "study_recommendation",
            "study_recommendations"]
 
 #: At most this many runners-up (the other finalists) come with a recommendation.
@@ -258,13 +258,27 @@ def study_recommendation(study: Any) -> Any:
 
 def study_recommendations(study: Any) -> list[Any]:
     """:func:`study_recommendation`, then its runners-up (the other finalists)."""
+    return study_pick(study)[0]
+
+
+def study_pick(study: Any) -> tuple[list[Any], dict[str, Any]]:
+    """:func:`study_recommendations` and the evidence data of the first: as
+    :func:`recommend` returns it (``trial``, the winner's trial, its first seed's where
+    it ran on several; ``rung``, ``fraction`` and ``length_steps``, where it was judged;
+    ``seeds``, ``lineage``, ...); for a stored recommendation the data stored with it
+    (empty where none was).
+
+    Raises:
+        StudyError: as :func:`study_recommendation`.
+    """
     from lradvisor.search._trial import record_of
 
     study_name = study.study_name
     attrs = study.user_attrs
     stored = attrs.get("recommendation")
     if stored:
-        return [recommendation_from_dict(stored), *alternatives_of(stored.get("evidence_data"))]
+        data = stored.get("evidence_data") or {}
+        return [recommendation_from_dict(stored), *alternatives_of(data)], data
     fidelity = Fidelity.from_dict(attrs["fidelity"]) if attrs.get("fidelity") else Fidelity()
     records = [record_of(t) for t in study.get_trials(deepcopy=False)]
     full = attrs.get("full_steps") or max((r.steps_used for r in records), default=1) or 1
@@ -279,4 +293,4 @@ def study_recommendations(study: Any) -> list[Any]:
                 "none stores a spec, so it was not made by lradvisor search (or its "
                 "service) and has no schedule to recommend.")
         raise StudyError(f"study {study_name!r} has no completed trial yet.")
-    return [found[0], *alternatives_of(found[1])]
+    return [found[0], *alternatives_of(found[1])], found[1]
