@@ -174,20 +174,22 @@ def best(name: str, storage: str | None, fmt: str) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
               help="Write here (folders created), not stdout; - is stdout.")
 def export(name: str, storage: str | None, fmt: str, output: str | None) -> None:
-    """Every trial of a study (spec, rung, lineage, steps, value), as CSV or JSON."""
+    """Every trial of a study (spec, rung, lineage, steps, value), as CSV or JSON; a
+    plain Optuna study's with its trials' parameters (``params``, ``params_NAME``)."""
     from lradvisor.cli._render import strict_json
-    from lradvisor.search._report import COLUMNS, trial_rows
+    from lradvisor.search._report import export_rows
 
     study = _open(storage, name)
+    columns, rows = export_rows(study, nested=fmt == "json")
     if fmt == "json":
         data = {"study": name, "direction": study.direction.name.lower(),
-                "user_attrs": study.user_attrs, "trials": trial_rows(study, curves=True)}
+                "user_attrs": study.user_attrs, "trials": rows}
         text = strict_json(data)
     else:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(trial_rows(study))
+        writer.writerows(rows)
         text = buffer.getvalue().rstrip("\n")
     from lradvisor.plots import STDOUT
 

@@ -15,14 +15,17 @@ from lradvisor.search._fidelity import Fidelity
 from lradvisor.search._rungs import leaderboard
 from lradvisor.search._trial import record_of
 
-__all__ = ["summary", "trial_rows", "write_plots"]
+__all__ = ["export_rows", "summary", "trial_rows", "write_plots"]
 
 COLUMNS = ("number", "state", "value", "rung", "fidelity", "total_steps", "seed", "origin",
            "parent", "steps_used", "diverged", "error", "family", "peak_lr", "spec")
 
 
-def trial_rows(study: Any, *, curves: bool = False) -> list[dict[str, Any]]:
-    """One flat dict per trial (``COLUMNS``; with ``curves`` also ``curve``)."""
+def trial_rows(study: Any, *, curves: bool = False,
+               params: bool = False) -> list[dict[str, Any]]:
+    """One flat dict per trial (``COLUMNS``; with ``curves`` also ``curve``, with
+    ``params`` also ``params``, Optuna's parameters of the trial: a plain Optuna study's
+    trials hold nothing else of what they tried)."""
     rows = []
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
@@ -38,8 +41,30 @@ def trial_rows(study: Any, *, curves: bool = False) -> list[dict[str, Any]]:
         }
         if curves:
             row["curve"] = [[s, v] for s, v in sorted(trial.intermediate_values.items())]
+        if params:
+            row["params"] = dict(trial.params)
         rows.append(row)
     return rows
+
+
+def export_rows(study: Any, *, nested: bool) -> tuple[list[str], list[dict[str, Any]]]:
+    """The columns and rows ``studies export`` writes: :func:`trial_rows`, with the
+    curves when ``nested`` (JSON), and for a study none of whose trials stores a spec
+    (plain Optuna's: its trials hold nothing else of what they tried) each trial's
+    Optuna parameters, as a ``params`` dict when ``nested``, else one ``params_NAME``
+    column each (named as Optuna's ``trials_dataframe`` names them; empty where a trial
+    has none). A study of lradvisor's keeps :data:`COLUMNS`: its spec is its parameters.
+    """
+    rows = trial_rows(study, curves=nested, params=True)
+    plain = not any(row["spec"] for row in rows)
+    names = sorted({key for row in rows for key in row["params"]}) if plain else []
+    for row in rows:
+        found = row.pop("params")
+        if plain and nested:
+            row["params"] = found
+        elif plain:
+            row.update({f"params_{key}": found.get(key) for key in names})
+    return [*COLUMNS, *(f"params_{key}" for key in names)], rows
 
 
 def summary(study: Any) -> dict[str, Any]:

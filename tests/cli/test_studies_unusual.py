@@ -153,3 +153,45 @@ def test_list_names_the_best_of_a_study_that_stores_no_recommendation(url):
     row = listed.stdout.splitlines()[1]
     assert best["family"] == "cosine" and best["score"] == 0.25
     assert row.startswith("s ") and row.endswith("  cosine (0.25) so far"), row
+
+
+def test_export_of_a_plain_optuna_study_keeps_its_parameters(url):
+    """A study plain Optuna made stores what each trial tried only as Optuna parameters,
+    and the export dropped them: ``x`` was nowhere. Now a ``params_NAME`` column each
+    (CSV; empty where a trial has none) and a ``params`` object per trial (JSON); a
+    study of ours is exported as before, its columns those of ``COLUMNS``."""
+    import csv
+
+    from lradvisor.search._report import COLUMNS
+
+    plain = optuna.create_study(study_name="plain", storage=url)
+
+    def objective(trial):
+        x = trial.suggest_float("x", -3, 3)
+        if trial.suggest_categorical("kind", ["a", "b"]) == "b":
+            trial.suggest_int("n", 1, 5)
+        return (x - 1) ** 2
+
+    plain.optimize(objective, n_trials=6)
+    proc = run_cli("studies", "export", "plain", "--storage", url)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(proc.stdout.splitlines()))
+    assert list(rows[0]) == [*COLUMNS, "params_kind", "params_n", "params_x"]
+    for row, trial in zip(rows, plain.trials, strict=True):
+        assert float(row["params_x"]) == trial.params["x"]
+        assert row["params_kind"] == trial.params["kind"]
+        assert row["params_n"] == str(trial.params.get("n", ""))
+    from click.testing import CliRunner
+
+    from lradvisor.cli import cli
+
+    def export(name, fmt):  # in-process: what the subprocess above checks, quicker
+        out = CliRunner().invoke(cli, ["studies", "export", name, "--storage", url,
+                                       "--format", fmt])
+        assert out.exit_code == 0, out.output
+        return out.output
+
+    exported = json.loads(export("plain", "json"))["trials"]
+    assert [t["params"] for t in exported] == [t.params for t in plain.trials]
+    assert export("s", "csv").splitlines()[0] == ",".join(COLUMNS)  # ours: as before
+    assert all("params" not in trial for trial in json.loads(export("s", "json"))["trials"])
