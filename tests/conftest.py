@@ -27,6 +27,19 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     )
 
 
+# A rules file giving wsd's decay length in steps, as users who think in steps write it:
+# a search and the service sample it as the same fraction of the run (f8d6f5b, 0be4327).
+WSD_STEPS_RULE = """
+[[rule]]
+id = "mine-wsd"
+when = { task = "pretrain" }
+family = "wsd"
+params = { decay_steps = 30 }
+score = 200
+reason = "A 30-step cooldown."
+"""
+
+
 def one_line(proc: subprocess.CompletedProcess) -> str:
     """The single stderr line of a command that exited 2 without a traceback."""
     assert proc.returncode == 2, proc.stderr

@@ -12,6 +12,7 @@ from lradvisor.errors import SpecError, StudyError
 from lradvisor.rules import TaskProfile, advise
 from lradvisor.schedules import ScheduleSpec, get_family
 from lradvisor.search import SearchSpace, make_sampler
+from tests.conftest import WSD_STEPS_RULE
 
 PRIOR = advise(TaskProfile("scratch", total_steps=100)).prior
 
@@ -94,15 +95,7 @@ def test_values_outside_the_space_are_not_recorded():
 
 
 # A rules file stating lengths in steps, as users who think in steps write them.
-STEPS_RULES = """
-[[rule]]
-id = "mine-wsd"
-when = { task = "pretrain" }
-family = "wsd"
-params = { decay_steps = 30 }
-score = 200
-reason = "A 30-step cooldown."
-
+STEPS_RULES = WSD_STEPS_RULE + """
 [[rule]]
 id = "mine-step"
 when = { task = "pretrain" }

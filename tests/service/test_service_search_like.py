@@ -9,21 +9,11 @@ import pytest
 
 from lradvisor.schedules import ScheduleSpec
 from lradvisor.storage import load_study, open_storage
+from tests.conftest import WSD_STEPS_RULE as STEPS_RULES
 from tests.conftest import run_cli
 from tests.service.conftest import running_server
 
 TRAINABLE = Path(__file__).resolve().parents[1] / "search" / "search_trainables.py"
-
-# A rules file that gives the decay's length in steps, as users who think in steps write it.
-STEPS_RULES = """
-[[rule]]
-id = "mine-wsd"
-when = { task = "pretrain" }
-family = "wsd"
-params = { decay_steps = 30 }
-score = 200
-reason = "A 30-step cooldown."
-"""
 PROFILE = {"task": "pretrain", "arch": "transformer", "optimizer": "adamw", "total_steps": 200}
 
 
