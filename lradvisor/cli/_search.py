@@ -35,9 +35,12 @@ SAMPLERS = ("tpe", "random", "cmaes", "qmc", "gp")
 @click.option("--timeout", type=float, help="Seconds after which no new trial starts.")
 @storage_option
 @click.option("--study", help="Study name; an existing study of that name is resumed.")
-@click.option("--pruner", type=click.Choice(PRUNERS), help="Pruner (default plateau).")
-@click.option("--sampler", type=click.Choice(SAMPLERS), help="Optuna sampler (default tpe).")
-@click.option("--seed", type=int, help="Seed of the sampler and the first-rung runs (default 0).")
+@click.option("--pruner", type=click.Choice(PRUNERS),
+              help="Pruner (default plateau; a resume keeps the study's).")
+@click.option("--sampler", type=click.Choice(SAMPLERS),
+              help="Optuna sampler (default tpe; a resume keeps the study's).")
+@click.option("--seed", type=int, help="Seed of the sampler and the first-rung runs "
+              "(default 0; a resume keeps the study's).")
 @click.option("--families", help="Search only these families, comma-separated.")
 @click.option("--direction", type=click.Choice(("minimize", "maximize")),
               help="Whether the trainable's value is minimised (default) or maximised.")
@@ -86,8 +89,9 @@ def search(fmt: str, spec_file: str | None, **options: Any) -> None:
             workload=settings.get("workload"), n_trials=settings["trials"],
             budget=settings.get("budget"), timeout=settings.get("timeout"),
             storage=settings.get("storage"), study_name=settings.get("study"),
-            pruner=settings["pruner"], sampler=settings["sampler"], seed=settings["seed"],
-            families=settings.get("families"), direction=settings["direction"],
+            pruner=settings.get("pruner"), sampler=settings.get("sampler"),
+            seed=settings.get("seed"), families=settings.get("families"),
+            direction=settings["direction"],
             fidelity=fidelity, rules_files=settings.get("rules") or (), callback=bar.update,
             lr_range=None if found is None else (found.suggestion.low, found.suggestion.high),
             learned=_learned(),
@@ -109,7 +113,7 @@ def _check_before_sweep(settings: dict[str, Any], fidelity: Any) -> None:
     _prepare(settings.get("trainable"), settings.get("profile"), settings.get("workload"),
              settings.get("families"), settings.get("rules") or (), settings.get("study"),
              _learned(), settings["direction"])
-    check_settings(settings["trials"], settings["seed"], settings.get("timeout"), fidelity,
+    check_settings(settings["trials"], settings.get("seed"), settings.get("timeout"), fidelity,
                    settings.get("budget"))
     open_storage(settings.get("storage")).engine.dispose()
 

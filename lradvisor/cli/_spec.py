@@ -22,8 +22,9 @@ PROFILE_KEYS = ("task", "arch", "optimizer", "total_steps", "epochs", "steps_per
 SETTING_KEYS = ("workload", "trainable", "trials", "budget", "timeout", "seed", "pruner",
                 "sampler", "families", "direction", "storage", "study", "rungs", "rules",
                 "lr_find")
-DEFAULTS = {"trials": 40, "seed": 0, "pruner": "plateau", "sampler": "tpe",
-            "direction": "minimize"}
+# Not pruner, sampler and seed: not given, they are a resumed study's own (the search
+# gives a new study the defaults, plateau, tpe and 0).
+DEFAULTS = {"trials": 40, "direction": "minimize"}
 
 
 def read_spec_file(path: str) -> dict[str, Any]:

@@ -208,7 +208,7 @@ def _create(settings: dict[str, Any], fidelity: Any) -> Any:
         workload=settings.get("workload"), n_trials=settings["trials"],
         budget=settings.get("budget"), timeout=settings.get("timeout"),
         storage=settings.get("storage"), study_name=settings.get("study"),
-        pruner=settings["pruner"], sampler=settings["sampler"], seed=settings["seed"],
+        pruner=settings.get("pruner"), sampler=settings.get("sampler"), seed=settings.get("seed"),
         families=settings.get("families"), direction=settings["direction"],
         fidelity=fidelity, rules_files=settings.get("rules") or (), learned=_learned(),
     )

@@ -43,9 +43,9 @@ def create_search_study(
     timeout: float | None = None,
     storage: str | None = None,
     study_name: str | None = None,
-    pruner: str = "plateau",
-    sampler: str = "tpe",
-    seed: int = 0,
+    pruner: str | None = None,
+    sampler: str | None = None,
+    seed: int | None = None,
     families: Sequence[str] | None = None,
     direction: str = "minimize",
     fidelity: Fidelity | None = None,
@@ -56,7 +56,8 @@ def create_search_study(
     """Create (or find, when it exists with a target) the study workers will run.
 
     Arguments are :func:`~lradvisor.search.run_search`'s; ``n_trials``, ``budget`` and
-    ``timeout`` are the whole study's, not one worker's. The part of a ``learned`` guide
+    ``timeout`` are the whole study's, not one worker's; ``pruner``, ``sampler`` and
+    ``seed`` not given are an existing study's own. The part of a ``learned`` guide
     near the profile is stored in the study, and every worker blends it in. The
     trainable must be importable by every worker (a module, or a file path valid where
     they run).

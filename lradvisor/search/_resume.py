@@ -23,11 +23,17 @@ from typing import Any
 from lradvisor.errors import StudyError
 from lradvisor.search._fidelity import Fidelity
 from lradvisor.search._rungs import INTERRUPTED
-from lradvisor.search._settings import check_same_model, keep_or_record
+from lradvisor.search._settings import (
+    RESUMES_ATTR,
+    RUN_KEYS,
+    check_same_model,
+    given_or_stored,
+    keep_or_record,
+)
 
 
-def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: str,
-          sampler: str, seed: int, n_trials: int, fid: Fidelity,
+def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: str | None,
+          sampler: str | None, seed: int | None, n_trials: int, fid: Fidelity,
           *, explicit: bool, asked: Fidelity | None = None) -> tuple[Any, Fidelity]:
     """The study, created or resumed, with this run's settings recorded.
 
@@ -35,13 +41,18 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
     that fit. A resumed study keeps the rungs it was started with (its trials' rung
     numbers refer to them); rungs given explicitly that are neither those nor the ones
     it was asked for when created are refused (the same rungs under another budget fit
-    to other lengths, and are not refused).
+    to other lengths, and are not refused). ``pruner``, ``sampler`` or ``seed`` ``None``:
+    the study's as it runs now, the default for a new study (:func:`given_or_stored`).
     """
     from lradvisor.search._pruner import make_pruner
     from lradvisor.search._sampler import make_sampler
-    from lradvisor.storage import get_study, open_storage
+    from lradvisor.storage import get_study, open_storage, study_attrs
 
     rdb = open_storage(storage)
+    found = study_attrs(rdb, setup["name"], (*RUN_KEYS, RESUMES_ATTR))
+    run = given_or_stored(found[1] if found else {},
+                          {"pruner": pruner, "sampler": sampler, "seed": seed})
+    pruner, sampler, seed = run["pruner"], run["sampler"], run["seed"]
     startup = min(10, max(3, n_trials // 3))
     study = get_study(rdb, setup["name"], direction=direction,
                       sampler=make_sampler(sampler, seed, startup=startup),
@@ -65,7 +76,7 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
         attrs[_ASKED_ATTR] = list((asked or fid).rungs)
     else:
         attrs.update({k: v for k, v in made.items() if study.user_attrs.get(k) is None})
-        keep_or_record(study, {"pruner": pruner, "sampler": sampler, "seed": seed})
+        keep_or_record(study, run)
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     return study, fid

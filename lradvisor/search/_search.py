@@ -40,6 +40,7 @@ from lradvisor.search._interrupt import ctrl_c_remembered
 from lradvisor.search._recommend import Horizon, recommend
 from lradvisor.search._resume import _fail_left_running, _open
 from lradvisor.search._rungs import INTERRUPTED, Planned, Record, leaderboard, next_runs
+from lradvisor.search._settings import run_settings
 from lradvisor.search._space import SearchSpace, for_direction
 from lradvisor.search._trainable import load_trainable
 from lradvisor.search._trial import TrialRunner, record_of
@@ -103,9 +104,9 @@ def run_search(
     timeout: float | None = None,
     storage: str | None = None,
     study_name: str | None = None,
-    pruner: str = "plateau",
-    sampler: str = "tpe",
-    seed: int = 0,
+    pruner: str | None = None,
+    sampler: str | None = None,
+    seed: int | None = None,
     families: Sequence[str] | None = None,
     direction: str = "minimize",
     fidelity: Fidelity | None = None,
@@ -131,6 +132,9 @@ def run_search(
         pruner: a name for ``make_pruner`` (``plateau``, ``median``, ..., ``none``).
         sampler: ``tpe``, ``random``, ``cmaes``, ``qmc`` or ``gp``.
         seed: seeds the sampler; first-rung runs use it, finalists it and the next.
+            ``pruner``, ``sampler``, ``seed`` not given (``None``): a resumed study's
+            own, as it runs now; for a new study ``plateau``, ``tpe`` and 0. One given
+            that differs is recorded as the resume's (``studies show``).
         families: restrict the search to these families.
         direction: ``minimize`` or ``maximize`` the trainable's value.
         fidelity: rung settings (default :class:`Fidelity`).
@@ -159,6 +163,7 @@ def run_search(
     fid = check_settings(n_trials, seed, timeout, fidelity, budget)
     study, fid = _open(setup, storage, direction, pruner, sampler, seed, n_trials, fid,
                        explicit=fidelity is not None, asked=fidelity)
+    seed = run_settings(study.user_attrs)["seed"]  # the given one, else the study's
     runner = TrialRunner(study, setup["space"], setup["trainable"], fid, setup["full_steps"],
                          setup["profile"].steps_per_epoch, device)
     loop = _Loop(runner, fid, direction, seed, budget, timeout, callback)
@@ -202,13 +207,14 @@ def check_settings(n_trials: Any, seed: Any, timeout: Any, fidelity: Fidelity | 
 
 
 def check_seed_and_timeout(seed: Any, timeout: Any) -> None:
-    """A seed the samplers take (an integer in [0, 2**32 - 1], as numpy's) and a timeout
-    that is ``None`` or a finite number of seconds > 0.
+    """A seed the samplers take (an integer in [0, 2**32 - 1], as numpy's; ``None``: the
+    study's) and a timeout that is ``None`` or a finite number of seconds > 0.
 
     Raises:
         StudyError: either is out of range.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                             or not 0 <= seed < 2**32):
         raise StudyError(f"seed must be an integer in [0, 4294967295], but got {seed!r}.")
     if timeout is None:
         return

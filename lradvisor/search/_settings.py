@@ -5,7 +5,9 @@ trial values would not compare. The pruner, sampler and seed may change from one
 to the next; the values the study was created with are kept (``pruner``, ``sampler``,
 ``seed``), and each resume that changes them is recorded after them, in order, under
 ``resumes`` (``studies show`` lists them). The study runs with the latest:
-:func:`run_settings`, which workers read too.
+:func:`run_settings`, which workers read too. A setting a call does not give (``None``)
+is the study's, as with Optuna's ``load_if_exists``; a new study's is the default
+(:func:`given_or_stored`).
 
 Example:
     >>> run_settings({"pruner": "plateau", "sampler": "tpe", "seed": 0,
@@ -21,7 +23,8 @@ from typing import Any
 
 from lradvisor.errors import StudyError
 
-__all__ = ["RESUMES_ATTR", "RUN_KEYS", "check_same_model", "keep_or_record", "run_settings"]
+__all__ = ["RESUMES_ATTR", "RUN_KEYS", "check_same_model", "given_or_stored", "keep_or_record",
+           "run_settings"]
 
 RUN_KEYS = ("pruner", "sampler", "seed")
 RESUMES_ATTR = "resumes"
@@ -35,6 +38,20 @@ def run_settings(attrs: dict[str, Any]) -> dict[str, Any]:
     last = resumes[-1] if resumes else attrs
     return {key: last[key] if last.get(key) is not None else attrs.get(key, _DEFAULTS[key])
             for key in RUN_KEYS}
+
+
+def given_or_stored(attrs: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The pruner, sampler and seed a call runs with: each one ``given`` (not ``None``),
+    else the one the study runs with now (:func:`run_settings` of its ``attrs``), which
+    for a new study (no ``attrs``) is the default.
+
+    Example:
+        >>> given_or_stored({"pruner": "median", "sampler": "tpe", "seed": 7},
+        ...                 {"pruner": None, "sampler": "random", "seed": None})
+        {'pruner': 'median', 'sampler': 'random', 'seed': 7}
+    """
+    now = run_settings(attrs)
+    return {key: now[key] if given.get(key) is None else given[key] for key in RUN_KEYS}
 
 
 def keep_or_record(study: Any, given: dict[str, Any]) -> None:

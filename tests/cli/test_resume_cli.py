@@ -49,6 +49,64 @@ def test_a_resume_under_another_pruner_and_seed_is_shown_beside_the_creations(tm
         " with: pruner median, sampler tpe, seed 3"), show.stdout
 
 
+def _run_settings(tmp_path):
+    """The study's stored settings: the creation's, its resumes', its first-rung trials'
+    seeds (finalists run the seed and the next)."""
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/s.db")
+    attrs = study.user_attrs
+    resumes = [{k: v for k, v in r.items() if k != "at"} for r in attrs.get("resumes", [])]
+    seeds = {t.user_attrs.get("seed") for t in study.trials if t.user_attrs.get("rung") == 0}
+    return (attrs["pruner"], attrs["sampler"], attrs["seed"]), resumes, seeds
+
+
+def test_a_resume_without_pruner_sampler_or_seed_keeps_the_studys(tmp_path):
+    """Before: the resume ran with the defaults (plateau, tpe, seed 0) and recorded them
+    as a change, as Optuna's ``load_if_exists`` never does; ``studies show`` said it was
+    resumed with other settings."""
+    made = _search(tmp_path, "quadratic", "--pruner", "median", "--sampler", "random",
+                   "--seed", "7")
+    assert made.returncode == 0, made.stderr
+    again = _search(tmp_path, "quadratic")
+    assert again.returncode == 0, again.stderr
+    assert _run_settings(tmp_path) == (("median", "random", 7), [], {7})
+    show = run_cli("studies", "show", "s", "--storage", f"sqlite:///{tmp_path}/s.db",
+                   cwd=tmp_path)
+    assert "created with: pruner median, sampler random, seed 7" in show.stdout.splitlines()
+    assert "resumed " not in show.stdout, show.stdout
+
+
+def test_a_spec_files_settings_count_as_given_and_a_resume_without_them_keeps_them(
+        tmp_path):
+    """A spec file's pruner and seed are given: they make the study, a resume by flags
+    alone keeps them, and the file's other seed is recorded as a change."""
+    spec = tmp_path / "s.toml"
+    body = (f'trainable = "{TRAINABLES}:quadratic"\ntask = "scratch"\ntotal_steps = 40\n'
+            f'trials = 1\nrungs = [0.25, 1]\nstudy = "s"\n'
+            f'storage = "sqlite:///{tmp_path}/s.db"\npruner = "median"\n')
+    spec.write_text(body + "seed = 7\n")
+    made = run_cli("search", "--spec", str(spec), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert _search(tmp_path, "quadratic").returncode == 0
+    assert _run_settings(tmp_path) == (("median", "tpe", 7), [], {7})
+    spec.write_text(body + "seed = 8\n")
+    again = run_cli("search", "--spec", str(spec), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert _run_settings(tmp_path) == (
+        ("median", "tpe", 7), [{"pruner": "median", "sampler": "tpe", "seed": 8}], {7, 8})
+
+
+def test_create_only_again_without_settings_keeps_the_studys_for_its_workers(tmp_path):
+    """Before: ``search --create-only`` again without --pruner/--seed recorded plateau and
+    seed 0 as a resume, and the workers ran with them."""
+    made = _search(tmp_path, "quadratic", "--create-only", "--pruner", "median", "--seed", "7")
+    assert made.returncode == 0, made.stderr
+    again = _search(tmp_path, "quadratic", "--create-only", "--format", "json")
+    assert again.returncode == 0, again.stderr
+    data = json.loads(again.stdout)
+    assert (data["pruner"], data["sampler"], data["seed"]) == ("median", "tpe", 7)
+    assert _run_settings(tmp_path)[:2] == (("median", "tpe", 7), [])
+
+
 def test_create_only_with_format_json_prints_the_study_as_json(tmp_path):
     """Before: the text for people (``created study 's'; start workers with: ...``)
     whatever --format said, which no JSON reader takes."""

@@ -83,3 +83,33 @@ def test_workers_run_with_the_last_resumes_settings(tmp_path):
     assert isinstance(study.sampler.base, optuna.samplers.RandomSampler)
     assert goal.seed == 5
     assert study.user_attrs["seed"] == 0 and study.user_attrs["pruner"] == "plateau"
+
+
+def test_a_resume_through_the_api_without_pruner_sampler_or_seed_keeps_the_studys(
+        tmp_path):
+    """``run_search``'s ``pruner``, ``sampler`` and ``seed`` default to the study's: before,
+    to plateau, tpe and 0, which a resume ran with and recorded as a change."""
+    url = f"sqlite:///{tmp_path}/s.db"
+    run_search(f"{FILE}:quadratic", storage=url, fidelity=_fidelity(), pruner="median",
+               sampler="random", seed=7, **QUICK)
+    result = run_search(f"{FILE}:quadratic", storage=url, fidelity=_fidelity(), **QUICK)
+    attrs = result.study.user_attrs
+    assert (attrs["pruner"], attrs["sampler"], attrs["seed"]) == ("median", "random", 7)
+    assert "resumes" not in attrs
+    assert isinstance(result.study.pruner, optuna.pruners.MedianPruner)
+    first_rung = [t for t in result.study.trials if t.user_attrs.get("rung") == 0]
+    assert {t.user_attrs["seed"] for t in first_rung} == {7}  # finalists run 7 and 8
+    fresh = run_search(f"{FILE}:quadratic", storage=url, fidelity=_fidelity(),
+                       **{**QUICK, "study_name": "new"})
+    new = fresh.study.user_attrs
+    assert (new["pruner"], new["sampler"], new["seed"]) == ("plateau", "tpe", 0)
+
+
+def test_workers_of_a_study_made_again_without_settings_keep_the_studys(tmp_path):
+    url = f"sqlite:///{tmp_path}/s.db"
+    args = {"profile": PROFILE, "n_trials": 2, "study_name": "s", "storage": url}
+    create_search_study(f"{FILE}:quadratic", pruner="median", seed=5, **args)
+    create_search_study(f"{FILE}:quadratic", **args)
+    study, _, goal, _ = attach(open_storage(url), "s", "w1")
+    assert isinstance(study.pruner, optuna.pruners.MedianPruner)
+    assert goal.seed == 5 and "resumes" not in study.user_attrs
