@@ -120,7 +120,7 @@ def _errors(app: FastAPI) -> None:
         if any(not_sent_as_json(e) for e in errors):
             detail = media_type_detail(request.headers.get("content-type"))
             return JSONResponse({"detail": detail}, status_code=415)
-        entries = [body_entry(e) or {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
+        entries = [body_entry(e) or {"loc": list(e.get("loc", ())), "msg": _message(e),
                                      "type": str(e.get("type", ""))} for e in errors]
         return JSONResponse({"detail": entries}, status_code=422)
 
@@ -155,6 +155,16 @@ def _errors(app: FastAPI) -> None:
     async def internal(_request: Request, err: Exception) -> JSONResponse:
         _log.error("internal error", exc_info=err)
         return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def _message(entry: dict[str, Any]) -> str:
+    """A validation error's message; for one our validators raised (a ``ValueError``: a
+    run over 2**53 steps, lengths that disagree), its own line, as the CLI prints it, not
+    pydantic's ``Value error, `` before it."""
+    error = (entry.get("ctx") or {}).get("error")
+    if entry.get("type") == "value_error" and isinstance(error, ValueError):
+        return str(error)
+    return str(entry.get("msg", ""))
 
 
 def _suggest_json(rules_files: tuple[str, ...]) -> Any:

@@ -115,7 +115,7 @@ def test_a_run_over_2_53_steps_is_refused_alike_by_the_cli_and_the_service(
     assert response.status_code == 422, response.text
     [entry] = response.json()["detail"]
     assert entry["loc"] == ["body"] + ([loc] if loc else [])
-    assert entry["msg"].endswith(run_too_long(names.format(**fields))), entry
+    assert entry["msg"] == run_too_long(names.format(**fields)), entry  # not "Value error, ..."
 
 
 @pytest.mark.parametrize("steps", [2**40 + 1, 2**53])
