@@ -24,6 +24,7 @@ from lradvisor.storage import (
     study_identity,
     write_trial_batch,
 )
+from tests.distributed.conftest import fresh_pg_url, pg, pg_database  # noqa: F401 (fixtures)
 
 
 def test_default_url_and_env(monkeypatch):
@@ -422,3 +423,58 @@ def test_buffered_params_of_a_trial_ended_meanwhile_are_refused(tmp_path):
         trial.suggest_float("lr", 1e-4, 1.0, log=True)
     stored = optuna.load_study(study_name="e", storage=open_storage(url)).trials[0]
     assert stored.params == {} and stored.state.name == "FAIL"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "memory"])
+def test_study_overviews_count_what_each_loaded_study_holds(kind, tmp_path, request):
+    """What ``studies list`` shows of every study, read in a fixed number of queries (an
+    in-memory storage through Optuna's calls), against each study loaded by Optuna."""
+    import json
+    from collections import Counter
+
+    import optuna
+
+    from lradvisor.storage import study_overviews
+
+    if kind == "memory":
+        storage = optuna.storages.InMemoryStorage()
+    elif kind == "sqlite":
+        storage = open_storage(f"sqlite:///{tmp_path}/s.db")
+    else:
+        storage = open_storage(fresh_pg_url(request.getfixturevalue("pg"),
+                                            request.getfixturevalue("pg_database")))
+    spec = json.dumps({"family": "cosine", "params": {}, "peak_lr": 0.1})
+    ours = get_study(storage, "ours")
+    for key, value in {"full_steps": 40, "recommendation": {"family": "cosine"},
+                       "profile": {"task": "scratch"}}.items():
+        ours.set_user_attr(key, value)
+    states = optuna.trial.TrialState
+    ours.add_trials([optuna.trial.create_trial(
+        state=state, value=1.0 if state == states.COMPLETE else None,
+        user_attrs={"spec": spec, "steps_used": steps} if steps else {})
+        for state, steps in ((states.COMPLETE, 20), (states.PRUNED, 5), (states.FAIL, 0))])
+    ours.ask()  # left running
+    pruned_only = get_study(storage, "pruned-only")  # a spec, but on no completed trial
+    pruned_only.add_trial(optuna.trial.create_trial(
+        state=states.PRUNED, user_attrs={"spec": spec, "steps_used": 7}))
+    plain = optuna.create_study(study_name="plain", storage=storage, direction="maximize")
+    plain.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    optuna.create_study(study_name="two", storage=storage, directions=["minimize", "maximize"])
+    get_study(storage, "empty")
+
+    found = study_overviews(storage, ["full_steps", "recommendation", "not-stored"])
+    assert [o.name for o in found] == ["empty", "ours", "plain", "pruned-only", "two"]
+    for overview in found:
+        study = optuna.load_study(study_name=overview.name, storage=storage)
+        trials = study.get_trials(deepcopy=False)
+        assert overview.directions == tuple(d.name.lower() for d in study.directions)
+        assert overview.states == Counter(t.state.name for t in trials)
+        assert overview.steps_used == sum(t.user_attrs.get("steps_used", 0) for t in trials)
+        assert overview.user_attrs == {k: v for k, v in study.user_attrs.items()
+                                       if k in ("full_steps", "recommendation")}
+        assert overview.scheduled == any(t.state.name == "COMPLETE" and t.user_attrs.get("spec")
+                                         for t in trials)
+    assert found[1].states == {"COMPLETE": 1, "PRUNED": 1, "FAIL": 1, "RUNNING": 1}
+    assert found[1].steps_used == 25 and found[1].scheduled and not found[3].scheduled
+    if kind != "memory":
+        storage.engine.dispose()

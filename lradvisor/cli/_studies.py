@@ -34,33 +34,43 @@ def _open(storage: str | None, name: str | None = None) -> Any:
 @storage_option
 def list_cmd(storage: str | None) -> None:
     """One line per study: trials, compute, the recommended family."""
-    from lradvisor.search._report import summary
-    from lradvisor.storage import list_studies, load_study
+    from lradvisor.search._report import SUMMARY_ATTRS, summary_of
+    from lradvisor.storage import study_overviews
 
     rdb = _open(storage)
-    found = list_studies(rdb)
+    found = study_overviews(rdb, SUMMARY_ATTRS)  # all studies' counts in a few queries
     if not found:
         click.echo("No studies in this storage.")
         return
     click.echo(f"{'study':<28} {'dir':<8} {'trials':>6} {'pruned':>6} {'failed':>6} "
                f"{'full runs':>9}  best")
     for item in found:
-        study = load_study(rdb, item.study_name)
-        s = summary(study)
+        s = summary_of(item.name, "/".join(d[:3] for d in item.directions), item.states,
+                       item.steps_used, item.user_attrs)
         runs = "-" if s["full_run_equivalents"] is None else f"{s['full_run_equivalents']:.2f}"
         family, score, so_far = s["best"], s["best_value"], ""
-        if family is None:  # none stored (a killed search, the service's): as `best` says
-            from lradvisor.errors import StudyError
-            from lradvisor.search._recommend import study_recommendation
-
-            with contextlib.suppress(StudyError):
-                rec = study_recommendation(study)
-                family, score, so_far = rec.spec.family, rec.score, " so far"
+        if family is None and item.scheduled and len(item.directions) == 1:
+            family, score, so_far = _best_so_far(rdb, item.name)
         best = family or "-"
         if score is not None:
             best += f" ({score:.4g}){so_far}"
-        click.echo(f"{s['name']:<28} {s['direction'][:3]:<8} {s['trials']:>6} "
+        click.echo(f"{s['name']:<28} {s['direction']:<8} {s['trials']:>6} "
                    f"{s['pruned']:>6} {s['failed']:>6} {runs:>9}  {best}")
+
+
+def _best_so_far(rdb: Any, name: str) -> tuple[str | None, float | None, str]:
+    """``(family, score, " so far")`` of a study that stores no recommendation (a killed
+    search's, the service's), as ``studies best`` computes it from its trials; ``(None,
+    None, "")`` when it has none. Only such studies' trials are loaded."""
+    from lradvisor.errors import StudyError
+    from lradvisor.search._recommend import study_recommendation
+    from lradvisor.storage import load_study
+
+    try:
+        rec = study_recommendation(load_study(rdb, name))
+    except StudyError:
+        return None, None, ""
+    return rec.spec.family, rec.score, " so far"
 
 
 @studies.command()

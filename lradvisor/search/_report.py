@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,13 @@ from lradvisor.search._fidelity import Fidelity
 from lradvisor.search._rungs import leaderboard
 from lradvisor.search._trial import record_of
 
-__all__ = ["export_rows", "summary", "trial_rows", "write_plots"]
+__all__ = ["SUMMARY_ATTRS", "export_rows", "summary", "summary_of", "trial_rows",
+           "write_plots"]
 
 COLUMNS = ("number", "state", "value", "rung", "fidelity", "total_steps", "seed", "origin",
            "parent", "steps_used", "diverged", "error", "family", "peak_lr", "spec")
+#: The study user attributes :func:`summary_of` reads.
+SUMMARY_ATTRS = ("full_steps", "recommendation", "workload", "trainable")
 
 
 def trial_rows(study: Any, *, curves: bool = False,
@@ -70,26 +74,36 @@ def export_rows(study: Any, *, nested: bool) -> tuple[list[str], list[dict[str, 
 def summary(study: Any) -> dict[str, Any]:
     """Counts, compute and the stored recommendation of a study."""
     rows = trial_rows(study)
-    states = [r["state"] for r in rows]
-    steps = sum(r["steps_used"] or 0 for r in rows)
-    full = study.user_attrs.get("full_steps")
-    rec = study.user_attrs.get("recommendation")
+    states: dict[str, int] = {}
+    for row in rows:
+        states[row["state"]] = states.get(row["state"], 0) + 1
+    return summary_of(study.study_name, study.direction.name.lower(), states,
+                      sum(r["steps_used"] or 0 for r in rows), study.user_attrs)
+
+
+def summary_of(name: str, direction: str, states: Mapping[str, int], steps: float,
+               attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`summary` from the trials' counts by state, the steps they used and the
+    study's user attributes (``full_steps``, ``recommendation``, ``workload``,
+    ``trainable``: a list reads these alone, for all studies at once)."""
+    full = attrs.get("full_steps")
+    rec = attrs.get("recommendation")
     return {
-        "name": study.study_name,
-        "direction": study.direction.name.lower(),
-        "trials": len(rows),
-        "complete": states.count("COMPLETE"),
-        "pruned": states.count("PRUNED"),
-        "failed": states.count("FAIL"),
-        "running": states.count("RUNNING"),  # a killed search's, until a resume fails it
-        "waiting": states.count("WAITING"),
+        "name": name,
+        "direction": direction,
+        "trials": sum(states.values()),
+        "complete": states.get("COMPLETE", 0),
+        "pruned": states.get("PRUNED", 0),
+        "failed": states.get("FAIL", 0),
+        "running": states.get("RUNNING", 0),  # a killed search's, until a resume fails it
+        "waiting": states.get("WAITING", 0),
         "steps_used": steps,
         "full_steps": full,
         "full_run_equivalents": round(steps / full, 3) if full else None,
         "best": None if rec is None else rec.get("family"),
         "best_value": None if rec is None else rec.get("score"),
-        "workload": study.user_attrs.get("workload"),
-        "trainable": study.user_attrs.get("trainable"),
+        "workload": attrs.get("workload"),
+        "trainable": attrs.get("trainable"),
     }
 
 

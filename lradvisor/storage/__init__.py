@@ -31,6 +31,7 @@ from lradvisor.storage._open import (
     require_storage,
     resolve_url,
 )
+from lradvisor.storage._overview import StudyOverview, study_overviews
 from lradvisor.storage._studies import (
     STUDY_UID,
     delete_study,
@@ -52,6 +53,7 @@ __all__ = [
     "DEFAULT_STORAGE",
     "STORAGE_ENV",
     "STUDY_UID",
+    "StudyOverview",
     "buffered_params",
     "create_trial",
     "delete_study",
@@ -65,5 +67,6 @@ __all__ = [
     "stamp_study",
     "study_attrs",
     "study_identity",
+    "study_overviews",
     "write_trial_batch",
 ]

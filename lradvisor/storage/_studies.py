@@ -36,9 +36,9 @@ def get_study(
     if direction not in DIRECTIONS:
         raise StudyError(f"direction must be minimize or maximize, but got {direction!r}.")
     _check_name(name)
-    existing = {s.study_name: s for s in _summaries(storage)}
-    if name in existing:
-        stored = existing[name].direction.name.lower()
+    study_id = _study_id(storage, name)
+    if study_id is not None:
+        stored = "/".join(d.name.lower() for d in storage.get_study_directions(study_id))
         if stored != direction:
             raise StudyError(
                 f"study {name!r} exists with direction {stored}, but {direction} was asked; "
@@ -120,8 +120,8 @@ def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:
     import optuna
 
     _check_name(name)
-    names = [s.study_name for s in _summaries(storage)]
-    if name not in names:
+    if _study_id(storage, name) is None:
+        names = [s.study_name for s in storage.get_all_studies()]
         raise StudyError(
             f"no study named {name!r} in this storage; stored: {', '.join(names) or '(none)'}."
         )
@@ -129,8 +129,9 @@ def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:
 
 
 def list_studies(storage: optuna.storages.BaseStorage) -> list[Any]:
-    """Optuna's study summaries (name, direction, trial count, user attrs), by name."""
-    return sorted(_summaries(storage), key=lambda s: s.study_name)
+    """Optuna's ``FrozenStudy`` of every stored study (name, directions, user attrs), by
+    name; it reads no trial (:func:`study_overviews` counts them, all studies at once)."""
+    return sorted(storage.get_all_studies(), key=lambda s: s.study_name)
 
 
 def delete_study(storage: optuna.storages.BaseStorage, name: str) -> None:
@@ -155,10 +156,16 @@ def delete_study(storage: optuna.storages.BaseStorage, name: str) -> None:
             from None
 
 
-def _summaries(storage: optuna.storages.BaseStorage) -> list[Any]:
-    import optuna
+def _study_id(storage: optuna.storages.BaseStorage, name: str) -> int | None:
+    """The id of the study ``name``, ``None`` when there is none: one indexed query.
 
-    return optuna.get_all_study_summaries(storage, include_best_trial=False)
+    Not Optuna's study summaries, which read every trial of every study: looking each
+    study up through them made listing the studies quadratic in their number.
+    """
+    try:
+        return storage.get_study_id_from_name(name)
+    except KeyError:
+        return None
 
 
 def _check_name(name: Any) -> None:
