@@ -65,7 +65,8 @@ def report_html(storage_url: str | None, study_name: str, *, top: int = 5) -> st
     """
     from lradvisor.storage import load_study, open_storage
 
-    study = load_study(open_storage(storage_url, create=False), study_name)
+    study = load_study(open_storage(storage_url, create=False), study_name,
+                       single_objective=True)
     return build_report(study, top=top)
 
 

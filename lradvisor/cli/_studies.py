@@ -27,7 +27,7 @@ def _open(storage: str | None, name: str | None = None) -> Any:
     from lradvisor.storage import load_study, open_storage
 
     rdb = open_storage(storage, create=False)
-    return rdb if name is None else load_study(rdb, name)
+    return rdb if name is None else load_study(rdb, name, single_objective=True)
 
 
 @studies.command("list")
@@ -67,7 +67,7 @@ def _best_so_far(rdb: Any, name: str) -> tuple[str | None, float | None, str]:
     from lradvisor.storage import load_study
 
     try:
-        rec = study_recommendation(load_study(rdb, name))
+        rec = study_recommendation(load_study(rdb, name, single_objective=True))
     except StudyError:
         return None, None, ""
     return rec.spec.family, rec.score, " so far"

@@ -115,15 +115,27 @@ def study_attrs(storage: optuna.storages.BaseStorage, name: str,
                              if key is not None}
 
 
-def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:
-    """The stored study ``name``; a :class:`StudyError` listing the stored ones otherwise."""
+def load_study(storage: optuna.storages.BaseStorage, name: str, *,
+               single_objective: bool = False) -> optuna.Study:
+    """The stored study ``name``; a :class:`StudyError` listing the stored ones otherwise.
+
+    ``single_objective``: a study of several objectives (plain Optuna's, beside ours) is
+    a :class:`StudyError` too, for the readers of a best trial (Optuna has none there)."""
     import optuna
 
     _check_name(name)
-    if _study_id(storage, name) is None:
+    study_id = _study_id(storage, name)
+    if study_id is None:
         names = [s.study_name for s in storage.get_all_studies()]
         raise StudyError(
             f"no study named {name!r} in this storage; stored: {', '.join(names) or '(none)'}."
+        )
+    directions = storage.get_study_directions(study_id)
+    if single_objective and len(directions) > 1:
+        raise StudyError(
+            f"study {name!r} has {len(directions)} objectives "
+            f"({'/'.join(d.name.lower() for d in directions)}): lradvisor makes and reads "
+            "studies of one objective (this one was made by other code)."
         )
     return optuna.load_study(study_name=name, storage=storage)
 

@@ -17,7 +17,6 @@ from tests.conftest import one_line, run_cli
 SPEC = json.dumps({"family": "cosine", "params": {}, "peak_lr": 0.1})
 
 
-
 def _trial(value: float | None, state: str = "COMPLETE", **attrs: object) -> object:
     """A finished trial as a search stores it (its spec, rung and steps)."""
     curve = attrs.pop("curve", {10: 0.5, 20: value})
@@ -111,6 +110,25 @@ def test_a_plain_optuna_study_beside_ours_is_not_called_one_without_completed_tr
         .replace("'", "&#x27;") in out.read_text()
     ours = run_cli("studies", "best", "s", "--storage", url, "--format", "json")  # beside it
     assert ours.returncode == 0 and json.loads(ours.stdout)["score"] == 0.25
+
+
+def test_a_study_of_two_objectives_is_one_line_for_its_readers_and_can_be_deleted(
+        url, tmp_path):
+    """A multi-objective study plain Optuna made beside ours was a RuntimeError traceback
+    (Optuna's study.direction) in show, best, export, report and suggest --study."""
+    two = optuna.create_study(study_name="two", storage=url,
+                              directions=["minimize", "maximize"])
+    two.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)),
+                 n_trials=2)
+    says = ("Error: study 'two' has 2 objectives (minimize/maximize): lradvisor makes and "
+            "reads studies of one objective (this one was made by other code).")
+    for command in (("studies", "show", "two"), ("studies", "best", "two"),
+                    ("studies", "export", "two", "--format", "csv"),
+                    ("report", "two", "-o", str(tmp_path / "r.html")),
+                    ("suggest", "--study", "two")):
+        assert one_line(run_cli(*command, "--storage", url)) == says, command
+    assert run_cli("studies", "delete", "two", "--yes", "--storage", url).returncode == 0
+    assert [s.study_name for s in optuna.get_all_study_summaries(url)] == ["s"]
 
 
 def test_show_and_report_count_a_trial_left_running(url, tmp_path):
