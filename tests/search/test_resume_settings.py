@@ -51,7 +51,11 @@ def test_the_same_trainable_file_by_another_path_resumes(tmp_path, monkeypatch):
     monkeypatch.chdir(FILE.parent)
     url = f"sqlite:///{tmp_path}/s.db"
     run_search(f"{FILE.name}:quadratic", storage=url, fidelity=_fidelity(), **QUICK)
+    before = len(optuna.load_study(study_name="s", storage=url).trials)
     run_search(f"./{FILE.name}:quadratic", storage=url, fidelity=_fidelity(), **QUICK)
+    study = optuna.load_study(study_name="s", storage=url)
+    assert len(study.trials) > before  # resumed: it ran trials in the same study
+    assert study.user_attrs["trainable"] == f"{FILE.name}:quadratic"  # not overwritten
 
 
 def test_a_resume_under_another_pruner_and_seed_keeps_the_creations_and_records_it(
