@@ -353,6 +353,29 @@ def test_search_lr_find_sets_the_peak_lr_range(tmp_path):
     assert sampled and all(found.suggestion.low <= lr <= found.suggestion.high for lr in sampled)
 
 
+@pytest.mark.parametrize("given, seed", [((), 7), (("--seed", "3"), 3)],
+                         ids=["the study's", "given"])
+def test_search_lr_find_on_a_resume_sweeps_with_the_seed_the_search_runs_with(
+        tmp_path, given, seed):
+    """A resume without --seed keeps the study's (ce53525): its sweep ran with seed 0."""
+    from lradvisor.search import Fidelity, run_search
+    from lradvisor.storage import load_study, open_storage
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    profile = {"task": "quick", "optimizer": "sgd", "total_steps": 40}
+    run_search(f"{HERE}:mlp_sweep", profile=profile, n_trials=1, storage=url, study_name="s",
+               seed=7, fidelity=Fidelity(rungs=(0.5, 1.0)), device="cpu")
+    out = CliRunner().invoke(cli, [
+        "search", "--trainable", f"{HERE}:mlp_sweep", "--task", "quick", "--optimizer", "sgd",
+        "--total-steps", "40", "--trials", "1", "--rungs", "0.5,1", "--storage", url,
+        "--study", "s", "--lr-find", *given,
+    ])
+    assert out.exit_code == 0, out.output
+    attrs = load_study(open_storage(url), "s").user_attrs
+    assert attrs["lr_find"]["seed"] == seed
+    assert attrs["seed"] == 7  # the study's own, kept
+
+
 MARKED = """
 import pathlib, sys
 sys.path.insert(0, {tests!r})

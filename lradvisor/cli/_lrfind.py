@@ -129,16 +129,18 @@ def _clipped(values: Any) -> list[float]:
     return [min(v, top) if math.isfinite(v) else top for v in values]
 
 
-def sweep_for_search(settings: dict[str, Any]) -> Any:
+def sweep_for_search(settings: dict[str, Any], *, seed: int) -> Any:
     """``search --lr-find``: one range test on the search's trainable, announced on stderr.
+
+    ``seed`` is the one the search runs with (given, else a resumed study's own), not
+    the settings' (``None`` on a resume that gives none).
 
     Returns the :class:`~lradvisor.lrfind.LRFindResult`; its suggestion's ``low`` and
     ``high`` become the search's peak-LR range, and the search stores it with the study.
     """
     if settings.get("trainable") is None and settings.get("workload") is None:
         raise click.UsageError("--lr-find needs --trainable or --workload.")
-    result = _sweep(settings.get("trainable"), workload=settings.get("workload"),
-                    seed=settings.get("seed") or 0)
+    result = _sweep(settings.get("trainable"), workload=settings.get("workload"), seed=seed)
     sug = result.suggestion
     click.echo(f"lr-find: {sug.describe()}; searching peak LR in {sug.low:.3g} .. "
                f"{sug.high:.3g}.", err=True)

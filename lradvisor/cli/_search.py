@@ -80,8 +80,7 @@ def search(fmt: str, spec_file: str | None, **options: Any) -> None:
     if settings.get("lr_find"):
         from lradvisor.cli._lrfind import sweep_for_search
 
-        _check_before_sweep(settings, fidelity)
-        found = sweep_for_search(settings)
+        found = sweep_for_search(settings, seed=_check_before_sweep(settings, fidelity))
     bar = _Bar()
     try:
         result = run_search(
@@ -104,18 +103,29 @@ def search(fmt: str, spec_file: str | None, **options: Any) -> None:
     _finish(result, fmt)
 
 
-def _check_before_sweep(settings: dict[str, Any], fidelity: Any) -> None:
+def _check_before_sweep(settings: dict[str, Any], fidelity: Any) -> int:
     """What ``run_search`` refuses (profile, length, families, rules, seed, budget,
-    storage), checked before ``--lr-find``'s sweep runs the user's training, not after."""
-    from lradvisor.search._search import _prepare, check_settings
-    from lradvisor.storage import open_storage
+    storage), checked before ``--lr-find``'s sweep runs the user's training, not after.
 
-    _prepare(settings.get("trainable"), settings.get("profile"), settings.get("workload"),
-             settings.get("families"), settings.get("rules") or (), settings.get("study"),
-             _learned(), settings["direction"])
+    Returns the seed the search will run with, for the sweep: the one given, else a
+    resumed study's own (as ``run_search`` keeps it), else the default of a new study.
+    """
+    from lradvisor.search._search import _prepare, check_settings
+    from lradvisor.search._settings import RESUMES_ATTR, RUN_KEYS, given_or_stored
+    from lradvisor.storage import open_storage, study_attrs
+
+    setup = _prepare(settings.get("trainable"), settings.get("profile"),
+                     settings.get("workload"), settings.get("families"),
+                     settings.get("rules") or (), settings.get("study"), _learned(),
+                     settings["direction"])
     check_settings(settings["trials"], settings.get("seed"), settings.get("timeout"), fidelity,
                    settings.get("budget"))
-    open_storage(settings.get("storage")).engine.dispose()
+    rdb = open_storage(settings.get("storage"))
+    try:
+        found = study_attrs(rdb, setup["name"], (*RUN_KEYS, RESUMES_ATTR))
+    finally:
+        rdb.engine.dispose()
+    return int(given_or_stored(found[1] if found else {}, {"seed": settings.get("seed")})["seed"])
 
 
 def _finish(result: Any, fmt: str) -> None:
