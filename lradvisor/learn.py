@@ -32,7 +32,7 @@ def collect(storage_url: str | None) -> list[dict[str, Any]]:
     ``family_scores``, ``winner``, ``lr_ratio``, ``lr_find_ratio``."""
     from lradvisor.storage import list_studies, load_study, open_storage
 
-    storage = open_storage(storage_url)
+    storage = open_storage(storage_url, create=False)  # only reads: a read-only file will do
     out = []
     for summary in list_studies(storage):
         study = load_study(storage, summary.study_name)

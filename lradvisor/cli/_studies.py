@@ -21,12 +21,13 @@ def studies() -> None:
     """List, show, export and delete stored studies."""
 
 
-def _open(storage: str | None, name: str | None = None) -> Any:
-    """The storage (or its study ``name``); these commands only read: a missing SQLite
-    file is an error, not created."""
+def _open(storage: str | None, name: str | None = None, *, write: bool = False) -> Any:
+    """The storage (or its study ``name``); a missing SQLite file is an error, not
+    created. These commands only read (a read-only database is opened read-only), but
+    ``delete``, which says ``write``."""
     from lradvisor.storage import load_study, open_storage
 
-    rdb = open_storage(storage, create=False)
+    rdb = open_storage(storage, create=False, write=write)
     return rdb if name is None else load_study(rdb, name, single_objective=True)
 
 
@@ -221,7 +222,7 @@ def delete(name: str, storage: str | None, yes: bool) -> None:
     """Delete a study and all its trials."""
     from lradvisor.storage import delete_study, load_study
 
-    rdb = _open(storage)
+    rdb = _open(storage, write=True)  # a read-only database: one line before any question
     load_study(rdb, name)  # a study that is not there is an error before any question
     if not yes and not click.confirm(f"Delete study {name!r} and all its trials?"):
         click.echo(f"Kept study {name!r}.", err=True)

@@ -242,8 +242,8 @@ def best_recommendations(storage_url: str | None, study_name: str) -> list[Any]:
     """As :func:`best_recommendation`, then its runners-up (the other finalists)."""
     from lradvisor.storage import load_study, open_storage
 
-    return study_recommendations(load_study(open_storage(storage_url), study_name,
-                                            single_objective=True))
+    storage = open_storage(storage_url, create=False)  # only reads: a read-only file will do
+    return study_recommendations(load_study(storage, study_name, single_objective=True))
 
 
 def study_recommendation(study: Any) -> Any:

@@ -10,8 +10,10 @@ import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from lradvisor.errors import StudyError
+from lradvisor.storage._read_only import read_only_params, read_only_uri, unwritable
 
 if TYPE_CHECKING:
     import optuna
@@ -25,15 +27,21 @@ def resolve_url(url: str | None = None) -> str:
     return url or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
 
 
-def open_storage(url: str | None = None, *, create: bool = True) -> optuna.storages.RDBStorage:
+def open_storage(url: str | None = None, *, create: bool = True,
+                 write: bool | None = None) -> optuna.storages.RDBStorage:
     """Connect to the study database at ``url`` (see :func:`resolve_url`), creating tables.
 
     A relative SQLite path is taken from the current directory and its folder is
     created. ``create=False`` is for commands that only read studies: an SQLite file
     that does not exist is then an error (a mistyped path is reported) and nothing is
-    created. Anything that keeps the database from being used (a bad URL, a missing
-    driver, a server that does not answer, a file that is not a database, tables of
-    another Optuna version) raises one :class:`StudyError` line before any trial runs.
+    created. ``write`` (default: ``create``) says whether the caller writes to it
+    (``studies delete`` writes but creates nothing). An SQLite file this process cannot
+    write (a read-only file, or one in a folder where SQLite cannot make its ``-wal``
+    and ``-shm`` files) is opened read-only, tables untouched, when ``write`` is false,
+    and refused in one line when it is true. Anything that keeps the database from
+    being used (a bad URL, a missing driver, a server that does not answer, a file that
+    is not a database, tables of another Optuna version) raises one
+    :class:`StudyError` line before any trial runs.
     """
     import sqlite3
 
@@ -49,10 +57,13 @@ def open_storage(url: str | None = None, *, create: bool = True) -> optuna.stora
             "postgresql+psycopg://user@host/db."
         )
     engine_kwargs: dict[str, Any] = {}
+    read_only = None
     if url.startswith("sqlite"):
         if not create:
             require_storage(url)
-        _make_sqlite_folder(url)
+        read_only = _read_only(url, write=create if write is None else write)
+        if read_only is None:
+            _make_sqlite_folder(url)
         engine_kwargs["connect_args"] = {"timeout": 30}
     elif url.startswith("postgresql"):
         # TCP keepalives, so a connection whose server vanished fails instead of hanging.
@@ -62,15 +73,20 @@ def open_storage(url: str | None = None, *, create: bool = True) -> optuna.stora
         engine_kwargs["pool_pre_ping"] = True
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        storage = open_schema_once(  # workers started together create tables once
-            url, lambda: optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs))
+        if read_only is not None:  # no schema to create, no lock file to take
+            storage = optuna.storages.RDBStorage(read_only, engine_kwargs=engine_kwargs,
+                                                 skip_table_creation=True)
+        else:  # workers started together create tables once
+            storage = open_schema_once(
+                url, lambda: optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs))
     except (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, ImportError, ValueError,
             OSError, RuntimeError) as err:
         # sqlite3: the schema lock reads the file (not a database); RuntimeError: Optuna
         # refuses tables another Optuna version made ("optuna storage upgrade", ...)
         reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         raise StudyError(f"cannot open study storage {_safe(url)}: {reason}") from None
-    if url.startswith("sqlite") and storage.engine.url.database not in (None, "", ":memory:"):
+    if (url.startswith("sqlite") and read_only is None
+            and storage.engine.url.database not in (None, "", ":memory:")):
         _fast_sqlite(storage.engine)
     return storage
 
@@ -119,8 +135,9 @@ def require_storage(url: str | None = None) -> None:
         )
     import sqlite3
 
+    target, uri = (path, False) if unwritable(path) is None else (read_only_uri(path), True)
     try:
-        with contextlib.closing(sqlite3.connect(path)) as db:
+        with contextlib.closing(sqlite3.connect(target, uri=uri)) as db:
             tables = {row[0] for row in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.Error as err:
@@ -130,6 +147,31 @@ def require_storage(url: str | None = None) -> None:
             f"cannot open study storage {_safe(url)}: {str(path)!r} holds no studies (no "
             "study tables; this command only reads studies, a search creates them)."
         )
+
+
+def _read_only(url: str, *, write: bool) -> str | None:
+    """The URL that opens the SQLite file ``url`` names read-only (SQLite's ``mode=ro``,
+    see :mod:`lradvisor.storage._read_only`) when this process cannot write it; ``None``
+    when it can, or when ``url`` names no existing file.
+
+    Raises:
+        StudyError: the file cannot be written and ``write`` says the caller writes.
+    """
+    database = _sqlite_database(url)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None  # a file: URI says its own mode
+    path = Path(database).expanduser().absolute()
+    why = unwritable(path) if path.is_file() else None
+    if why is None:
+        return None
+    if write:
+        raise StudyError(f"cannot write to study storage {_safe(url)}: {why}; this command "
+                         "writes to it (the commands that only read studies can use it).")
+    from sqlalchemy.engine import make_url
+
+    query = {**read_only_params(path), "uri": "true"}
+    return make_url(url).set(database=f"file:{quote(str(path))}", query=query) \
+        .render_as_string(hide_password=False)
 
 
 def _sqlite_database(url: str) -> str | None:
