@@ -81,13 +81,17 @@ def _requeue(study: Any, trial: Any, max_requeues: int) -> None:
 
 
 def reap_all(trials: Any) -> dict[str, list[int]]:
-    """Reap every study of ``trials``' storage that has running remote trials."""
+    """Reap every study of ``trials``' storage that has running remote trials.
+
+    Only those studies are read (found in one query): the others' trials are not.
+    """
     import optuna
+
+    from lradvisor.storage._overview import running_studies
 
     out: dict[str, list[int]] = {}
     storage = trials.storage
-    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-        name = summary.study_name
+    for name in running_studies(storage, REMOTE):
         try:
             study_id = storage.get_study_id_from_name(name)
             running = storage.get_all_trials(study_id, deepcopy=False,

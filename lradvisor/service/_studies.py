@@ -21,19 +21,26 @@ _SHOWN = ("profile", "full_steps", "fidelity", "rules", "pruner", "sampler", "re
 
 
 def list_view(trials: RemoteTrials) -> list[dict[str, Any]]:
-    """One entry per study: name, direction, trial count, full run length, task."""
-    import optuna
+    """One entry per study, by name: name, direction, trial count, full run length, task,
+    and ``created``, its earliest trial's start (``None`` before any), as Optuna's study
+    summaries give it.
+
+    Read in a fixed number of queries (:func:`~lradvisor.storage.study_overviews`), not by
+    loading every trial of every study. A study of several objectives (plain Optuna's)
+    has its directions joined by ``/`` (``"minimize/maximize"``).
+    """
+    from lradvisor.storage import study_overviews
 
     out = []
-    for s in optuna.get_all_study_summaries(trials.storage, include_best_trial=False):
+    for s in study_overviews(trials.storage, ("full_steps", "profile")):
         attrs = s.user_attrs
         out.append({
-            "name": s.study_name, "direction": s.direction.name.lower(),
-            "n_trials": s.n_trials, "full_steps": attrs.get("full_steps"),
+            "name": s.name, "direction": "/".join(s.directions),
+            "n_trials": sum(s.states.values()), "full_steps": attrs.get("full_steps"),
             "task": (attrs.get("profile") or {}).get("task"),
             "created": s.datetime_start.isoformat() if s.datetime_start else None,
         })
-    return sorted(out, key=lambda e: e["name"])
+    return out
 
 
 def study_view(trials: RemoteTrials, name: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Every study of a database at a glance, in a fixed number of queries.
 
-What ``lradvisor studies list`` shows: each study's direction, its trials counted by
-state, the optimizer steps they used, and a few of its user attributes. Loading each
+What ``lradvisor studies list`` and the service's ``GET /v1/studies`` show: each
+study's direction, its trials counted by state, when the first started, the optimizer
+steps they used, and a few of its user attributes. Loading each
 study to count its trials costs queries per study and reads every trial's parameters,
 attributes and curve; here six queries read only those columns, whatever the number
 of studies, so listing costs time linear in the trials counted and nothing per curve.
@@ -12,12 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["StudyOverview", "study_overviews"]
+__all__ = ["StudyOverview", "running_studies", "study_overviews"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class StudyOverview:
         user_attrs: the study's user attributes of the keys asked for, where stored.
         scheduled: some completed trial stores a ``spec`` (lradvisor's: a trial of plain
             Optuna's stores none), so a recommendation can be computed from its trials.
+        datetime_start: the earliest start of its trials, as Optuna's ``StudySummary``
+            gives it (when the study started running); ``None`` before any trial started.
     """
 
     name: str
@@ -40,6 +44,7 @@ class StudyOverview:
     steps_used: float = 0
     user_attrs: Mapping[str, Any] = field(default_factory=dict)
     scheduled: bool = False
+    datetime_start: datetime | None = None
 
 
 def study_overviews(storage: optuna.storages.BaseStorage,
@@ -68,6 +73,38 @@ def study_overviews(storage: optuna.storages.BaseStorage,
     return sorted(found, key=lambda s: s.name)
 
 
+def running_studies(storage: optuna.storages.BaseStorage, key: str) -> list[str]:
+    """The names of the studies with a RUNNING trial that stores the user attribute
+    ``key`` (any value), by name: one query, which reads no trial of any other study.
+
+    Example:
+        >>> from lradvisor.storage import get_study, open_storage
+        >>> storage = open_storage("sqlite://")
+        >>> get_study(storage, "served").ask().set_user_attr("remote", True)
+        >>> trial = get_study(storage, "local").ask()  # running, not marked
+        >>> running_studies(storage, "remote")
+        ['served']
+    """
+    import optuna
+
+    running = optuna.trial.TrialState.RUNNING
+    backend = getattr(storage, "_backend", storage)
+    if not isinstance(backend, optuna.storages.RDBStorage):
+        return sorted(s.study_name for s in storage.get_all_studies()
+                      if any(key in t.user_attrs for t in storage.get_all_trials(
+                          s._study_id, deepcopy=False, states=(running,))))
+    from optuna.storages._rdb import models
+    from sqlalchemy import select
+
+    study, trial, attr = models.StudyModel, models.TrialModel, models.TrialUserAttributeModel
+    with backend.engine.connect() as conn:
+        return sorted(conn.execute(
+            select(study.study_name).distinct()
+            .join(trial, trial.study_id == study.study_id)
+            .join(attr, attr.trial_id == trial.trial_id)
+            .where(trial.state == running, attr.key == key)).scalars())
+
+
 def _from_rdb(storage: optuna.storages.RDBStorage, keys: tuple[str, ...]) -> list[StudyOverview]:
     from optuna.storages._rdb import models
     from sqlalchemy import select
@@ -79,9 +116,10 @@ def _from_rdb(storage: optuna.storages.RDBStorage, keys: tuple[str, ...]) -> lis
         names = {int(i): str(n) for i, n in conn.execute(select(study.study_id,
                                                                 study.study_name))}
         directions, attrs = _directions(conn), _attrs(conn, keys)
-        states, steps, scheduled = _states(conn), _steps(conn), _scheduled(conn)
+        (states, starts), steps, scheduled = _states(conn), _steps(conn), _scheduled(conn)
     return [StudyOverview(name, tuple(directions.get(sid, ())), states.get(sid, {}),
-                          steps.get(sid, 0), attrs.get(sid, {}), sid in scheduled)
+                          steps.get(sid, 0), attrs.get(sid, {}), sid in scheduled,
+                          starts.get(sid))
             for sid, name in names.items()]
 
 
@@ -110,16 +148,28 @@ def _attrs(conn: Any, keys: tuple[str, ...]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def _states(conn: Any) -> dict[int, dict[str, int]]:
+def _states(conn: Any) -> tuple[dict[int, dict[str, int]], dict[int, datetime]]:
+    """Each study's trials counted by state, and the earliest start of its trials."""
     from optuna.storages._rdb import models
     from sqlalchemy import func, select
 
     trial = models.TrialModel
+    # Optuna 5 stores UTC in the column; its TrialModel.datetime_start, a property, reads
+    # it back as local time (that property cannot be selected, the column it wraps can)
+    utc = getattr(trial, "_datetime_start_utc", None)
+    column = trial.datetime_start if utc is None else utc
     out: dict[int, dict[str, int]] = {}
-    for sid, state, count in conn.execute(select(trial.study_id, trial.state, func.count())
-                                          .group_by(trial.study_id, trial.state)):
+    starts: dict[int, datetime] = {}
+    for sid, state, count, start in conn.execute(
+            select(trial.study_id, trial.state, func.count(), func.min(column))
+            .group_by(trial.study_id, trial.state)):
         out.setdefault(sid, {})[state.name] = int(count)
-    return out
+        if start is not None and (sid not in starts or start < starts[sid]):
+            starts[sid] = start
+    if utc is not None:
+        starts = {sid: s.replace(tzinfo=timezone.utc).astimezone().replace(tzinfo=None)
+                  for sid, s in starts.items()}
+    return out, starts
 
 
 def _steps(conn: Any) -> dict[int, float]:
@@ -154,9 +204,13 @@ def _from_trials(name: str, directions: Iterable[Any], user_attrs: Mapping[str, 
     states: dict[str, int] = {}
     steps: float = 0
     scheduled = False
+    starts = []
     for trial in trials:
         states[trial.state.name] = states.get(trial.state.name, 0) + 1
         steps += trial.user_attrs.get("steps_used") or 0
         scheduled |= trial.state.name == "COMPLETE" and bool(trial.user_attrs.get("spec"))
+        if trial.datetime_start is not None:
+            starts.append(trial.datetime_start)
     return StudyOverview(name, tuple(d.name.lower() for d in directions), states, steps,
-                         {k: user_attrs[k] for k in keys if k in user_attrs}, scheduled)
+                         {k: user_attrs[k] for k in keys if k in user_attrs}, scheduled,
+                         min(starts, default=None))
