@@ -2,10 +2,11 @@
 
 What ``lradvisor studies list`` and the service's ``GET /v1/studies`` show: each
 study's direction, its trials counted by state, when the first started, the optimizer
-steps they used, and a few of its user attributes. Loading each
-study to count its trials costs queries per study and reads every trial's parameters,
-attributes and curve; here six queries read only those columns, whatever the number
-of studies, so listing costs time linear in the trials counted and nothing per curve.
+steps they used, and a few of its user attributes. Loading each study to count its
+trials costs queries per study and reads every trial's parameters, attributes and
+curve; here six queries read only those columns, whatever the number of studies, so
+listing costs time linear in the trials counted and nothing per curve. And which
+studies have running trials of a kind (the service's remote ones), in one query.
 """
 
 from __future__ import annotations
