@@ -202,15 +202,19 @@ class SchedulePolicy:
         return self.total_steps, self.interval
 
     def _fixed(self, optimizer: Any, length: int | None) -> Any:
-        """The native torch class where one matches, else :class:`SpecLR`."""
+        """The native torch class where one matches, else :class:`SpecLR`; a
+        ``CosineAnnealingLR`` held at its floor past the end, as the spec's curve is."""
         from lradvisor.schedules import build_scheduler
 
         sched = build_scheduler(optimizer, self.spec, length)
-        if type(sched).__name__ != "LambdaLR":
+        name = type(sched).__name__
+        if name not in ("LambdaLR", "CosineAnnealingLR"):
             return sched
-        from lradvisor.policy._fixed import SpecLR
+        from lradvisor.policy import _fixed
 
-        return SpecLR(optimizer, self.spec, self.spec.run_length(length))
+        if name == "CosineAnnealingLR":
+            return _fixed.CosineAnnealingLR(optimizer, T_max=sched.T_max, eta_min=sched.eta_min)
+        return _fixed.SpecLR(optimizer, self.spec, self.spec.run_length(length))
 
     def _adaptive(self, optimizer: Any, length: int | None) -> Any:
         from lradvisor.policy._adaptive import AdaptiveDecayLR
