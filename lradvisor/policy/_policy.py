@@ -18,7 +18,7 @@ from typing import Any
 from lradvisor.plateau import PlateauDetector
 from lradvisor.policy._errors import PolicyError
 from lradvisor.schedules import ScheduleSpec, as_spec
-from lradvisor.schedules._spec import OPEN_ENDED
+from lradvisor.schedules._spec import OPEN_ENDED, check_total_steps
 
 __all__ = ["STATE_FORMAT", "ResumeWarning", "SchedulePolicy"]
 
@@ -68,7 +68,7 @@ class SchedulePolicy:
         self.spec = as_spec(spec)
         self.recommendation = recommendation
         self.alternatives = tuple(alternatives)
-        self.total_steps = total_steps
+        self.total_steps = None if total_steps is None else check_total_steps(total_steps)
         if interval not in ("step", "epoch"):
             raise PolicyError(f"interval must be 'step' or 'epoch', but got {interval!r}.")
         self.interval = interval
@@ -152,9 +152,17 @@ class SchedulePolicy:
           families can follow.
 
         Raises:
-            PolicyError: ``epochs`` or ``steps_per_epoch`` not an integer >= 1, or
-                lengths that disagree.
+            PolicyError: ``optimizer`` is not a ``torch.optim.Optimizer``; ``epochs`` or
+                ``steps_per_epoch`` not an integer >= 1, or lengths that disagree.
         """
+        from torch.optim import Optimizer
+
+        if not isinstance(optimizer, Optimizer):  # before set_peak writes to it
+            got = "None" if optimizer is None else f"a {type(optimizer).__name__}"
+            raise PolicyError(
+                f"attach needs a torch.optim.Optimizer (the one whose step() the scheduler "
+                f"follows), but got {got}; pass the optimizer, not the model or its params."
+            )
         length, interval = self._length(total_steps, epochs, steps_per_epoch)
         peak = self.spec.peak_lr
         if peak is not None:
@@ -197,8 +205,8 @@ class SchedulePolicy:
                     f"({epochs}, stepped per epoch), not both without steps_per_epoch."
                 )
             return epochs, "epoch"
-        if total_steps is not None:
-            return total_steps, "step"
+        if total_steps is not None:  # a plain int: the state_dict is saved with it
+            return check_total_steps(total_steps), "step"
         return self.total_steps, self.interval
 
     def _fixed(self, optimizer: Any, length: int | None) -> Any:

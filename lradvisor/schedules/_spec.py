@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -275,7 +276,10 @@ def check_peak_lr(peak_lr: Any) -> float:
 
 
 def check_total_steps(total_steps: Any) -> int:
-    """``total_steps`` as a positive int, or a :class:`SpecError` naming the bad value."""
+    """``total_steps`` as a positive int (numpy's integers too), or a :class:`SpecError`
+    naming the bad value."""
+    if isinstance(total_steps, numbers.Integral) and not isinstance(total_steps, bool):
+        total_steps = int(total_steps)  # numpy's integers
     if isinstance(total_steps, bool) or not isinstance(total_steps, (int, float)):
         raise SpecError(f"total_steps must be a positive integer, but got {total_steps!r}.")
     if not math.isfinite(total_steps) or total_steps != int(total_steps) or total_steps < 1:

@@ -1,0 +1,53 @@
+"""What ``SchedulePolicy.attach`` takes as a length and as an optimizer, and what it refuses."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from lradvisor import ScheduleSpec
+from lradvisor.errors import SpecError
+from lradvisor.policy import PolicyError, SchedulePolicy
+from lradvisor.schedules import build_scheduler
+
+
+def _opt() -> torch.optim.Optimizer:
+    return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+
+
+@pytest.mark.parametrize("family", ["cosine", "onecycle", "wsd", "plateau"])
+def test_a_numpy_integer_total_steps_is_a_length(family) -> None:
+    """``len(loader) * np.int64(epochs)`` is a numpy integer; ``epochs=`` took one already."""
+    policy = SchedulePolicy.from_spec(ScheduleSpec.create(family, peak_lr=0.1))
+    policy.attach(_opt(), total_steps=np.int64(40))
+    assert policy.total_steps == 40 and type(policy.total_steps) is int
+    buf = io.BytesIO()
+    torch.save(policy.state_dict(), buf)
+    buf.seek(0)
+    assert torch.load(buf, weights_only=True)["total_steps"] == 40
+    _, sched = policy.hf_optimizers(_opt(), np.int32(40))
+    assert policy.total_steps == 40
+    assert SchedulePolicy.from_spec(family, total_steps=np.int64(40)).attach(_opt()) is not None
+    assert build_scheduler(_opt(), family, np.uint16(40)) is not None
+
+
+@pytest.mark.parametrize("bad", [np.float64(40.5), np.int64(0), np.bool_(True), "40"])
+def test_a_bad_total_steps_is_still_refused_naming_it(bad) -> None:
+    with pytest.raises(SpecError, match=r"total_steps must be a positive integer, but got "):
+        SchedulePolicy.from_spec("cosine").attach(_opt(), total_steps=bad)
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [(torch.nn.Linear(2, 1), "Linear"), (None, "None"), ([{"lr": 0.1}], "list")],
+)
+def test_attach_to_something_not_an_optimizer_names_it(given, named) -> None:
+    """A model (or nothing) where the optimizer goes is one PolicyError naming it, not an
+    AttributeError from inside torch or set_peak."""
+    policy = SchedulePolicy.from_spec(ScheduleSpec.create("cosine", peak_lr=0.1))
+    with pytest.raises(PolicyError, match=rf"attach needs a torch\.optim\.Optimizer.*{named}"):
+        policy.attach(given, total_steps=10)
+    assert policy.scheduler is None
