@@ -86,6 +86,8 @@ class AdaptiveDecayLR(MetricScheduler):
             last_epoch=last_epoch,
         )
 
+    _caller_depth = 3  # step() below calls MetricScheduler.step
+
     def step(self, metrics: Any = None) -> None:  # type: ignore[override]
         """Count one step; with ``metrics``, observe it. After warmup, without a metric,
         the LR cannot change, so the step is only counted (the common per-batch call)."""

@@ -97,6 +97,10 @@ class MetricScheduler(LRScheduler):
 
     _get_closed_form_lr = get_lr
 
+    # frames from the warning in step() up to the caller's step() call (a subclass whose
+    # step() calls this one adds one), so the warning names the caller's line as torch's
+    _caller_depth = 2
+
     def step(self, metrics: Any = None) -> None:  # type: ignore[override]
         """Count one scheduler step; with ``metrics``, then observe it (after warmup).
 
@@ -112,7 +116,7 @@ class MetricScheduler(LRScheduler):
                 "Detected call of `lr_scheduler.step()` before `optimizer.step()`: the "
                 "schedule's first LR is skipped. Call optimizer.step() first.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=self._caller_depth,
             )
         self._step_count += 1
         self.last_epoch += 1
