@@ -10,7 +10,7 @@ demo: setup
 test: setup-test
 	scripts/services.sh
 	scripts/test-deps.sh
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q -n auto --maxprocesses 4 --dist worksteal
 lint:
 	scripts/setup.sh lint
 	.venv/bin/ruff check lradvisor benchmarks tests
