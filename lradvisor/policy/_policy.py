@@ -72,6 +72,9 @@ class SchedulePolicy:
         if interval not in ("step", "epoch"):
             raise PolicyError(f"interval must be 'step' or 'epoch', but got {interval!r}.")
         self.interval = interval
+        if detector is not None and not isinstance(detector, PlateauDetector):
+            raise TypeError("detector must be a lradvisor.plateau.PlateauDetector (or None), "
+                            f"but got a {type(detector).__name__}.")
         self.detector = detector
         self.auto_decay = bool(auto_decay)
         self.scheduler: Any = None

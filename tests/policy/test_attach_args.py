@@ -51,3 +51,11 @@ def test_attach_to_something_not_an_optimizer_names_it(given, named) -> None:
     with pytest.raises(PolicyError, match=rf"attach needs a torch\.optim\.Optimizer.*{named}"):
         policy.attach(given, total_steps=10)
     assert policy.scheduler is None
+
+
+@pytest.mark.parametrize("bad", [5, {"window": 5}, "plateau"])
+def test_a_detector_that_is_not_one_is_refused_when_the_policy_is_made(bad) -> None:
+    """Before: accepted, then an AttributeError from inside the first ``observe``."""
+    with pytest.raises(TypeError, match=r"^detector must be a lradvisor.plateau.PlateauDetector"
+                                        rf" \(or None\), but got a {type(bad).__name__}\.$"):
+        SchedulePolicy.from_spec("plateau", detector=bad)
