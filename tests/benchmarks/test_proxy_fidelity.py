@@ -8,7 +8,7 @@ import math
 import pytest
 
 from benchmarks._trials import Recorder, spec_sequence
-from benchmarks.proxy_fidelity import main, simulate_search
+from benchmarks.proxy_fidelity import CEILING, OTHER_SEED, main, simulate_search
 
 
 def test_simulated_search_spends_the_planned_steps_and_picks_a_finalist() -> None:
@@ -61,3 +61,24 @@ def test_settings_must_be_valid_rungs(tmp_path) -> None:
     with pytest.raises(StudyError, match="strictly increasing"):
         main(["--workloads", "digits-cnn", "--seeds", "1", "--specs", "3", "--fractions",
               "0.25", "--settings", "0.5/0.25", "--full-steps", "40", "--out", str(tmp_path)])
+
+
+def test_the_ceiling_row_ranks_full_runs_of_another_seed(tmp_path) -> None:
+    """``--ceiling``: the same specs at full length on seed + OTHER_SEED, ranked against
+    the table's full runs, as a row of its own."""
+    from benchmarks._common import spearman
+    from lradvisor.search import rung_steps
+    from lradvisor.workloads import run
+
+    fid_rows, _ = main([
+        "--workloads", "tabular-mlp", "--seeds", "1", "--specs", "4", "--fractions", "0.25",
+        "--settings", "0.25/1", "--full-steps", "40", "--ceiling", "--out", str(tmp_path),
+        "--name", "ceil"])
+    assert [r["fraction"] for r in fid_rows] == [0.25, CEILING]
+    specs = spec_sequence("tabular-mlp", 4, 0, rung_steps(0.25, 40))
+    full = [run("tabular-mlp", s, total_steps=40, seed=0)[0] for s in specs]
+    other = [run("tabular-mlp", s, total_steps=40, seed=OTHER_SEED)[0] for s in specs]
+    assert other != full  # another seed trains otherwise
+    assert fid_rows[1]["spearman"] == pytest.approx(spearman(other, full))
+    with open(tmp_path / "ceil.csv") as fh:
+        assert [r["proxy fraction"] for r in csv.DictReader(fh)] == ["0.25", CEILING]
