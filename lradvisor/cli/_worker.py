@@ -162,7 +162,7 @@ def parallel_search(settings: dict[str, Any], fidelity: Any, fmt: str, *, jobs: 
     # whole is judged as a search's (every trial failed: one line, exit 1).
     failed = [code for who, code in ended
               if code not in (0, 130) and not (code == 1 and _only_failed(study, who))]
-    finish(result_of(study, interrupted=130 in codes), fmt)
+    finish(result_of(study, ran_by={who for who, _ in ended}, interrupted=130 in codes), fmt)
     if failed:
         click.echo(f"{len(failed)} of {jobs} worker(s) stopped with an error (exit codes "
                    f"{failed}); finished trials are stored.", err=True)

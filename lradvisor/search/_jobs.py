@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from lradvisor.errors import StudyError
@@ -227,12 +227,20 @@ def _wait_all(procs: Sequence[subprocess.Popen[bytes]]) -> list[int]:
         return [p.wait() for p in procs]
 
 
-def result_of(study: Any, *, trials_run: int = 0, interrupted: bool = False) -> Any:
-    """A :class:`~lradvisor.search.SearchResult` for the study as it stands."""
+def result_of(study: Any, *, ran_by: Collection[str], interrupted: bool = False) -> Any:
+    """A :class:`~lradvisor.search.SearchResult` for the study as it stands.
+
+    Its ``trials_run`` and ``steps_used`` are those of the trials the workers named in
+    ``ran_by`` (``host:pid``, as :func:`run_jobs` returns them) ran, not the study's: a
+    resumed study's earlier trials were not run by this call.
+    """
     from lradvisor.search._search import SearchResult
     from lradvisor.search._trial import record_of
 
-    records = [record_of(t) for t in study.get_trials(deepcopy=False)]
+    trials = study.get_trials(deepcopy=False)
+    records = [record_of(t) for t in trials]
+    ran = [r for t, r in zip(trials, records, strict=True)
+           if t.user_attrs.get("worker") in ran_by]
     rec = study.user_attrs.get("recommendation")
     recommendation = evidence = None
     if rec:
@@ -240,9 +248,10 @@ def result_of(study: Any, *, trials_run: int = 0, interrupted: bool = False) -> 
 
         recommendation = recommendation_from_dict(rec)
         evidence = rec.get("evidence_data")
-    steps = sum(r.steps_used for r in records)
     return SearchResult(
-        study=study, recommendation=recommendation, evidence=evidence, steps_used=steps,
-        study_steps=steps, full_steps=int(study.user_attrs["full_steps"]),
-        trials_run=trials_run or len(records), interrupted=interrupted, records=records,
+        study=study, recommendation=recommendation, evidence=evidence,
+        steps_used=sum(r.steps_used for r in ran),
+        study_steps=sum(r.steps_used for r in records),
+        full_steps=int(study.user_attrs["full_steps"]),
+        trials_run=len(ran), interrupted=interrupted, records=records,
     )
