@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from lradvisor.errors import SpecError
 from lradvisor.plateau import PlateauDetector
 from lradvisor.policy._errors import PolicyError
 from lradvisor.schedules import ScheduleSpec, as_spec
@@ -157,6 +158,7 @@ class SchedulePolicy:
         Raises:
             PolicyError: ``optimizer`` is not a ``torch.optim.Optimizer``; ``epochs`` or
                 ``steps_per_epoch`` not an integer >= 1, or lengths that disagree.
+            SpecError: no length for a schedule that needs one (the optimizer untouched).
         """
         from torch.optim import Optimizer
 
@@ -167,12 +169,18 @@ class SchedulePolicy:
                 f"follows), but got {got}; pass the optimizer, not the model or its params."
             )
         length, interval = self._length(total_steps, epochs, steps_per_epoch)
+        family = self.spec.definition
+        if length is None and not family.adaptive and family.name != "wsd":
+            try:  # before set_peak writes to the optimizer
+                self.spec.run_length(None)
+            except SpecError as err:
+                raise SpecError(f"{err} A policy runs wsd without a length too: "
+                                "policy.begin_decay(steps) starts its decay.") from None
         peak = self.spec.peak_lr
         if peak is not None:
             from lradvisor.schedules import set_peak
 
             set_peak(optimizer, peak)
-        family = self.spec.definition
         if family.adaptive:
             sched = self._adaptive(optimizer, length)
         elif family.name == "wsd":

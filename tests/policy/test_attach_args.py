@@ -59,3 +59,16 @@ def test_a_detector_that_is_not_one_is_refused_when_the_policy_is_made(bad) -> N
     with pytest.raises(TypeError, match=r"^detector must be a lradvisor.plateau.PlateauDetector"
                                         rf" \(or None\), but got a {type(bad).__name__}\.$"):
         SchedulePolicy.from_spec("plateau", detector=bad)
+
+
+def test_no_length_for_a_schedule_that_ends_names_wsd_and_leaves_the_optimizer_alone() -> None:
+    """Before: the message listed the open-ended families but not wsd, which a policy runs
+    without a length, and the optimizer's LR was already set to the spec's peak."""
+    opt = _opt()
+    policy = SchedulePolicy.from_spec(ScheduleSpec.create("cosine", peak_lr=0.5))
+    with pytest.raises(SpecError, match=r"^cosine needs the run's total_steps \(it ends\); .*"
+                                        r" A policy runs wsd without a length too: "
+                                        r"policy\.begin_decay\(steps\) starts its decay\.$"):
+        policy.attach(opt)
+    assert opt.param_groups[0]["lr"] == 0.1 and "initial_lr" not in opt.param_groups[0]
+    assert policy.scheduler is None
