@@ -5,7 +5,9 @@ Faults are the trial's, never the study's: a training function that raises is to
 ``user_attrs["error"]`` (``ValueError: no data (at train.py:5 in train)``); a NaN or
 infinite value (reported or returned) is ``PRUNED`` with ``user_attrs["diverged"] =
 True``; a spec that does not fit the proxy length fails with the reason. Ctrl-C fails
-the running trial as ``interrupted`` (a resumed search runs it again) and is re-raised.
+the running trial as ``interrupted`` (a resumed search runs it again) and is re-raised;
+it is held back while the trial is made and sampled and over each of its writes, so it
+never leaves a trial RUNNING (:meth:`TrialRunner.run`).
 
 Reports are judged in memory and written in batches (:class:`TrialCurve`): Optuna
 writes each ``trial.report`` in its own transaction, which on SQLite cost more than
@@ -27,6 +29,7 @@ from typing import Any
 from lradvisor.errors import LRAdvisorError
 from lradvisor.search._context import TrialContext
 from lradvisor.search._fidelity import Fidelity, rung_steps
+from lradvisor.search._interrupt import ctrl_c_held
 from lradvisor.search._rungs import INTERRUPTED, Planned, Record
 from lradvisor.search._space import SearchSpace
 from lradvisor.search._trainable import failure_line
@@ -71,9 +74,14 @@ class TrialRunner:
     flush_every: float = FLUSH_EVERY
 
     def run(self, plan: Planned) -> Record:
-        """Make the run ``plan`` describes; returns its stored record."""
-        import optuna
+        """Make the run ``plan`` describes; returns its stored record.
 
+        Ctrl-C leaves no trial RUNNING. It is held back while the trial is made and
+        sampled (cut there, the trial was stored but unknown to the code that fails it)
+        and over each of its writes (cut, one left SQLite locked, and the trial could not
+        be failed), and strikes where they end; a trial it strikes before its end is
+        failed as interrupted. Either way it is re-raised.
+        """
         steps = rung_steps(self.fidelity.rungs[plan.rung], self.full_steps)
         attrs: dict[str, Any] = {
             "rung": plan.rung, "fidelity": self.fidelity.rungs[plan.rung],
@@ -83,24 +91,45 @@ class TrialRunner:
         if plan.spec is not None:
             attrs["spec"] = plan.spec.to_json()
         device = self._device()  # before the trial: finding it may import torch (seconds)
-        trial = self._ask(plan, attrs)
+        curve: TrialCurve | None = None
+        last = [0]  # the last step the trainable reported
         try:
-            with buffered_params(trial) as batch:  # its values and spec: one commit
-                spec = self.space.sample(trial, plan.spec)
-                if plan.spec is None:
-                    batch.set_user_attr("spec", spec.to_json())
-                # the spec is the full run's; the proxy trains at its length's peak
-                proxy = self.space.proxy_spec(spec, self.fidelity.rungs[plan.rung])
-                if proxy is not spec:
-                    batch.set_user_attr("proxy_peak_lr", proxy.peak_lr)
-            proxy.multiplier_fn(steps)  # the schedule must fit the proxy length
-        except LRAdvisorError as err:
-            return self._fail(trial, f"spec does not fit the search: {err}")
-        except KeyboardInterrupt:  # Ctrl-C while sampling: the trial is not left RUNNING
-            self._fail(trial, INTERRUPTED)
+            with ctrl_c_held():  # the trial is made, sampled and known here, or not made
+                trial = self._ask(plan, attrs)
+                curve = TrialCurve(self.study, trial, self.flush_every)
+                try:
+                    proxy = self._sample(trial, plan, steps)
+                except LRAdvisorError as err:
+                    return self._fail(trial, f"spec does not fit the search: {err}", 0, curve)
+            return self._train(plan, proxy, curve, steps, device, last)
+        except KeyboardInterrupt:
+            if curve is not None and not curve.finished:
+                self._fail(curve.trial, INTERRUPTED, last[0], curve)
             raise
-        last = [0]
-        curve = TrialCurve(self.study, trial, self.flush_every)
+
+    def _sample(self, trial: Any, plan: Planned, steps: int) -> Any:
+        """The new trial's spec (``plan``'s, or sampled), as the proxy trains it.
+
+        Raises:
+            LRAdvisorError: the schedule does not fit the proxy's length.
+        """
+        with buffered_params(trial) as batch:  # its values and spec: one commit
+            spec = self.space.sample(trial, plan.spec)
+            if plan.spec is None:
+                batch.set_user_attr("spec", spec.to_json())
+            # the spec is the full run's; the proxy trains at its length's peak
+            proxy = self.space.proxy_spec(spec, self.fidelity.rungs[plan.rung])
+            if proxy is not spec:
+                batch.set_user_attr("proxy_peak_lr", proxy.peak_lr)
+        proxy.multiplier_fn(steps)  # the schedule must fit the proxy length
+        return proxy
+
+    def _train(self, plan: Planned, proxy: Any, curve: TrialCurve, steps: int, device: str,
+               last: list[int]) -> Record:
+        """Train the new trial at ``proxy`` and tell its outcome."""
+        import optuna
+
+        trial = curve.trial
         ctx = TrialContext(
             spec=proxy, total_steps=steps, seed=plan.seed, device=device,
             steps_per_epoch=self.steps_per_epoch, epochs=self._epochs(steps),
@@ -113,11 +142,8 @@ class TrialRunner:
             value = self.trainable(ctx)
         except optuna.TrialPruned:
             return self._tell(trial, "PRUNED", None, last[0], curve)
-        except KeyboardInterrupt:
-            self._fail(trial, INTERRUPTED, last[0], curve)
-            raise
         except (Exception, SystemExit) as err:  # the user's code: recorded, study goes on
-            what = failure_line(err, TrialRunner.run.__code__) or f"{type(err).__name__}: {err}"
+            what = failure_line(err, TrialRunner._train.__code__) or f"{type(err).__name__}: {err}"
             return self._fail(trial, what, last[0], curve)
         if value is None and ctx.curve:
             value = ctx.curve[-1][1]
@@ -157,9 +183,12 @@ class TrialRunner:
 
     def _tell(self, trial: Any, state: str, value: float | None, steps_used: int,
               curve: TrialCurve | None = None) -> Record:
-        curve = curve or TrialCurve(self.study, trial)
-        curve.set_attr("steps_used", int(steps_used))
-        return record_of(curve.finish(state, value))
+        """End the trial; a Ctrl-C meanwhile strikes once it is stored (cut, the write
+        left the trial RUNNING)."""
+        with ctrl_c_held():
+            curve = curve or TrialCurve(self.study, trial)
+            curve.set_attr("steps_used", int(steps_used))
+            return record_of(curve.finish(state, value))
 
     def _fail(self, trial: Any, error: str, steps_used: int = 0,
               curve: TrialCurve | None = None) -> Record:
@@ -204,11 +233,13 @@ class TrialCurve:
         self._attrs: dict[str, Any] = {}
         self._view: Any = None  # the trial as its pruner sees it
         self._flushed_at = time.monotonic()
+        self.finished = False  # ended by :meth:`finish`
 
     def report(self, step: int, value: float) -> None:
         """``trial.report(value, step)``: a repeated step is ignored with a warning."""
         if self.write_through:
-            self.trial.report(value, step)
+            with ctrl_c_held():  # a write cut in half leaves SQLite locked
+                self.trial.report(value, step)
             return
         if step < 0:
             raise ValueError(f"The `step` argument is {step} but cannot be negative.")
@@ -224,8 +255,9 @@ class TrialCurve:
 
     def should_prune(self) -> bool:
         """``trial.should_prune()``, judged on the in-memory view."""
-        if self.write_through:
-            return bool(self.trial.should_prune())
+        if self.write_through:  # such a pruner writes its decisions
+            with ctrl_c_held():
+                return bool(self.trial.should_prune())
         return bool(self.study.pruner.prune(self.study, self.view()))
 
     def set_attr(self, key: str, value: Any) -> None:
@@ -253,7 +285,9 @@ class TrialCurve:
 
         reports, attrs = self._reports, self._attrs
         self._reports, self._attrs = [], {}
-        return finish_trial(self.study, self.trial, state, value, self.view(), reports, attrs)
+        done = finish_trial(self.study, self.trial, state, value, self.view(), reports, attrs)
+        self.finished = True
+        return done
 
     def flush(self) -> None:
         """Write what is pending, in one transaction."""
@@ -262,7 +296,8 @@ class TrialCurve:
         reports, attrs = self._reports, self._attrs
         self._reports, self._attrs = [], {}
         self._flushed_at = time.monotonic()
-        write_trial_batch(self.study._storage, self.trial._trial_id, reports, attrs)
+        with ctrl_c_held():  # a write cut in half leaves SQLite locked
+            write_trial_batch(self.study._storage, self.trial._trial_id, reports, attrs)
 
 
 def buffers_reports(pruner: Any) -> bool:

@@ -36,7 +36,7 @@ from lradvisor.search._interrupt import ctrl_c_held, ctrl_c_remembered
 from lradvisor.search._lock import StorageLock
 from lradvisor.search._rungs import INTERRUPTED, Planned, Record
 from lradvisor.search._shared import DEFAULT_GRACE, DEFAULT_HEARTBEAT, open_shared_storage
-from lradvisor.search._trial import TrialCurve, TrialRunner, process_name, record_of
+from lradvisor.search._trial import TrialRunner, process_name, record_of
 
 __all__ = ["WorkerResult", "fail_beatless_trials", "run_worker", "worker_name"]
 
@@ -104,13 +104,6 @@ class _ClaimingRunner(TrialRunner):
                 raise
 
         return on_report
-
-    def _tell(self, trial: Any, state: str, value: float | None, steps_used: int,
-              curve: TrialCurve | None = None) -> Record:
-        """The base's, but a Ctrl-C while the result is written strikes once it is stored
-        (cut, it left the trial RUNNING, run again once its heartbeat went stale)."""
-        with ctrl_c_held():
-            return super()._tell(trial, state, value, steps_used, curve)
 
     def _ask(self, plan: Planned, attrs: dict[str, Any]) -> Any:
         """The claimed trial, beating, the lock released.

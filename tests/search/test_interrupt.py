@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from lradvisor.search._interrupt import ctrl_c_held, ctrl_c_remembered
 
@@ -53,3 +58,70 @@ def test_without_the_remembering_handler_a_held_section_holds_nothing():
         for _ in range(1000):
             pass
         raise AssertionError("not interrupted")
+
+
+# -- a search's trial, Ctrl-C'd at the points that once left it RUNNING --------------------
+TRAINABLE = f"{Path(__file__).parent / 'search_trainables.py'}:returns_peak"
+
+
+@contextmanager
+def ctrl_c_once(strike):
+    """A real SIGINT to this process, once: at the first SQL statement or commit
+    (``"COMMIT"``) after the second trial's row is inserted for which
+    ``strike(sql, earlier)`` is true (``earlier``: the statements since that row's);
+    yields whether it was sent."""
+    sent, trials, since = [], [], []
+
+    def fire(sql):
+        if len(trials) == 2 and not sent and strike(sql, since):
+            sent.append(sql)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def on_statement(conn, cursor, statement, *args):
+        if statement.startswith("INSERT INTO trials "):
+            trials.append(statement)
+            since.clear()
+        fire(statement)
+        since.append(statement)
+
+    def on_commit(session):
+        fire("COMMIT")
+
+    event.listen(Engine, "after_cursor_execute", on_statement)
+    event.listen(Session, "after_commit", on_commit)
+    try:
+        yield sent
+    finally:
+        event.remove(Engine, "after_cursor_execute", on_statement)
+        event.remove(Session, "after_commit", on_commit)
+
+
+STRIKES = {
+    # the trial is stored, and the code that fails it did not know it yet
+    "made": lambda sql, earlier: sql == "COMMIT",
+    # Optuna's Trial reads the new trial back
+    "read back": lambda sql, earlier: sql.startswith("SELECT trials.trial_id"),
+    # in the middle of the sampled values' write (it left SQLite locked)
+    "sampled": lambda sql, earlier: (sql.startswith("INSERT INTO trial_params")
+                                     and earlier[-1].startswith("INSERT INTO trial_params")),
+    # in the middle of the write that ends it
+    "ending": lambda sql, earlier: sql.startswith("UPDATE trials SET state"),
+}
+
+
+@pytest.mark.parametrize("where", STRIKES)
+def test_a_ctrl_c_anywhere_in_a_trial_leaves_it_failed_or_finished_never_running(
+        tmp_path, where):
+    """Ctrl-C while a trial was made or ended left it RUNNING in the study (or, cutting a
+    write, SQLite locked, and the search crashed with StorageInternalError)."""
+    from lradvisor.search import Fidelity, run_search
+
+    with ctrl_c_once(STRIKES[where]) as sent:
+        result = run_search(TRAINABLE, profile={"task": "scratch", "total_steps": 40},
+                            n_trials=2, storage=f"sqlite:///{tmp_path}/s.db",
+                            study_name="s", fidelity=Fidelity(rungs=(0.5, 1.0)), device="cpu")
+    assert sent and result.interrupted
+    first, cut = result.study.get_trials()
+    assert first.state.name == "COMPLETE"  # finished before: kept
+    ended = (cut.state.name, cut.user_attrs.get("error"))
+    assert ended == (("COMPLETE", None) if where == "ending" else ("FAIL", "interrupted"))
