@@ -104,28 +104,30 @@ def search(fmt: str, spec_file: str | None, **options: Any) -> None:
 
 
 def _check_before_sweep(settings: dict[str, Any], fidelity: Any) -> int:
-    """What ``run_search`` refuses (profile, length, families, rules, seed, budget,
-    storage), checked before ``--lr-find``'s sweep runs the user's training, not after.
+    """What ``run_search`` refuses before its first trial, checked before ``--lr-find``'s
+    sweep runs the user's training, not after: the trainable, profile and length,
+    families, rules files, seed, timeout, budget and rungs, the storage, pruner and
+    sampler, the study's name and direction, and a resume by another search (another
+    trainable or workload, length, profile, rules' conclusions, families or rungs:
+    ``search._resume.check_before_open``, with ``run_search``'s own checks and lines).
 
     Returns the seed the search will run with, for the sweep: the one given, else a
     resumed study's own (as ``run_search`` keeps it), else the default of a new study.
     """
+    from lradvisor.search._resume import check_before_open
     from lradvisor.search._search import _prepare, check_settings
-    from lradvisor.search._settings import RESUMES_ATTR, RUN_KEYS, given_or_stored
-    from lradvisor.storage import open_storage, study_attrs
+    from lradvisor.search._settings import RUN_KEYS
 
     setup = _prepare(settings.get("trainable"), settings.get("profile"),
                      settings.get("workload"), settings.get("families"),
                      settings.get("rules") or (), settings.get("study"), _learned(),
                      settings["direction"])
-    check_settings(settings["trials"], settings.get("seed"), settings.get("timeout"), fidelity,
-                   settings.get("budget"))
-    rdb = open_storage(settings.get("storage"))
-    try:
-        found = study_attrs(rdb, setup["name"], (*RUN_KEYS, RESUMES_ATTR))
-    finally:
-        rdb.engine.dispose()
-    return int(given_or_stored(found[1] if found else {}, {"seed": settings.get("seed")})["seed"])
+    fid = check_settings(settings["trials"], settings.get("seed"), settings.get("timeout"),
+                         fidelity, settings.get("budget"))
+    run = check_before_open(setup, settings.get("storage"), settings["direction"],
+                            {key: settings.get(key) for key in RUN_KEYS}, fid,
+                            explicit=fidelity is not None, asked=fidelity)
+    return int(run["seed"])
 
 
 def _finish(result: Any, fmt: str) -> None:

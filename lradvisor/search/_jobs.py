@@ -128,7 +128,7 @@ def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal,
                      settings.get("families"), settings.get("rules_files") or (), name,
                      learned, stored.direction.name.lower())
     files = settings.get("rules_files") or ()
-    _check_same_search(stored, setup, rules_remedy=(
+    _check_same_search(attrs, setup, rules_remedy=(
         f"a worker reads the study's rules files ({', '.join(map(str, files))}): put them "
         "back as they were, or create another study." if files else
         "it was made by an lradvisor version whose guide concluded otherwise: run its "

@@ -3,7 +3,9 @@
 A resume must be the same search: the same trainable (or workload), run length, task
 profile, rules' conclusions (the guide with the same ``--rules`` files: the prior they
 give and the schedules they recommend, which run as the study's ``rules`` trials),
-families and rungs (refused otherwise, in one line, before any trial runs). It may
+families and rungs (refused otherwise, in one line, before any trial runs:
+:func:`check_resume`; ``search --lr-find`` checks it, with the rest of what
+:func:`_open` refuses, before its sweep trains: :func:`check_before_open`). It may
 change the pruner, sampler and seed: the creation's are kept and the resume's recorded
 beside them (:mod:`~lradvisor.search._settings`). The rules are compared by what they
 conclude, not by their files' paths or bytes: a file edited where it changes nothing of
@@ -57,18 +59,8 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
     study = get_study(rdb, setup["name"], direction=direction,
                       sampler=make_sampler(sampler, seed, startup=startup),
                       pruner=make_pruner(pruner))
-    check_same_model(setup["name"], study.user_attrs, setup["trainable_path"],
-                     setup["workload"])
-    stored = study.user_attrs.get("full_steps")
-    if stored is not None and stored != setup["full_steps"]:
-        raise StudyError(
-            f"study {setup['name']!r} searched a run of {stored} steps, but this run has "
-            f"{setup['full_steps']}; use another --study name."
-        )
-    _check_same_search(study, setup)
+    fid = check_resume(study.user_attrs, setup, fid, asked, explicit=explicit)
     created = not study.user_attrs.get("fidelity")
-    if not created:
-        fid = _kept_rungs(study, setup["name"], fid, asked, explicit=explicit)
     attrs = _search_attrs(setup, fid)
     made = {"trainable": setup["trainable_path"], "workload": setup["workload"]}
     if created:  # what it trains and runs with are kept; a resume's are recorded apart
@@ -82,12 +74,74 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
     return study, fid
 
 
-def _kept_rungs(study: Any, name: str, fid: Fidelity, asked: Fidelity | None, *,
+def check_resume(attrs: dict[str, Any], setup: dict[str, Any], fid: Fidelity,
+                 asked: Fidelity | None, *, explicit: bool) -> Fidelity:
+    """Refuse, in one line, a resume of the study stored with ``attrs`` (its user
+    attributes; ``{}`` for a new study) by another search: another trainable or
+    workload, run length, task profile, rules' conclusions, families or rungs.
+
+    :func:`_open` runs it on the study it opens, and :func:`check_before_open` on the
+    stored one before anything is written (``search --lr-find``, before its sweep).
+
+    Returns:
+        The fidelity the search runs with: the study's own when it has one, else ``fid``.
+
+    Raises:
+        StudyError: the first of these that differs.
+    """
+    check_same_model(setup["name"], attrs, setup["trainable_path"], setup["workload"])
+    stored = attrs.get("full_steps")
+    if stored is not None and stored != setup["full_steps"]:
+        raise StudyError(
+            f"study {setup['name']!r} searched a run of {stored} steps, but this run has "
+            f"{setup['full_steps']}; use another --study name."
+        )
+    _check_same_search(attrs, setup)
+    if not attrs.get("fidelity"):
+        return fid
+    return _kept_rungs(attrs, setup["name"], fid, asked, explicit=explicit)
+
+
+def check_before_open(setup: dict[str, Any], storage: str | None, direction: str,
+                      given: dict[str, Any], fid: Fidelity, *, explicit: bool,
+                      asked: Fidelity | None = None) -> dict[str, Any]:
+    """What :func:`_open` refuses, in its order, checked with nothing written (no study
+    created, no attribute set): the sampler and pruner, the study's name and direction,
+    and :func:`check_resume`. ``search --lr-find`` runs it before its sweep trains.
+
+    ``given``: the ``pruner``, ``sampler`` and ``seed`` of the call (``None``: the
+    study's); the other arguments as :func:`_open`'s.
+
+    Returns:
+        The pruner, sampler and seed the search will run with (:func:`given_or_stored`).
+
+    Raises:
+        StudyError: as :func:`_open` would, with the same line.
+    """
+    from lradvisor.search._pruner import make_pruner
+    from lradvisor.search._sampler import make_sampler
+    from lradvisor.storage import existing_study_id, open_storage, study_attrs
+
+    rdb = open_storage(storage)
+    try:
+        found = study_attrs(rdb, setup["name"], (*RUN_KEYS, RESUMES_ATTR))
+        run = given_or_stored(found[1] if found else {}, given)
+        make_sampler(run["sampler"], run["seed"])
+        make_pruner(run["pruner"])
+        study_id = existing_study_id(rdb, setup["name"], direction=direction)
+        attrs = {} if study_id is None else rdb.get_study_user_attrs(study_id)
+    finally:
+        rdb.engine.dispose()
+    check_resume(attrs, setup, fid, asked, explicit=explicit)
+    return run
+
+
+def _kept_rungs(attrs: dict[str, Any], name: str, fid: Fidelity, asked: Fidelity | None, *,
                 explicit: bool) -> Fidelity:
     """The fidelity a resumed study keeps; rungs given explicitly that are not its own
     (see :func:`_same_rungs`) are refused in one line."""
-    kept = Fidelity.from_dict(study.user_attrs["fidelity"])
-    if explicit and not _same_rungs(kept, fid, asked, study.user_attrs.get(_ASKED_ATTR)):
+    kept = Fidelity.from_dict(attrs["fidelity"])
+    if explicit and not _same_rungs(kept, fid, asked, attrs.get(_ASKED_ATTR)):
         raise StudyError(
             f"study {name!r} runs rungs {list(kept.rungs)}, not "
             f"{list((asked or fid).rungs)}; resume it with its rungs or use another "
@@ -172,13 +226,13 @@ def _process_gone(process: str | None) -> bool:
     return False
 
 
-def _check_same_search(study: Any, setup: dict[str, Any], *,
+def _check_same_search(attrs: dict[str, Any], setup: dict[str, Any], *,
                        rules_remedy: str | None = None) -> None:
-    """Refuse to resume a study under another task profile, rules that conclude otherwise
-    or other family choices: its trials would not compare, and Optuna cannot change a
-    categorical's choices. ``rules_remedy`` says what to do about the rules (a worker,
-    which rereads the study's rules files, has no ``--rules`` to give)."""
-    attrs = study.user_attrs
+    """Refuse to resume a study (stored with the user attributes ``attrs``) under another
+    task profile, rules that conclude otherwise or other family choices: its trials would
+    not compare, and Optuna cannot change a categorical's choices. ``rules_remedy`` says
+    what to do about the rules (a worker, which rereads the study's rules files, has no
+    ``--rules`` to give)."""
     profile = setup["profile"].to_dict()
     if attrs.get("profile") not in (None, profile):
         from lradvisor.rules import TaskProfile

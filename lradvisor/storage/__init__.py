@@ -35,6 +35,7 @@ from lradvisor.storage._overview import StudyOverview, study_overviews
 from lradvisor.storage._studies import (
     STUDY_UID,
     delete_study,
+    existing_study_id,
     get_study,
     list_studies,
     load_study,
@@ -57,6 +58,7 @@ __all__ = [
     "buffered_params",
     "create_trial",
     "delete_study",
+    "existing_study_id",
     "finish_trial",
     "get_study",
     "list_studies",

@@ -33,6 +33,26 @@ def get_study(
     """
     import optuna
 
+    if existing_study_id(storage, name, direction=direction) is not None:
+        return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+    study = optuna.create_study(
+        study_name=name, storage=storage, direction=direction,  # type: ignore[arg-type]
+        sampler=sampler, pruner=pruner,
+    )
+    stamp_study(study)
+    return study
+
+
+def existing_study_id(storage: optuna.storages.BaseStorage, name: str, *,
+                      direction: str = "minimize") -> int | None:
+    """The id of the stored study ``name`` (``None``: there is none), after what
+    :func:`get_study` refuses, checked here with nothing written (``search --lr-find``
+    checks it before its sweep trains).
+
+    Raises:
+        StudyError: ``direction`` is not minimize/maximize, ``name`` is not a study
+            name, or the stored study was created with the other direction.
+    """
     if direction not in DIRECTIONS:
         raise StudyError(f"direction must be minimize or maximize, but got {direction!r}.")
     _check_name(name)
@@ -44,13 +64,7 @@ def get_study(
                 f"study {name!r} exists with direction {stored}, but {direction} was asked; "
                 "use another --study name or the stored direction."
             )
-        return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-    study = optuna.create_study(
-        study_name=name, storage=storage, direction=direction,  # type: ignore[arg-type]
-        sampler=sampler, pruner=pruner,
-    )
-    stamp_study(study)
-    return study
+    return study_id
 
 
 def stamp_study(study: optuna.Study) -> str:
