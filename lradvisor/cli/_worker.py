@@ -218,13 +218,25 @@ def _create_from_spec(spec_file: str, study_name: str | None,
                       storage: str | None) -> tuple[str, str | None]:
     """Create the spec file's study when missing (once, however many workers start).
 
+    A file that asks for the LR range test (``lr_find = true``) is refused: workers do
+    not run it, and ignoring it would search the rules' peak-LR range without a word.
+
     Returns the study's name and storage URL (the command line's, else the file's).
     """
+    import shlex
+
     from lradvisor.cli._spec import merge_settings, read_spec_file
+    from lradvisor.errors import StudyError
     from lradvisor.search import Fidelity
 
     settings: dict[str, Any] = merge_settings(
         read_spec_file(spec_file), {"study": study_name, "storage": storage}, source=spec_file)
+    if settings.get("lr_find"):
+        raise StudyError(
+            f"lr_find = true in {spec_file!r}, but workers do not run the LR range test "
+            "(--lr-find runs with `lradvisor search --jobs 1` only): run `lradvisor search "
+            f"--spec {shlex.quote(spec_file)}` for it, or set lr_find = false to run workers "
+            "on the rules' peak-LR range.")
     fidelity = Fidelity(rungs=settings["rungs"]) if settings.get("rungs") else None
     study = _create(settings, fidelity)
     return str(study.study_name), settings.get("storage")
