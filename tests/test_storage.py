@@ -24,7 +24,12 @@ from lradvisor.storage import (
     study_identity,
     write_trial_batch,
 )
-from tests.distributed.conftest import fresh_pg_url, pg, pg_database  # noqa: F401 (fixtures)
+from tests.distributed.conftest import (  # noqa: F401 (fixtures)
+    fresh_pg_url,
+    pg,
+    pg_database,
+    storage_of_kind,
+)
 
 
 def test_default_url_and_env(monkeypatch):
@@ -436,13 +441,7 @@ def test_study_overviews_count_what_each_loaded_study_holds(kind, tmp_path, requ
 
     from lradvisor.storage import study_overviews
 
-    if kind == "memory":
-        storage = optuna.storages.InMemoryStorage()
-    elif kind == "sqlite":
-        storage = open_storage(f"sqlite:///{tmp_path}/s.db")
-    else:
-        storage = open_storage(fresh_pg_url(request.getfixturevalue("pg"),
-                                            request.getfixturevalue("pg_database")))
+    storage = storage_of_kind(kind, tmp_path, request)
     spec = json.dumps({"family": "cosine", "params": {}, "peak_lr": 0.1})
     ours = get_study(storage, "ours")
     for key, value in {"full_steps": 40, "recommendation": {"family": "cosine"},

@@ -15,6 +15,7 @@ import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,6 +96,21 @@ def fresh_pg_url(user: str, database: str) -> str:
 def pg_url(pg: str, pg_database: str) -> str:
     """The URL of a fresh PostgreSQL study database (a new schema of the session's)."""
     return fresh_pg_url(pg, pg_database)
+
+
+def storage_of_kind(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    """A fresh study storage: ``"memory"`` (Optuna's in-memory), ``"sqlite"`` (a file in
+    ``tmp_path``) or ``"postgresql"`` (a new schema; skips without a server)."""
+    import optuna
+
+    from lradvisor.storage import open_storage
+
+    if kind == "memory":
+        return optuna.storages.InMemoryStorage()
+    if kind == "sqlite":
+        return open_storage(f"sqlite:///{tmp_path}/s.db")
+    return open_storage(fresh_pg_url(request.getfixturevalue("pg"),
+                                     request.getfixturevalue("pg_database")))
 
 
 def url_through(url: str, port: int) -> str:

@@ -19,7 +19,12 @@ from lradvisor.service._reaper import reap_all
 from lradvisor.service._studies import create_study, list_view
 from lradvisor.service._trials import LAST_REPORT, REMOTE, RemoteTrials
 from lradvisor.storage import get_study, open_storage
-from tests.distributed.conftest import fresh_pg_url, pg, pg_database  # noqa: F401 (fixtures)
+from tests.distributed.conftest import (  # noqa: F401 (fixtures)
+    fresh_pg_url,
+    pg,
+    pg_database,
+    storage_of_kind,
+)
 
 SPEC = json.dumps({"family": "cosine", "params": {}, "peak_lr": 0.1})
 STATES = optuna.trial.TrialState
@@ -77,13 +82,7 @@ def test_the_index_is_what_optuna_s_summaries_give(kind, tmp_path, request):
     """Name, direction, trial count (every state), run length, task and ``created`` (the
     earliest trial start: none for a study whose only trial waits). A study of two
     objectives was a RuntimeError from Optuna's summary (a 500); now its directions."""
-    if kind == "memory":
-        storage = optuna.storages.InMemoryStorage()
-    elif kind == "sqlite":
-        storage = open_storage(f"sqlite:///{tmp_path}/s.db")
-    else:
-        storage = open_storage(fresh_pg_url(request.getfixturevalue("pg"),
-                                            request.getfixturevalue("pg_database")))
+    storage = storage_of_kind(kind, tmp_path, request)
     _fill(storage)
     index = list_view(RemoteTrials(storage))
     assert index == _expected(storage)
