@@ -109,16 +109,93 @@ class LearnedGuide:
         return json.dumps(self.to_dict(), indent=1)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LearnedGuide:
-        """The inverse of :meth:`to_dict`; a :class:`RulesError` names what is wrong."""
-        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
-            raise RulesError(f"a learned guide must be a JSON object with format {FORMAT}.")
+    def from_dict(cls, data: Any, source: str = "a learned guide") -> LearnedGuide:
+        """The inverse of :meth:`to_dict`, every field checked as :func:`blend` reads it:
+        a file edited by hand or written by another version fails here, in one line, not
+        in the middle of a blend.
+
+        Raises:
+            RulesError: ``source`` (what the data is) and its first faulty field.
+        """
         try:
-            return cls({k: tuple(v) for k, v in data["categories"].items()},
-                       tuple(data["studies"]), float(data["radius"]), int(data["min_studies"]),
-                       float(data["prior_strength"]), float(data["length_weight"]))
-        except (KeyError, TypeError, ValueError) as err:
-            raise RulesError(f"a learned guide is malformed: {err!r}.") from None
+            return cls._checked(data)
+        except _Malformed as err:
+            raise RulesError(f"{source} {err}; write it again with `lradvisor rules learn`."
+                             ) from None
+
+    @classmethod
+    def _checked(cls, data: Any) -> LearnedGuide:
+        if not isinstance(data, Mapping):
+            raise _Malformed(f"must be a JSON object, but got a {type(data).__name__}")
+        if data.get("format") != FORMAT:
+            raise _Malformed(f"has format {data.get('format')!r}, but this lradvisor reads "
+                             f"format {FORMAT}")
+        missing = [k for k in ("categories", "studies", *_SETTINGS) if k not in data]
+        if missing:
+            raise _Malformed(f"has no {missing[0]!r}")
+        categories = _categories(data["categories"])
+        if not isinstance(data["studies"], list):
+            raise _Malformed(f"has studies {data['studies']!r:.60}, not a list")
+        dim = sum(len(v) for v in categories.values()) + 1
+        studies = tuple(_study(i, s, dim) for i, s in enumerate(data["studies"]))
+        radius, min_studies, strength, weight = (
+            _number(key, data[key], low=low, open_low=key in ("radius", "prior_strength"),
+                    whole=key == "min_studies")
+            for key, low in zip(_SETTINGS, (0.0, 1.0, 0.0, 0.0), strict=True))
+        return cls(categories, studies, radius, int(min_studies), strength, weight)
+
+
+_SETTINGS = ("radius", "min_studies", "prior_strength", "length_weight")
+
+
+class _Malformed(Exception):
+    """What is wrong with a learned guide's data (``from_dict`` names the guide)."""
+
+
+def _number(what: str, value: Any, *, low: float | None = None, high: float | None = None,
+            open_low: bool = False, whole: bool = False) -> float:
+    """``value`` as a finite float within the bounds given."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and ((low is not None and (value < low or (open_low and value == low)))
+               or (high is not None and value > high) or (whole and value != int(value))):
+        ok = False
+    if not ok:
+        bounds = "" if low is None else f" {'>' if open_low else '>='} {low:g}"
+        bounds += "" if high is None else f" and <= {high:g}"
+        kind = "a whole number" if whole else "a finite number"
+        raise _Malformed(f"has {what} {value!r:.60}, not {kind}{bounds}")
+    return float(value)
+
+
+def _categories(value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping) or not set(value) <= set(CATEGORICAL) or not all(
+            isinstance(v, list) and all(isinstance(c, str) for c in v) for v in value.values()):
+        raise _Malformed(f"has categories {value!r:.60}, not a mapping of "
+                         f"{', '.join(CATEGORICAL)} to lists of names")
+    return {k: tuple(v) for k, v in value.items()}
+
+
+def _study(index: int, study: Any, dim: int) -> Mapping[str, Any]:
+    """One stored study, checked as :func:`blend` reads it (``dim``: its feature count)."""
+    what = f"study {index + 1}"
+    if not isinstance(study, Mapping):
+        raise _Malformed(f"has {what} as {study!r:.60}, not a JSON object")
+    features = study.get("features")
+    if not isinstance(features, list) or len(features) != dim:
+        raise _Malformed(f"has {what} with features {features!r:.60}, but its categories "
+                         f"make {dim} numbers")
+    for value in features:
+        _number(f"{what}'s feature", value)
+    scores = study.get("family_scores")
+    if not isinstance(scores, Mapping) or not scores:
+        raise _Malformed(f"has {what} with family_scores {scores!r:.60}, not a mapping "
+                         "of families to 0..1")
+    for family, score in scores.items():
+        _number(f"{what}'s score of {family!r}", score, low=0.0, high=1.0)
+    for key in ("lr_ratio", "lr_find_ratio"):
+        if study.get(key) is not None:
+            _number(f"{what}'s {key}", study[key])
+    return study
 
 
 def load_learned(path: str | os.PathLike[str] | None = None) -> LearnedGuide | None:
@@ -137,9 +214,9 @@ def load_learned(path: str | os.PathLike[str] | None = None) -> LearnedGuide | N
                          "that `lradvisor rules learn` wrote.")
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:  # JSONDecodeError, UnicodeDecodeError
         raise RulesError(f"learned guide {str(file)!r} does not read as JSON: {err}") from None
-    return LearnedGuide.from_dict(data)
+    return LearnedGuide.from_dict(data, f"learned guide {str(file)!r}")
 
 
 def save_learned(guide: LearnedGuide, path: str | os.PathLike[str] | None = None) -> Path:
