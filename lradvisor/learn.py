@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ def collect(storage_url: str | None) -> list[dict[str, Any]]:
     storage = open_storage(storage_url, create=False)  # only reads: a read-only file will do
     out = []
     for summary in list_studies(storage):
+        if len(summary.directions) != 1 or not _searched(summary.user_attrs):
+            continue  # another tool's study beside ours: not evidence, and not read
         study = load_study(storage, summary.study_name)
         found = evidence_of(study)
         if found is not None:
@@ -43,28 +45,30 @@ def collect(storage_url: str | None) -> list[dict[str, Any]]:
 
 
 def evidence_of(study: Any) -> dict[str, Any] | None:
-    """What one study says, or ``None`` when it has no profile or no recommendation."""
+    """What one study says, or ``None`` when it has no profile or no recommendation (or
+    holds something else under those names, as another tool's study may)."""
     attrs = study.user_attrs
     rec, profile = attrs.get("recommendation"), attrs.get("profile")
-    if not rec or not profile:
+    if len(study.directions) != 1 or not _searched(attrs):
         return None
     sign = 1.0 if study.direction.name.lower() == "minimize" else -1.0
     best: dict[str, float] = {}
     for trial in study.get_trials(deepcopy=False):
-        spec = json.loads(trial.user_attrs.get("spec") or "{}")
+        fam = _family(trial.user_attrs.get("spec"))
         value = trial.value if trial.state.name == "COMPLETE" else None
-        if trial.user_attrs.get("rung", 0) != 0 or value is None or not math.isfinite(value):
+        if (trial.user_attrs.get("rung", 0) != 0 or fam is None or value is None
+                or not math.isfinite(value)):
             continue
-        fam = spec.get("family")
         best[fam] = min(best.get(fam, math.inf), sign * value)
     order = [rec["family"]] + sorted((f for f in best if f != rec["family"]), key=best.__getitem__)
     scores = {f: 1.0 - i / (len(order) - 1) if len(order) > 1 else 1.0
               for i, f in enumerate(order)}
-    peak = rec.get("peak_lr")
+    peak = _positive(rec.get("peak_lr"))
     # The rules' own peak: a study searched with a learned guide has the guide's moved
     # peak as its prior's default, and ratios to that would pull the next fit back.
-    prior_peak = attrs.get("rules_lr_default") or (attrs.get("prior") or {}).get("lr_default")
-    found = (attrs.get("lr_find") or {}).get("suggestion", {}).get("peak_lr")
+    prior_peak = _positive(attrs.get("rules_lr_default")) or _positive(
+        _get(attrs.get("prior"), "lr_default"))
+    found = _positive(_get(_get(attrs.get("lr_find"), "suggestion"), "peak_lr"))
     return {
         "name": study.study_name, "label": attrs.get("workload") or study.study_name,
         "profile": profile, "family_scores": scores,
@@ -72,6 +76,38 @@ def evidence_of(study: Any) -> dict[str, Any] | None:
         "lr_ratio": math.log10(peak / prior_peak) if peak and prior_peak else None,
         "lr_find_ratio": math.log10(peak / found) if peak and found else None,
     }
+
+
+def _searched(attrs: Mapping[str, Any]) -> bool:
+    """Whether ``attrs`` hold a profile and recommendation as ``lradvisor search`` stores
+    them: the fields :func:`fit` reads, of the types it reads."""
+    rec, profile = attrs.get("recommendation"), attrs.get("profile")
+    if not isinstance(rec, Mapping) or not isinstance(rec.get("family"), str):
+        return False
+    if rec.get("peak_lr") is not None and _positive(rec["peak_lr"]) is None:
+        return False
+    if not isinstance(profile, Mapping):
+        return False
+    length = profile.get("total_steps") or profile.get("epochs")
+    return length is None or _positive(length) is not None
+
+
+def _family(spec: Any) -> str | None:
+    """The family of a trial's stored spec (JSON text), or ``None`` when it has none."""
+    try:
+        family = json.loads(spec).get("family") if isinstance(spec, str) else None
+    except (ValueError, AttributeError):  # not JSON, or JSON but not an object
+        return None
+    return family if isinstance(family, str) else None
+
+
+def _get(mapping: Any, key: str) -> Any:
+    return mapping.get(key) if isinstance(mapping, Mapping) else None
+
+
+def _positive(value: Any) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if ok and math.isfinite(value) and value > 0 else None
 
 
 def fit(evidence: Sequence[dict[str, Any]], **settings: Any) -> tuple[LearnedGuide, list[int]]:

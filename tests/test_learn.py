@@ -326,3 +326,36 @@ def test_a_winner_whose_lengths_in_steps_do_not_fit_this_run_is_left_out(tmp_pat
                     "--total-steps", "35", "--learned", str(guide))
     assert short.returncode == 0, short.stderr
     assert "wsd(decay_steps=30" not in short.stdout
+
+
+def test_other_tools_studies_in_the_database_are_not_evidence(tmp_path):
+    """A database shared with plain Optuna studies: one of several objectives, or one
+    whose own 'profile' and 'recommendation' attributes are not lradvisor's, made `rules
+    learn` crash with a traceback (RuntimeError from Study.direction, TypeError), exit 1;
+    so did a trial whose 'spec' attribute is not a JSON spec."""
+    import optuna
+
+    from lradvisor.learn import collect
+    from lradvisor.storage import get_study, open_storage
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    for i in range(3):
+        plant(url, f"cnn-{i}", CNN, ONECYCLE, [("onecycle", 0.1), ("cosine", 0.3)])
+    storage = open_storage(url)
+    multi = optuna.create_study(storage=storage, study_name="multi",
+                                directions=["minimize", "maximize"])
+    theirs = optuna.create_study(storage=storage, study_name="theirs")
+    for study in (multi, theirs):
+        study.set_user_attr("profile", "fast" if study is theirs else CNN)
+        study.set_user_attr("recommendation", "cosine" if study is theirs else ONECYCLE)
+    theirs.add_trial(optuna.trial.create_trial(value=1.0))
+    odd = get_study(storage, "cnn-0")  # trials of another tool in one of ours
+    for spec in ("not json", '["a list"]', '{"params": {}}'):
+        odd.add_trial(optuna.trial.create_trial(value=0.01, user_attrs={"spec": spec}))
+    evidence = {e["name"]: e for e in collect(url)}
+    assert sorted(evidence) == ["cnn-0", "cnn-1", "cnn-2"]
+    assert evidence["cnn-0"]["family_scores"] == {"onecycle": 1.0, "cosine": 0.0}
+    out = CliRunner().invoke(cli, ["rules", "learn", "--storage", url, "-o",
+                                   str(tmp_path / "learned.json")])
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith("learned from 3 finished studies; wrote ")
