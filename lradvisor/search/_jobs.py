@@ -95,6 +95,9 @@ def create_search_study(
 def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal, dict[str, Any]]:
     """A worker's view of the stored study ``name``: (study, setup, goal, settings).
 
+    The search space is rebuilt from the rules, with the study's stored peak-LR range
+    (``search --lr-find``'s) where it has one, as a resume of ``search`` keeps it.
+
     The worker rereads the study's rules files; rules that now conclude otherwise (a file
     edited since: another prior, or other schedules recommended) are refused as a
     resume of ``search`` refuses them, compared by what they conclude.
@@ -109,7 +112,7 @@ def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal,
     from lradvisor.search._resume import _check_same_search
     from lradvisor.search._sampler import make_sampler
     from lradvisor.search._search import _prepare
-    from lradvisor.search._settings import run_settings
+    from lradvisor.search._settings import keep_lr_range, run_settings
     from lradvisor.storage import get_study, load_study
 
     stored = load_study(rdb, name)
@@ -133,6 +136,7 @@ def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal,
         "back as they were, or create another study." if files else
         "it was made by an lradvisor version whose guide concluded otherwise: run its "
         "workers with that version, or create another study."))
+    keep_lr_range(setup, attrs)  # the study's peak-LR range (a range test's), if it has one
     n_trials = int(settings["n_trials"])
     run = run_settings(attrs)  # the creation's, or the last resume's that changed them
     seed = int(run["seed"])

@@ -26,10 +26,12 @@ from lradvisor.errors import StudyError
 from lradvisor.search._fidelity import Fidelity
 from lradvisor.search._rungs import INTERRUPTED
 from lradvisor.search._settings import (
+    LR_RANGE_ATTR,
     RESUMES_ATTR,
     RUN_KEYS,
     check_same_model,
     given_or_stored,
+    keep_lr_range,
     keep_or_record,
 )
 
@@ -45,6 +47,8 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
     it was asked for when created are refused (the same rungs under another budget fit
     to other lengths, and are not refused). ``pruner``, ``sampler`` or ``seed`` ``None``:
     the study's as it runs now, the default for a new study (:func:`given_or_stored`).
+    The peak-LR range: ``setup["lr_range"]`` when given, else the study's stored one
+    (:func:`keep_lr_range`, which sets ``setup["space"]`` to it), else the rules'.
     """
     from lradvisor.search._pruner import make_pruner
     from lradvisor.search._sampler import make_sampler
@@ -60,6 +64,7 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
                       sampler=make_sampler(sampler, seed, startup=startup),
                       pruner=make_pruner(pruner))
     fid = check_resume(study.user_attrs, setup, fid, asked, explicit=explicit)
+    keep_lr_range(setup, study.user_attrs)
     created = not study.user_attrs.get("fidelity")
     attrs = _search_attrs(setup, fid)
     made = {"trainable": setup["trainable_path"], "workload": setup["workload"]}
@@ -154,6 +159,7 @@ def _search_attrs(setup: dict[str, Any], fid: Fidelity) -> dict[str, Any]:
     """What each call of the search (re)writes on the study: its setup as this call
     prepared it (the same on a resume, which :func:`_check_same_search` made sure of)."""
     advice = setup["advice"]
+    lr_range = setup.get("lr_range")  # the study's own range (a range test's), if any
     return {
         "profile": setup["profile"].to_dict(), "full_steps": setup["full_steps"],
         "fidelity": fid.to_dict(), "rules": list(setup["rules"]),
@@ -162,6 +168,7 @@ def _search_attrs(setup: dict[str, Any], fid: Fidelity) -> dict[str, Any]:
         "rules_prior": setup["rules_prior"], "rules_schedules": setup["rules_schedules"],
         "learned_guide": setup["learned"],  # the evidence blended in (workers re-blend it)
         "space": setup["space"].to_dict(),
+        **({} if lr_range is None else {LR_RANGE_ATTR: list(lr_range)}),
     }
 
 

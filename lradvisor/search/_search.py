@@ -30,7 +30,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from lradvisor.errors import StudyError
@@ -40,7 +40,7 @@ from lradvisor.search._interrupt import ctrl_c_remembered
 from lradvisor.search._recommend import Horizon, recommend
 from lradvisor.search._resume import _fail_left_running, _open
 from lradvisor.search._rungs import INTERRUPTED, Planned, Record, leaderboard, next_runs
-from lradvisor.search._settings import run_settings
+from lradvisor.search._settings import keep_lr_range, run_settings
 from lradvisor.search._space import SearchSpace, for_direction
 from lradvisor.search._trainable import load_trainable
 from lradvisor.search._trial import TrialRunner, record_of
@@ -143,7 +143,9 @@ def run_search(
         device: for the context (``None``: a GPU when present).
         callback: called with a :class:`Progress` after every trial.
         lr_range: ``(low, high)`` of the peak LR instead of the rules' range (e.g. from
-            :func:`lradvisor.lr_find`).
+            :func:`lradvisor.lr_find`). It is stored with the study (``lr_range``):
+            a resume without one, and the study's workers, search it too; ``None`` on
+            a study that has none: the rules' range.
         learned: a learned guide (``LearnedGuide``, see ``lradvisor rules learn``):
             families and settings that won on similar studies run first.
 
@@ -157,9 +159,9 @@ def run_search(
     """
     setup = _prepare(trainable, profile, workload, families, rules_files, study_name,
                      learned, direction)
-    if lr_range is not None:
-        setup["space"] = replace(setup["space"], lr_low=float(lr_range[0]),
-                                 lr_high=float(lr_range[1]))
+    if lr_range is not None:  # the space refuses a bad one now, before the study is touched
+        setup["lr_range"] = lr_range
+        keep_lr_range(setup, {})
     fid = check_settings(n_trials, seed, timeout, fidelity, budget)
     study, fid = _open(setup, storage, direction, pruner, sampler, seed, n_trials, fid,
                        explicit=fidelity is not None, asked=fidelity)

@@ -7,7 +7,9 @@ to the next; the values the study was created with are kept (``pruner``, ``sampl
 ``resumes`` (``studies show`` lists them). The study runs with the latest:
 :func:`run_settings`, which workers read too. A setting a call does not give (``None``)
 is the study's, as with Optuna's ``load_if_exists``; a new study's is the default
-(:func:`given_or_stored`).
+(:func:`given_or_stored`). The peak-LR range is kept the same way: one given (an LR range
+test's, ``search --lr-find``) is stored with the study as ``lr_range``, and a resume or
+worker that gives none searches the study's, not the rules' (:func:`keep_lr_range`).
 
 Example:
     >>> run_settings({"pruner": "plateau", "sampler": "tpe", "seed": 0,
@@ -18,16 +20,18 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from lradvisor.errors import StudyError
 
-__all__ = ["RESUMES_ATTR", "RUN_KEYS", "check_same_model", "given_or_stored", "keep_or_record",
-           "run_settings"]
+__all__ = ["LR_RANGE_ATTR", "RESUMES_ATTR", "RUN_KEYS", "check_same_model", "given_or_stored",
+           "keep_lr_range", "keep_or_record", "run_settings", "stored_lr_range"]
 
 RUN_KEYS = ("pruner", "sampler", "seed")
 RESUMES_ATTR = "resumes"
+LR_RANGE_ATTR = "lr_range"
 _DEFAULTS = {"pruner": "plateau", "sampler": "tpe", "seed": 0}
 
 
@@ -70,6 +74,35 @@ def keep_or_record(study: Any, given: dict[str, Any]) -> None:
     at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     entry = {**{key: given[key] for key in RUN_KEYS}, "at": at}
     study.set_user_attr(RESUMES_ATTR, [*(attrs.get(RESUMES_ATTR) or []), entry])
+
+
+def stored_lr_range(attrs: dict[str, Any]) -> tuple[float, float] | None:
+    """The peak-LR range stored with a study (its user attributes ``attrs``): its
+    ``lr_range``, else, for a study stored before that was, its ``lr_find`` result's;
+    ``None`` for a study that searches the rules' range.
+
+    Example:
+        >>> stored_lr_range({"lr_find": {"suggestion": {"low": 0.001, "high": 0.4}}})
+        (0.001, 0.4)
+    """
+    kept = attrs.get(LR_RANGE_ATTR)
+    if kept is None:
+        found = (attrs.get("lr_find") or {}).get("suggestion") or {}
+        kept = (found["low"], found["high"]) if "low" in found and "high" in found else None
+    return None if kept is None else (float(kept[0]), float(kept[1]))
+
+
+def keep_lr_range(setup: dict[str, Any], attrs: dict[str, Any]) -> None:
+    """Give ``setup`` (a search's, as ``_prepare`` made it) the study's peak-LR range:
+    the one this call was given (``setup["lr_range"]``, a new range test's), else the
+    one stored with the study (:func:`stored_lr_range` of its ``attrs``); a study with
+    neither keeps the rules' range. ``setup["lr_range"]`` is then the range to store."""
+    lr_range = setup.get("lr_range") or stored_lr_range(attrs)
+    if lr_range is None:
+        return
+    low, high = float(lr_range[0]), float(lr_range[1])
+    setup["lr_range"] = (low, high)
+    setup["space"] = replace(setup["space"], lr_low=low, lr_high=high)
 
 
 def check_same_model(name: str, attrs: dict[str, Any], trainable: str,
