@@ -258,7 +258,7 @@ def blend(advice: Any, guide: LearnedGuide | None) -> Any:
     order = sorted(
         recs, key=lambda r: (-blended[r.spec.family], rules_rank.get(r.spec.family, 99))
     )
-    head = f"evidence: {len(near)} studies{', ' + label + '-like' if label else ''}"
+    head = f"evidence: {_studies(len(near))}{', ' + label + '-like' if label else ''}"
     out = []
     for place, rec in enumerate(order):
         was = rules_rank.get(rec.spec.family)
@@ -267,8 +267,8 @@ def blend(advice: Any, guide: LearnedGuide | None) -> Any:
         spec, why = rec.spec, rec.rationale
         if ratio and spec.peak_lr:
             spec = spec.replace(peak_lr=spec.peak_lr * 10**ratio)
-            why += (f" Evidence from {len(near)} similar studies moved the peak LR from the "
-                    f"rules' {rec.spec.peak_lr:.3g} to {spec.peak_lr:.3g}.")
+            why += (f" Evidence from {_studies(len(near), 'similar ')} moved the peak LR "
+                    f"from the rules' {rec.spec.peak_lr:.3g} to {spec.peak_lr:.3g}.")
         out.append(replace(rec, spec=spec, rationale=why, evidence=text))
     changed = [r.spec.family for r in order] != [r.spec.family for r in advice.recommendations]
     trace = [f"learned: {head}; " + ("the evidence changed the ranking to "
@@ -293,7 +293,7 @@ def thin_evidence(advice: Any, guide: LearnedGuide | None) -> str:
 
 def _thin(near: Sequence[tuple[float, Mapping[str, Any]]], guide: LearnedGuide) -> str:
     label = _label(near)
-    return (f"evidence: {len(near)} similar {'study' if len(near) == 1 else 'studies'}"
+    return (f"evidence: {_studies(len(near), 'similar ')}"
             f"{', ' + label + '-like' if label else ''}; fewer than {guide.min_studies}, "
             "so the rules' ranking is kept.")
 
@@ -301,6 +301,11 @@ def _thin(near: Sequence[tuple[float, Mapping[str, Any]]], guide: LearnedGuide) 
 def _label(near: Sequence[tuple[float, Mapping[str, Any]]]) -> str:
     labels = Counter(str(s.get("label") or s.get("name")) for _, s in near)
     return labels.most_common(1)[0][0] if labels else ""
+
+
+def _studies(count: int, kind: str = "") -> str:
+    """``1 study``, ``4 studies`` (``kind``: a word before the noun, with its space)."""
+    return f"{count} {kind}{'study' if count == 1 else 'studies'}"
 
 
 def _nth(index: int) -> str:

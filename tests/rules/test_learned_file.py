@@ -134,3 +134,16 @@ def test_a_good_file_still_loads_and_blends(tmp_path, capsys):
     main([*SUGGEST, "--learned", str(path)])
     out = capsys.readouterr().out
     assert "Evidence: 3 studies, digits-cnn-like; ranked 1st (rules: 2nd)" in out
+
+
+def test_a_guide_that_trusts_one_study_says_study(tmp_path, capsys):
+    """min_studies 1 (a guide told to trust one study) said 'Evidence: 1 studies' and
+    'Evidence from 1 similar studies moved the peak LR'."""
+    def one(data):
+        data["min_studies"] = 1
+        data["studies"] = data["studies"][:1]
+    main([*SUGGEST, "--learned", str(edited(tmp_path / "learned.json", one))])
+    out = capsys.readouterr().out
+    assert "Evidence: 1 study, digits-cnn-like; ranked 1st (rules: 2nd)" in out
+    assert "Evidence from 1 similar study moved the peak LR from the rules' 0.1 to " in out
+    assert "studies" not in out.lower()
