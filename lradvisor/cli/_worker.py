@@ -219,7 +219,8 @@ def _create_from_spec(spec_file: str, study_name: str | None,
     """Create the spec file's study when missing (once, however many workers start).
 
     A file that asks for the LR range test (``lr_find = true``) is refused: workers do
-    not run it, and ignoring it would search the rules' peak-LR range without a word.
+    not run it, and ignoring it would search without the range test, silently (a study
+    whose search ran it stores its range, which workers given ``--study`` search).
 
     Returns the study's name and storage URL (the command line's, else the file's).
     """
@@ -235,8 +236,8 @@ def _create_from_spec(spec_file: str, study_name: str | None,
         raise StudyError(
             f"lr_find = true in {spec_file!r}, but workers do not run the LR range test "
             "(--lr-find runs with `lradvisor search --jobs 1` only): run `lradvisor search "
-            f"--spec {shlex.quote(spec_file)}` for it, or set lr_find = false to run workers "
-            "on the rules' peak-LR range.")
+            f"--spec {shlex.quote(spec_file)}` for it first, then workers with --study (they "
+            "search the range it stored with the study), or set lr_find = false.")
     fidelity = Fidelity(rungs=settings["rungs"]) if settings.get("rungs") else None
     study = _create(settings, fidelity)
     return str(study.study_name), settings.get("storage")

@@ -35,6 +35,6 @@ def test_a_worker_refuses_a_spec_file_that_asks_for_the_lr_range_test(tmp_path, 
     assert err.splitlines() == [
         f"Error: lr_find = true in {str(spec)!r}, but workers do not run the LR range test "
         "(--lr-find runs with `lradvisor search --jobs 1` only): run `lradvisor search "
-        f"--spec {spec}` for it, or set lr_find = false to run workers on the rules' "
-        "peak-LR range."]
+        f"--spec {spec}` for it first, then workers with --study (they search the range it "
+        "stored with the study), or set lr_find = false."]
     assert not (tmp_path / "w.db").exists()  # no study made
