@@ -23,12 +23,13 @@ from typing import Any
 
 from lradvisor.errors import StudyError
 from lradvisor.rules._learn import CATEGORICAL, LearnedGuide, learned_path, save_learned
+from lradvisor.storage._studies import STUDY_UID
 
 __all__ = ["collect", "fit", "learn", "learned_from"]
 
 
 def collect(storage_url: str | None) -> list[dict[str, Any]]:
-    """One evidence dict per finished study: ``name``, ``label``, ``profile``,
+    """One evidence dict per finished study: ``name``, ``uid``, ``label``, ``profile``,
     ``family_scores``, ``winner``, ``lr_ratio``, ``lr_find_ratio``."""
     from lradvisor.storage import list_studies, load_study, open_storage
 
@@ -69,8 +70,10 @@ def evidence_of(study: Any) -> dict[str, Any] | None:
     prior_peak = _positive(attrs.get("rules_lr_default")) or _positive(
         _get(attrs.get("prior"), "lr_default"))
     found = _positive(_get(_get(attrs.get("lr_find"), "suggestion"), "peak_lr"))
+    uid = attrs.get(STUDY_UID)  # a resume of this study leaves its evidence out by it
     return {
-        "name": study.study_name, "label": attrs.get("workload") or study.study_name,
+        "name": study.study_name, "uid": uid if isinstance(uid, str) else None,
+        "label": attrs.get("workload") or study.study_name,
         "profile": profile, "family_scores": scores,
         "winner": {k: rec[k] for k in ("family", "params", "peak_lr") if k in rec},
         "lr_ratio": math.log10(peak / prior_peak) if peak and prior_peak else None,

@@ -58,7 +58,9 @@ class LearnedGuide:
 
     Attributes:
         categories: per categorical field, its values in feature order.
-        studies: one dict per study: ``name``, ``label``, ``features``,
+        studies: one dict per study: ``name``, ``uid`` (its ``study_uid``; absent
+            or ``None`` in older files, and for a study made without one), ``label``,
+            ``features``,
             ``family_scores`` (family -> 0..1), ``winner`` (spec dict), ``lr_ratio``
             (log10 of winner peak / rules' peak), ``lr_find_ratio`` (or ``None``).
         radius, min_studies, prior_strength, length_weight: see the module doc.
@@ -192,6 +194,9 @@ def _study(index: int, study: Any, dim: int) -> Mapping[str, Any]:
                          "of families to 0..1")
     for family, score in scores.items():
         _number(f"{what}'s score of {family!r}", score, low=0.0, high=1.0)
+    uid = study.get("uid")
+    if uid is not None and not isinstance(uid, str):
+        raise _Malformed(f"has {what} with uid {uid!r:.60}, not a study uid (text)")
     for key in ("lr_ratio", "lr_find_ratio"):
         if study.get(key) is not None:
             _number(f"{what}'s {key}", study[key])

@@ -23,6 +23,7 @@ from itertools import zip_longest
 from typing import Any
 
 from lradvisor.errors import StudyError
+from lradvisor.search._evidence import leave_out_own_evidence
 from lradvisor.search._fidelity import Fidelity
 from lradvisor.search._rungs import INTERRUPTED
 from lradvisor.search._settings import (
@@ -52,7 +53,7 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
     """
     from lradvisor.search._pruner import make_pruner
     from lradvisor.search._sampler import make_sampler
-    from lradvisor.storage import get_study, open_storage, study_attrs
+    from lradvisor.storage import STUDY_UID, get_study, open_storage, study_attrs
 
     rdb = open_storage(storage)
     found = study_attrs(rdb, setup["name"], (*RUN_KEYS, RESUMES_ATTR))
@@ -63,6 +64,7 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
     study = get_study(rdb, setup["name"], direction=direction,
                       sampler=make_sampler(sampler, seed, startup=startup),
                       pruner=make_pruner(pruner))
+    leave_out_own_evidence(setup, study.user_attrs.get(STUDY_UID))  # a resume: not its own
     fid = check_resume(study.user_attrs, setup, fid, asked, explicit=explicit)
     keep_lr_range(setup, study.user_attrs)
     created = not study.user_attrs.get("fidelity")
@@ -125,7 +127,7 @@ def check_before_open(setup: dict[str, Any], storage: str | None, direction: str
     """
     from lradvisor.search._pruner import make_pruner
     from lradvisor.search._sampler import make_sampler
-    from lradvisor.storage import existing_study_id, open_storage, study_attrs
+    from lradvisor.storage import STUDY_UID, existing_study_id, open_storage, study_attrs
 
     rdb = open_storage(storage)
     try:
@@ -137,6 +139,7 @@ def check_before_open(setup: dict[str, Any], storage: str | None, direction: str
         attrs = {} if study_id is None else rdb.get_study_user_attrs(study_id)
     finally:
         rdb.engine.dispose()
+    leave_out_own_evidence(setup, attrs.get(STUDY_UID))  # as _open will
     check_resume(attrs, setup, fid, asked, explicit=explicit)
     return run
 

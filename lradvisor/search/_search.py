@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lradvisor.errors import StudyError
+from lradvisor.search._evidence import with_evidence
 from lradvisor.search._fidelity import Fidelity, rung_steps
 from lradvisor.search._heap import start_objects_frozen
 from lradvisor.search._interrupt import ctrl_c_remembered
@@ -260,25 +261,17 @@ def _prepare(trainable: Any, profile: Any, workload: str | None, families: Any,
     rules_peak = advice.prior.lr_default  # before evidence: what learned ratios are against
     rules_prior = advice.prior.to_dict()  # what the rules (guide + --rules files) concluded
     rules_schedules = [r.spec.to_dict() for r in advice.recommendations]  # and recommended
-    if learned is not None:
-        from lradvisor.rules._learn import blend
-
-        learned = learned.near(advice.profile.to_dict())
-        advice = blend(advice, learned)
-    space = SearchSpace.from_prior(advice.prior, families, direction=direction,
-                                   total_steps=int(full))
     name = study_name or _default_name(workload, trainable, profile)
-    rules = tuple(dict.fromkeys(r for rec in advice.recommendations for r in rec.rules))
-    return {
+    setup = {
         "trainable": function, "trainable_path": trainable if isinstance(trainable, str)
         else f"{getattr(trainable, '__module__', '?')}:{getattr(trainable, '__name__', '?')}",
-        "profile": profile, "full_steps": int(full), "advice": advice, "space": space,
-        "name": name, "rules": rules, "workload": workload, "rules_peak": rules_peak,
+        "profile": profile, "full_steps": int(full), "rules_advice": advice,
+        "families": families, "name": name, "workload": workload, "rules_peak": rules_peak,
         "rules_prior": rules_prior, "rules_schedules": rules_schedules,
-        "rules_files": tuple(rules_files),
-        "learned": None if learned is None else learned.to_dict(),
-        "direction": direction,
+        "rules_files": tuple(rules_files), "direction": direction,
     }
+    with_evidence(setup, learned)  # advice, space, rules, learned (a resume may redo it)
+    return setup
 
 
 def _default_name(workload: str | None, trainable: Any, profile: Any) -> str:
