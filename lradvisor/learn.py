@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from lradvisor.errors import StudyError
-from lradvisor.rules._learn import CATEGORICAL, LearnedGuide, learned_path, save_learned
+from lradvisor.rules._learn import (
+    CATEGORICAL,
+    LR_RATIO_BOUND,
+    LearnedGuide,
+    learned_path,
+    save_learned,
+)
 from lradvisor.storage._studies import STUDY_UID
 
 __all__ = ["collect", "fit", "learn", "learned_from"]
@@ -76,9 +82,18 @@ def evidence_of(study: Any) -> dict[str, Any] | None:
         "label": attrs.get("workload") or study.study_name,
         "profile": profile, "family_scores": scores,
         "winner": {k: rec[k] for k in ("family", "params", "peak_lr") if k in rec},
-        "lr_ratio": math.log10(peak / prior_peak) if peak and prior_peak else None,
-        "lr_find_ratio": math.log10(peak / found) if peak and found else None,
+        "lr_ratio": _log_ratio(peak, prior_peak), "lr_find_ratio": _log_ratio(peak, found),
     }
+
+
+def _log_ratio(peak: float | None, base: float | None) -> float | None:
+    """``log10(peak / base)``; ``None`` without both, or beyond the guide's bound (a peak
+    over 1e4 times from the other: a broken record, left out rather than clipped, since
+    it says nothing of where the peak should move; the study's ranking still counts)."""
+    if not peak or not base:
+        return None
+    ratio = math.log10(peak / base)
+    return ratio if abs(ratio) <= LR_RATIO_BOUND else None
 
 
 def _searched(attrs: Mapping[str, Any]) -> bool:

@@ -44,6 +44,9 @@ LEARNED_ENV = "LRADVISOR_LEARNED"
 DEFAULT_LEARNED = "studies/learned.json"
 CATEGORICAL = ("task", "arch", "optimizer")
 FORMAT = 1
+# A study's lr_ratio and lr_find_ratio are log10 ratios of peak LRs; a winner's peak more
+# than 1e4 times from the rules' (or the range test's) is a broken record, not evidence.
+LR_RATIO_BOUND = 4.0
 
 
 def learned_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -62,7 +65,8 @@ class LearnedGuide:
             or ``None`` in older files, and for a study made without one), ``label``,
             ``features``,
             ``family_scores`` (family -> 0..1), ``winner`` (spec dict), ``lr_ratio``
-            (log10 of winner peak / rules' peak), ``lr_find_ratio`` (or ``None``).
+            (log10 of winner peak / rules' peak), ``lr_find_ratio`` (or ``None``);
+            both within +-:data:`LR_RATIO_BOUND` (a peak within 1e-4..1e4 of the other).
         radius, min_studies, prior_strength, length_weight: see the module doc.
     """
 
@@ -197,9 +201,9 @@ def _study(index: int, study: Any, dim: int) -> Mapping[str, Any]:
     uid = study.get("uid")
     if uid is not None and not isinstance(uid, str):
         raise _Malformed(f"has {what} with uid {uid!r:.60}, not a study uid (text)")
-    for key in ("lr_ratio", "lr_find_ratio"):
+    for key in ("lr_ratio", "lr_find_ratio"):  # log10 ratios: a peak within 1e-4..1e4
         if study.get(key) is not None:
-            _number(f"{what}'s {key}", study[key])
+            _number(f"{what}'s {key}", study[key], low=-LR_RATIO_BOUND, high=LR_RATIO_BOUND)
     return study
 
 

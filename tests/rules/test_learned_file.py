@@ -76,9 +76,9 @@ CASES = {
                          "has study 1's score of 'onecycle' 'high', not a finite number "
                          ">= 0 and <= 1"),
     "an lr_ratio a string": (study("lr_ratio", "big"),
-                             "has study 1's lr_ratio 'big', not a finite number"),
+                             "has study 1's lr_ratio 'big', not a finite number >= -4 and <= 4"),
     "an lr_ratio NaN": (study("lr_ratio", math.nan),
-                        "has study 1's lr_ratio nan, not a finite number"),
+                        "has study 1's lr_ratio nan, not a finite number >= -4 and <= 4"),
     "prior_strength 0": (top("prior_strength", 0),
                          "has prior_strength 0, not a finite number > 0"),
     "radius negative": (top("radius", -1), "has radius -1, not a finite number > 0"),
