@@ -115,19 +115,20 @@ class LearnedGuide:
         return json.dumps(self.to_dict(), indent=1)
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "a learned guide") -> LearnedGuide:
+    def from_dict(cls, data: Any, source: str = "a learned guide", *,
+                  remedy: str = "write it again with `lradvisor rules learn`") -> LearnedGuide:
         """The inverse of :meth:`to_dict`, every field checked as :func:`blend` reads it:
         a file edited by hand or written by another version fails here, in one line, not
         in the middle of a blend.
 
         Raises:
-            RulesError: ``source`` (what the data is) and its first faulty field.
+            RulesError: ``source`` (what the data is), its first faulty field and
+                ``remedy`` (what fixes it: a guide stored with a study is not a file).
         """
         try:
             return cls._checked(data)
         except _Malformed as err:
-            raise RulesError(f"{source} {err}; write it again with `lradvisor rules learn`."
-                             ) from None
+            raise RulesError(f"{source} {err}; {remedy}.") from None
 
     @classmethod
     def _checked(cls, data: Any) -> LearnedGuide:

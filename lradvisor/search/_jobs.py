@@ -126,7 +126,11 @@ def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal,
     from lradvisor.rules._learn import LearnedGuide
 
     kept = attrs.get("learned_guide")  # the evidence the study was made with
-    learned = LearnedGuide.from_dict(kept) if kept else None
+    learned = LearnedGuide.from_dict(
+        kept, f"the learned guide stored with study {name!r}",
+        remedy="`lradvisor rules learn` does not change a guide stored with a study: create "
+        "another study for the workers (`lradvisor search --create-only --study NEW ...`)",
+    ) if kept else None
     setup = _prepare(attrs["trainable"], attrs["profile"], attrs.get("workload"),
                      settings.get("families"), settings.get("rules_files") or (), name,
                      learned, stored.direction.name.lower())
