@@ -109,7 +109,7 @@ def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal,
     import zlib
 
     from lradvisor.search._pruner import make_pruner
-    from lradvisor.search._resume import _check_same_search
+    from lradvisor.search._resume import _check_same_search, _in_stored_order
     from lradvisor.search._sampler import make_sampler
     from lradvisor.search._search import _prepare
     from lradvisor.search._settings import keep_lr_range, run_settings
@@ -135,6 +135,7 @@ def attach(rdb: Any, name: str, worker: str) -> tuple[Any, dict[str, Any], Goal,
                      settings.get("families"), settings.get("rules_files") or (), name,
                      learned, stored.direction.name.lower())
     files = settings.get("rules_files") or ()
+    setup["space"] = _in_stored_order(setup["space"], attrs)
     _check_same_search(attrs, setup, rules_remedy=(
         f"a worker reads the study's rules files ({', '.join(map(str, files))}): put them "
         "back as they were, or create another study." if files else

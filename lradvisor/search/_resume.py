@@ -19,6 +19,7 @@ resume runs them again.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from itertools import zip_longest
 from typing import Any
 
@@ -103,6 +104,7 @@ def check_resume(attrs: dict[str, Any], setup: dict[str, Any], fid: Fidelity,
             f"study {setup['name']!r} searched a run of {stored} steps, but this run has "
             f"{setup['full_steps']}; use another --study name."
         )
+    setup["space"] = _in_stored_order(setup["space"], attrs)
     _check_same_search(attrs, setup)
     if not attrs.get("fidelity"):
         return fid
@@ -234,6 +236,16 @@ def _process_gone(process: str | None) -> bool:
     except OSError:  # alive, another user's
         return False
     return False
+
+
+def _in_stored_order(space: Any, attrs: dict[str, Any]) -> Any:
+    """``space`` with its families in the order the study stores them, when they are the
+    same families: a learned guide learned since, or ``--families`` given in another
+    order, ranks them otherwise, and Optuna's family choices must keep their order."""
+    stored = list((attrs.get("space") or {}).get("families") or ())
+    if stored == list(space.names) or sorted(stored) != sorted(space.names):
+        return space
+    return replace(space, families=tuple(space.family(name) for name in stored))
 
 
 def _check_same_search(attrs: dict[str, Any], setup: dict[str, Any], *,

@@ -310,3 +310,15 @@ def test_sgd_proxies_train_at_the_peak_their_length_wants_and_store_the_full_run
                   profile={**sgd, "optimizer": "adam"})
     assert all(t.value == ScheduleSpec.from_json(t.user_attrs["spec"]).peak_lr
                for t in adam.study.trials if t.state.name == "COMPLETE")
+
+
+def test_a_resume_with_the_same_families_in_another_order_keeps_the_studys_order(tmp_path):
+    """Before: refused ('searches the families cosine,wsd,step, not step,cosine,wsd'), as
+    was every resume after a learned guide ranked the same families otherwise."""
+    fid = Fidelity(rungs=(0.25, 1.0))
+    made = len(search(tmp_path, n_trials=1, fidelity=fid,
+                      families=["cosine", "wsd", "step"]).study.trials)
+    again = search(tmp_path, n_trials=2, fidelity=fid, families=["step", "cosine", "wsd"])
+    assert list(again.study.user_attrs["space"]["families"]) == ["cosine", "wsd", "step"]
+    assert again.trials_run > 0 and len(again.study.trials) == made + again.trials_run
+    assert all(t.state != optuna.trial.TrialState.FAIL for t in again.study.trials)
