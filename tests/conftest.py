@@ -87,3 +87,14 @@ def interrupt_cli(*args: str, after: str, delay: float = 0.0, cwd: Path | None =
 def cli():
     """The :func:`run_cli` helper."""
     return run_cli
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models: one torch thread is fastest and leaves the other core to the machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

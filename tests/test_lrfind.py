@@ -29,13 +29,7 @@ from lradvisor.lrfind import (
 HERE = __file__
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is fastest and leaves the other core to the machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models
 
 
 # -- trainables (loaded by path by the CLI test, as users load theirs) -------------------

@@ -132,12 +132,4 @@ def test_search_lr_find_then_workers_on_the_same_study_search_its_range(tmp_path
     assert study.user_attrs["lr_range"] == [found.low, found.high]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is fastest and leaves the other core to the machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models
