@@ -1,7 +1,5 @@
 """``SpecLR``: any fixed schedule of a spec, as a lean closed-form torch scheduler.
 
-Also torch's ``CosineAnnealingLR`` as the ``cosine`` family runs it past the run's end.
-
 What ``LambdaLR`` over the spec's multiplier does, without torch's generic step path:
 the LR is ``base_lr * multiplier(step)`` from the spec's own pure function, written to
 the optimizer only when it changes. Its ``state_dict`` is plain data (the spec's JSON
@@ -15,12 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch.optim import lr_scheduler
-
 from lradvisor.policy._base import MetricScheduler
 from lradvisor.schedules import ScheduleSpec
 
-__all__ = ["CosineAnnealingLR", "SpecLR"]
+__all__ = ["SpecLR"]
 
 
 class SpecLR(MetricScheduler):
@@ -62,35 +58,3 @@ class SpecLR(MetricScheduler):
     def _rebuild(self) -> None:
         spec = ScheduleSpec.from_json(self.spec_json)
         self._fn = spec.multiplier_fn(self.total_steps)
-
-
-class CosineAnnealingLR(lr_scheduler.CosineAnnealingLR):
-    """torch's ``CosineAnnealingLR``, held at ``eta_min`` from step ``T_max`` on.
-
-    The ``cosine`` family's curve stays at its floor after the run's end, as
-    :class:`SpecLR` runs it (warmup, param groups of different LRs); torch's class is
-    a cosine of period ``2 * T_max`` and climbs back to the peak by step ``2 * T_max``
-    (a run stepped past its end, or resumed with a longer length while its saved
-    ``T_max`` is kept). Within the run it is torch's own class, step for step; its name
-    and ``state_dict`` are torch's, so checkpoints of either load into the other.
-
-    Example:
-        >>> import torch
-        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-        >>> sched = CosineAnnealingLR(opt, T_max=2)
-        >>> for _ in range(4):
-        ...     opt.step(); sched.step()
-        >>> sched.get_last_lr()
-        [0.0]
-    """
-
-    def get_lr(self) -> list[Any]:
-        """torch's chainable form within the run; ``eta_min`` from ``T_max`` on."""
-        if self.last_epoch >= self.T_max:
-            return [self.eta_min for _ in self.optimizer.param_groups]
-        return super().get_lr()
-
-    def _get_closed_form_lr(self) -> list[Any]:
-        if self.last_epoch >= self.T_max:
-            return [self.eta_min for _ in self.base_lrs]
-        return super()._get_closed_form_lr()

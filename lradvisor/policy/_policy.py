@@ -221,18 +221,14 @@ class SchedulePolicy:
         return self.total_steps, self.interval
 
     def _fixed(self, optimizer: Any, length: int | None) -> Any:
-        """The native torch class where one matches, else :class:`SpecLR`; a
-        ``CosineAnnealingLR`` held at its floor past the end, as the spec's curve is."""
+        """The native torch class where one matches, else :class:`SpecLR`."""
         from lradvisor.schedules import build_scheduler
 
         sched = build_scheduler(optimizer, self.spec, length)
-        name = type(sched).__name__
-        if name not in ("LambdaLR", "CosineAnnealingLR"):
+        if type(sched).__name__ != "LambdaLR":
             return sched
         from lradvisor.policy import _fixed
 
-        if name == "CosineAnnealingLR":
-            return _fixed.CosineAnnealingLR(optimizer, T_max=sched.T_max, eta_min=sched.eta_min)
         return _fixed.SpecLR(optimizer, self.spec, self.spec.run_length(length))
 
     def _adaptive(self, optimizer: Any, length: int | None) -> Any:

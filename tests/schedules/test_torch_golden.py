@@ -8,7 +8,7 @@ are checked against ``SequentialLR([LinearLR(start_factor, 1, warmup), decay], [
 from __future__ import annotations
 
 import pytest
-from schedule_helpers import assert_close, built_lrs, reference_lrs
+from schedule_helpers import assert_close, built_lrs, drive, make_optimizer, reference_lrs
 from torch.optim import lr_scheduler as tl
 
 from lradvisor.schedules import ScheduleSpec
@@ -104,6 +104,24 @@ def test_built_scheduler_is_the_native_class(name, spec, total, factory):
     assert_close(ours, expected)
 
 
+def test_built_cosine_holds_its_floor_past_the_end_where_torchs_climbs_back():
+    """Within the run torch's CosineAnnealingLR step for step; after it, the family's
+    curve (``spec.lr``: the floor), where torch's class, a cosine of period 2 * T_max,
+    climbs back to the peak. Before, build_scheduler returned torch's class as it is."""
+    from lradvisor.schedules import build_scheduler
+
+    spec = ScheduleSpec.create("cosine", min_lr_ratio=0.1, peak_lr=PEAK)
+    torch_lrs = reference_lrs(lambda o: tl.CosineAnnealingLR(o, T_max=20, eta_min=0.1 * PEAK),
+                              45, PEAK)
+    opt = make_optimizer(PEAK)
+    sched = build_scheduler(opt, spec, 20)
+    ours = drive(opt, sched, 45)
+    assert isinstance(sched, tl.CosineAnnealingLR) and type(sched).__name__ == "CosineAnnealingLR"
+    assert_close(ours[:21], torch_lrs[:21])
+    assert_close(ours, [spec.lr(step, total_steps=20) for step in range(45)])
+    assert torch_lrs[40] == pytest.approx(PEAK) and ours[40] == pytest.approx(0.1 * PEAK)
+
+
 # (id, spec without warmup, total, warmup steps, start factor, decay factory(opt, rest))
 WITH_WARMUP = [
     ("constant", ScheduleSpec("constant"), 30, 6, 0.1, lambda o, t: tl.ConstantLR(o, 1.0, 0)),
@@ -169,8 +187,6 @@ def test_onecycle_empty_phase_falls_back_where_torch_divides_by_zero():
 
 def test_multiple_lrs_use_lambda_lr_per_group():
     """Param groups with different LRs get LambdaLR, each scaled by its own LR."""
-    from schedule_helpers import drive, make_optimizer
-
     from lradvisor.schedules import build_scheduler
 
     opt = make_optimizer(0.1, groups=2)
@@ -186,8 +202,6 @@ def test_multiple_lrs_use_lambda_lr_per_group():
 def test_a_peak_lr_goes_to_the_largest_group_and_the_others_keep_their_ratios():
     """With a peak, groups at 0.1 and 0.01 run at 0.5 and 0.05: torch's own cosine over
     those two LRs, step by step (they used to be flattened to 0.5 both)."""
-    from schedule_helpers import drive, make_optimizer
-
     from lradvisor.schedules import build_scheduler
 
     opt = make_optimizer(0.1, groups=2)

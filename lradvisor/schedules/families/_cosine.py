@@ -20,8 +20,9 @@ def decay(step: int, total_steps: int, *, min_lr_ratio: float) -> float:
 
 
 def native(optimizer: Any, kwargs: dict[str, Any], total_steps: int, peak_lr: float) -> Any:
-    """torch's ``CosineAnnealingLR`` over the whole run, ``eta_min`` the floor."""
-    from torch.optim.lr_scheduler import CosineAnnealingLR
+    """torch's ``CosineAnnealingLR`` over the whole run, ``eta_min`` the floor, held
+    there past the end as :func:`decay` is (torch's climbs back to the peak)."""
+    from lradvisor.schedules._held import CosineAnnealingLR
 
     return CosineAnnealingLR(
         optimizer, T_max=total_steps, eta_min=kwargs["min_lr_ratio"] * peak_lr
