@@ -359,3 +359,15 @@ def test_other_tools_studies_in_the_database_are_not_evidence(tmp_path):
                                    str(tmp_path / "learned.json")])
     assert out.exit_code == 0, out.output
     assert out.output.startswith("learned from 3 finished studies; wrote ")
+
+
+def test_learning_from_one_study_says_study_not_studies(tmp_path):
+    """Before: 'learned from 1 finished studies', and '0 other similar studies' beside
+    it was right only by luck of the count."""
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    plant(url, "cnn-0", CNN, ONECYCLE, [("onecycle", 0.1), ("cosine", 0.3)])
+    out = CliRunner().invoke(cli, ["rules", "learn", "--storage", url, "-o",
+                                   str(tmp_path / "learned.json")])
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith("learned from 1 finished study; wrote ")
+    assert out.output.splitlines()[1].endswith("; 0 other similar studies")

@@ -31,7 +31,7 @@ def learn_cmd(storage: str | None, output: str | None) -> None:
     """
     from lradvisor.learn import learn, learned_from
     from lradvisor.plots import STDOUT, check_writable
-    from lradvisor.rules._learn import learned_path
+    from lradvisor.rules._learn import count_studies, learned_path
 
     to_stdout = output == STDOUT
     if to_stdout:
@@ -43,10 +43,10 @@ def learn_cmd(storage: str | None, output: str | None) -> None:
         guide, path, counts = learn(storage, output)
         where = str(path)
     # the summary is for people: on stderr when stdout carries the guide
-    click.echo(f"learned from {len(guide.studies)} finished studies; wrote {where}",
+    click.echo(f"learned from {count_studies(len(guide.studies), 'finished ')}; wrote {where}",
                err=to_stdout)
     for study, count in zip(guide.studies, counts, strict=False):
         winner = study["winner"]
-        similar = f"{count} other similar {'study' if count == 1 else 'studies'}"
+        similar = count_studies(count, "other similar ")
         click.echo(f"  {study['name']}: won by {winner['family']} at peak "
                    f"{winner.get('peak_lr') or 0:.3g}; {similar}", err=to_stdout)

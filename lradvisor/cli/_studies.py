@@ -106,11 +106,10 @@ def show(name: str, storage: str | None, plot_dir: str | None) -> None:
     near = guide.get("studies") or []
     if near:
         names = ", ".join(str(s.get("name")) for s in near[:5]) + (", ..." if near[5:] else "")
-        from lradvisor.rules._learn import LearnedGuide  # plain Python, no torch
+        from lradvisor.rules._learn import LearnedGuide, count_studies  # plain Python
 
         thin = len(near) < int(guide.get("min_studies", LearnedGuide.min_studies))
-        click.echo(f"learned guide: {len(near)} similar "
-                   f"{'study' if len(near) == 1 else 'studies'} ({names})"
+        click.echo(f"learned guide: {count_studies(len(near), 'similar ')} ({names})"
                    + ("; too few, so the rules' ranking was kept" if thin else ""))
     click.echo("")
     click.echo(f"{'#':>4} {'rung':>4} {'state':<8} {'value':>10} {'steps':>6} {'from':>4} "

@@ -37,8 +37,8 @@ from typing import Any
 
 from lradvisor.errors import RulesError
 
-__all__ = ["DEFAULT_LEARNED", "LEARNED_ENV", "LearnedGuide", "blend", "learned_path",
-           "load_learned", "save_learned", "thin_evidence"]
+__all__ = ["DEFAULT_LEARNED", "LEARNED_ENV", "LearnedGuide", "blend", "count_studies",
+           "learned_path", "load_learned", "save_learned", "thin_evidence"]
 
 LEARNED_ENV = "LRADVISOR_LEARNED"
 DEFAULT_LEARNED = "studies/learned.json"
@@ -268,7 +268,7 @@ def blend(advice: Any, guide: LearnedGuide | None) -> Any:
     order = sorted(
         recs, key=lambda r: (-blended[r.spec.family], rules_rank.get(r.spec.family, 99))
     )
-    head = f"evidence: {_studies(len(near))}{', ' + label + '-like' if label else ''}"
+    head = f"evidence: {count_studies(len(near))}{', ' + label + '-like' if label else ''}"
     out = []
     for place, rec in enumerate(order):
         was = rules_rank.get(rec.spec.family)
@@ -277,7 +277,7 @@ def blend(advice: Any, guide: LearnedGuide | None) -> Any:
         spec, why = rec.spec, rec.rationale
         if ratio and spec.peak_lr:
             spec = spec.replace(peak_lr=spec.peak_lr * 10**ratio)
-            why += (f" Evidence from {_studies(len(near), 'similar ')} moved the peak LR "
+            why += (f" Evidence from {count_studies(len(near), 'similar ')} moved the peak LR "
                     f"from the rules' {rec.spec.peak_lr:.3g} to {spec.peak_lr:.3g}.")
         out.append(replace(rec, spec=spec, rationale=why, evidence=text))
     changed = [r.spec.family for r in order] != [r.spec.family for r in advice.recommendations]
@@ -303,7 +303,7 @@ def thin_evidence(advice: Any, guide: LearnedGuide | None) -> str:
 
 def _thin(near: Sequence[tuple[float, Mapping[str, Any]]], guide: LearnedGuide) -> str:
     label = _label(near)
-    return (f"evidence: {_studies(len(near), 'similar ')}"
+    return (f"evidence: {count_studies(len(near), 'similar ')}"
             f"{', ' + label + '-like' if label else ''}; fewer than {guide.min_studies}, "
             "so the rules' ranking is kept.")
 
@@ -313,7 +313,7 @@ def _label(near: Sequence[tuple[float, Mapping[str, Any]]]) -> str:
     return labels.most_common(1)[0][0] if labels else ""
 
 
-def _studies(count: int, kind: str = "") -> str:
+def count_studies(count: int, kind: str = "") -> str:
     """``1 study``, ``4 studies`` (``kind``: a word before the noun, with its space)."""
     return f"{count} {kind}{'study' if count == 1 else 'studies'}"
 
