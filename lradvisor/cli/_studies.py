@@ -43,8 +43,7 @@ def list_cmd(storage: str | None) -> None:
     if not found:
         click.echo("No studies in this storage.")
         return
-    click.echo(f"{'study':<28} {'dir':<8} {'trials':>6} {'pruned':>6} {'failed':>6} "
-               f"{'full runs':>9}  best")
+    rows = []
     for item in found:
         s = summary_of(item.name, "/".join(d[:3] for d in item.directions), item.states,
                        item.steps_used, item.user_attrs)
@@ -55,8 +54,31 @@ def list_cmd(storage: str | None) -> None:
         best = family or "-"
         if score is not None:
             best += f" ({score:.4g}){so_far}"
-        click.echo(f"{s['name']:<28} {s['direction']:<8} {s['trials']:>6} "
-                   f"{s['pruned']:>6} {s['failed']:>6} {runs:>9}  {best}")
+        rows.append([s["name"], s["direction"], str(s["trials"]), str(s["pruned"]),
+                     str(s["failed"]), runs, best])
+    for line in _table(["study", "dir", "trials", "pruned", "failed", "full runs", "best"],
+                       rows):
+        click.echo(line)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """``header`` and ``rows`` as aligned lines: each column as wide as its widest cell
+    (a long study name widens its column, not the row), names and directions to the
+    left, counts to the right, two spaces before the last column (left as it is).
+
+    Example:
+        >>> _table(["study", "dir", "trials", "pruned", "failed", "full runs", "best"],
+        ...        [["a-long-name", "min", "3", "0", "0", "0.50", "cosine (0.1)"]])[1]
+        'a-long-name min           3      0      0      0.50  cosine (0.1)'
+    """
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
+    widths[1] = max(widths[1], 8)  # the direction as wide as it was (min/max fits)
+    out = []
+    for row in (header, *rows):
+        cells = [f"{row[0]:<{widths[0]}}", f"{row[1]:<{widths[1]}}",
+                 *(f"{cell:>{width}}" for cell, width in zip(row[2:-1], widths[2:], strict=True))]
+        out.append(" ".join(cells) + "  " + row[-1])
+    return out
 
 
 def _best_so_far(rdb: Any, name: str) -> tuple[str | None, float | None, str]:
