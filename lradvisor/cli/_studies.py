@@ -245,8 +245,23 @@ def delete(name: str, storage: str | None, yes: bool) -> None:
 
     rdb = _open(storage, write=True)  # a read-only database: one line before any question
     load_study(rdb, name)  # a study that is not there is an error before any question
-    if not yes and not click.confirm(f"Delete study {name!r} and all its trials?"):
+    if not yes and not _confirmed(f"Delete study {name!r} and all its trials?", name):
         click.echo(f"Kept study {name!r}.", err=True)
         sys.exit(1)  # not deleted, as asked: not an interrupt (130)
     delete_study(rdb, name)
     click.echo(f"deleted study {name!r}")
+
+
+def _confirmed(question: str, name: str) -> bool:
+    """The answer to ``question`` on stdin. A stdin at its end with no answer (``</dev/null``,
+    a script with no terminal) is not a Ctrl-C (exit 130): the study is not deleted, in one
+    line saying why, exit 1 as for "no". click raises ``Abort`` for both; the ``EOFError``
+    it replaced tells them apart. A Ctrl-C at the question still aborts (130)."""
+    try:
+        return click.confirm(question)
+    except click.exceptions.Abort as err:
+        if not isinstance(err.__context__, EOFError):
+            raise
+    click.echo("")  # end the question's line, as the Enter of an answer would
+    raise click.ClickException(f"study {name!r} not deleted: no answer on stdin; pass --yes "
+                               "to delete without asking.")
