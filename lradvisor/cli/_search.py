@@ -30,9 +30,12 @@ SAMPLERS = ("tpe", "random", "cmaes", "qmc", "gp")
               help="A study spec file (TOML); command-line flags override it.")
 @profile_options
 @click.option("--trials", type=PositiveInt(),
-              help="First-rung trials to add (default 40).")
-@click.option("--budget", type=float, help="Compute cap in full-run equivalents.")
-@click.option("--timeout", type=float, help="Seconds after which no new trial starts.")
+              help="First-rung trials this call adds to the study (default 40); with --jobs "
+              "or --create-only, in total across the workers, not each.")
+@click.option("--budget", type=float, help="This call's compute cap in full-run equivalents "
+              "(with --jobs or --create-only, its workers' together).")
+@click.option("--timeout", type=float, help="Seconds after which no new trial starts (with "
+              "--jobs or --create-only, from each worker's start).")
 @storage_option
 @click.option("--study", help="Study name; an existing study of that name is resumed.")
 @click.option("--pruner", type=click.Choice(PRUNERS),

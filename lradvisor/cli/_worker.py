@@ -149,12 +149,16 @@ def parallel_search(settings: dict[str, Any], fidelity: Any, fmt: str, *, jobs: 
         raise click.UsageError("--lr-find runs with --jobs 1 only; run it first, alone.")
     study = _create(settings, fidelity)
     name, url = study.study_name, resolve_url(settings.get("storage"))
+    held = _target_this_call(study, url, settings)
     if create_only:
         if fmt == "json":  # one JSON document for the program reading stdout
             click.echo(json.dumps(_created(study, url), indent=2))
             return
-        click.echo(f"created study {name!r}; start workers with:\n  lradvisor worker "
-                   f"--study {name} --storage {url}")
+        made = (f"created study {name!r}" if not held else
+                f"study {name!r} holds {held} first-rung trial(s); its workers add "
+                f"{settings['trials']} more")
+        click.echo(f"{made}; start workers with:\n  lradvisor worker --study {name} "
+                   f"--storage {url}")
         return
     ended = run_jobs(name, url, jobs)
     codes = [code for _, code in ended]
@@ -167,6 +171,43 @@ def parallel_search(settings: dict[str, Any], fidelity: Any, fmt: str, *, jobs: 
         click.echo(f"{len(failed)} of {jobs} worker(s) stopped with an error (exit codes "
                    f"{failed}); finished trials are stored.", err=True)
         sys.exit(1)
+
+
+def _target_this_call(study: Any, url: str, settings: dict[str, Any]) -> int:
+    """Set the target the study's workers run to from this call's ``--trials``,
+    ``--budget`` and ``--timeout``, which mean what they mean for a search in one
+    process: what this call adds. The first-rung trials it holds (as the workers count
+    them) plus ``--trials``; its compute so far plus ``--budget`` (no cap without one);
+    ``--timeout`` (none without one), from each worker's start.
+
+    A study resumed by ``search --jobs N`` or ``--create-only`` kept the target stored
+    when it was first made for workers (a study a one-process search made took ``N``
+    as its total), so a resume's ``--trials`` added nothing. A study just created
+    holds nothing: its target is ``--trials`` as given. ``worker --spec`` does not call
+    this: it joins the study's target, however many workers start.
+
+    Returns:
+        The first-rung trials the study held.
+    """
+    from lradvisor.search._claim import Goal, counts, spent_steps
+    from lradvisor.search._fidelity import Fidelity
+    from lradvisor.search._jobs import SETTINGS_ATTR
+    from lradvisor.search._lock import StorageLock
+    from lradvisor.search._trial import record_of
+
+    with StorageLock(url, f"study:{study.study_name}"):
+        attrs = study.user_attrs
+        records = [record_of(t) for t in study.get_trials(deepcopy=False)]
+        goal = Goal(n_trials=settings["trials"], full_steps=int(attrs["full_steps"]),
+                    fidelity=Fidelity.from_dict(attrs["fidelity"]))
+        held = sum(1 for r in records if r.rung == 0 and counts(r))
+        budget = settings.get("budget")
+        spent = spent_steps(records, goal) / goal.full_steps
+        study.set_user_attr(SETTINGS_ATTR, {
+            **attrs[SETTINGS_ATTR], "n_trials": held + settings["trials"],
+            "budget": None if budget is None else spent + budget,
+            "timeout": settings.get("timeout")})
+    return held
 
 
 def _only_failed(study: Any, worker: str) -> bool:
