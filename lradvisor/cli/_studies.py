@@ -123,7 +123,8 @@ def show(name: str, storage: str | None, plot_dir: str | None) -> None:
     if attrs.get("pruner") is not None:  # the creation's, then each resume that changed them
         click.echo(f"created with: {_run_settings(attrs)}")
         for resume in attrs.get("resumes") or []:
-            click.echo(f"resumed {resume.get('at', '?')} with: {_run_settings(resume)}")
+            click.echo(f"resumed {resume.get('at', '?')} with: {_run_settings(resume)}"
+                       + _resumed_range(resume))
     guide = attrs.get("learned_guide") or {}
     near = guide.get("studies") or []
     if near:
@@ -172,6 +173,21 @@ def show(name: str, storage: str | None, plot_dir: str | None) -> None:
 def _run_settings(attrs: dict[str, Any]) -> str:
     """``pruner plateau, sampler tpe, seed 0``."""
     return ", ".join(f"{key} {attrs.get(key)}" for key in ("pruner", "sampler", "seed"))
+
+
+def _lr_range(pair: Any) -> str:
+    """``0.0001 to 0.01``: a stored ``[low, high]`` peak-LR range."""
+    return f"{float(pair[0]):.3g} to {float(pair[1]):.3g}"
+
+
+def _resumed_range(resume: dict[str, Any]) -> str:
+    """``, peak-LR range 0.002 to 0.05 (was 0.0001 to 0.01)`` for a resume that gave
+    the study a new range (a new ``--lr-find``); nothing for one that did not."""
+    if not resume.get("lr_range"):
+        return ""
+    was = resume.get("lr_range_was")
+    return f", peak-LR range {_lr_range(resume['lr_range'])}" + (
+        f" (was {_lr_range(was)})" if was else "")
 
 
 def _describe(spec_json: str) -> str:

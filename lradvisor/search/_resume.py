@@ -6,8 +6,9 @@ give and the schedules they recommend, which run as the study's ``rules`` trials
 families and rungs (refused otherwise, in one line, before any trial runs:
 :func:`check_resume`; ``search --lr-find`` checks it, with the rest of what
 :func:`_open` refuses, before its sweep trains: :func:`check_before_open`). It may
-change the pruner, sampler and seed: the creation's are kept and the resume's recorded
-beside them (:mod:`~lradvisor.search._settings`). The rules are compared by what they
+change the pruner, sampler and seed, and (with a new range test) the peak-LR range: the
+creation's are kept and the resume's recorded beside them
+(:mod:`~lradvisor.search._settings`). The rules are compared by what they
 conclude, not by their files' paths or bytes: a file edited where it changes nothing of
 this search (a reason, a comment, a rule for other profiles) still resumes.
 
@@ -35,6 +36,7 @@ from lradvisor.search._settings import (
     given_or_stored,
     keep_lr_range,
     keep_or_record,
+    range_change,
 )
 
 
@@ -67,6 +69,7 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
                       pruner=make_pruner(pruner))
     leave_out_own_evidence(setup, study.user_attrs.get(STUDY_UID))  # a resume: not its own
     fid = check_resume(study.user_attrs, setup, fid, asked, explicit=explicit)
+    new_range = range_change(study.user_attrs, setup.get("lr_range"))  # before it is kept
     keep_lr_range(setup, study.user_attrs)
     created = not study.user_attrs.get("fidelity")
     attrs = _search_attrs(setup, fid)
@@ -76,7 +79,7 @@ def _open(setup: dict[str, Any], storage: str | None, direction: str, pruner: st
         attrs[_ASKED_ATTR] = list((asked or fid).rungs)
     else:
         attrs.update({k: v for k, v in made.items() if study.user_attrs.get(k) is None})
-        keep_or_record(study, run)
+        keep_or_record(study, run, new_range)
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     return study, fid

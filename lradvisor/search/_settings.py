@@ -9,7 +9,8 @@ to the next; the values the study was created with are kept (``pruner``, ``sampl
 is the study's, as with Optuna's ``load_if_exists``; a new study's is the default
 (:func:`given_or_stored`). The peak-LR range is kept the same way: one given (an LR range
 test's, ``search --lr-find``) is stored with the study as ``lr_range``, and a resume or
-worker that gives none searches the study's, not the rules' (:func:`keep_lr_range`).
+worker that gives none searches the study's, not the rules' (:func:`keep_lr_range`); a
+resume that gives another is recorded in ``resumes`` with the range before it.
 
 Example:
     >>> run_settings({"pruner": "plateau", "sampler": "tpe", "seed": 0,
@@ -27,7 +28,8 @@ from typing import Any
 from lradvisor.errors import StudyError
 
 __all__ = ["LR_RANGE_ATTR", "RESUMES_ATTR", "RUN_KEYS", "check_same_model", "given_or_stored",
-           "keep_lr_range", "keep_or_record", "run_settings", "stored_lr_range"]
+           "keep_lr_range", "keep_or_record", "range_change", "run_settings",
+           "stored_lr_range"]
 
 RUN_KEYS = ("pruner", "sampler", "seed")
 RESUMES_ATTR = "resumes"
@@ -58,10 +60,13 @@ def given_or_stored(attrs: dict[str, Any], given: dict[str, Any]) -> dict[str, A
     return {key: now[key] if given.get(key) is None else given[key] for key in RUN_KEYS}
 
 
-def keep_or_record(study: Any, given: dict[str, Any]) -> None:
+def keep_or_record(study: Any, given: dict[str, Any],
+                   lr_range: tuple[Any, Any] | None = None) -> None:
     """Store a resume's pruner, sampler and seed without overwriting the creation's:
     a value the study lacks is filled in; settings that differ from those it runs
-    with now are appended, with the time, to its ``resumes``."""
+    with now are appended, with the time, to its ``resumes``. So is a new peak-LR range
+    (``lr_range``: the one searched before and the resume's, when they differ; see
+    :func:`range_change`), as ``lr_range`` and ``lr_range_was`` beside the run settings."""
     from datetime import datetime, timezone
 
     attrs = study.user_attrs
@@ -69,11 +74,35 @@ def keep_or_record(study: Any, given: dict[str, Any]) -> None:
         if attrs.get(key) is None:
             study.set_user_attr(key, given[key])
     now = run_settings(study.user_attrs)
-    if all(now[key] == given[key] for key in RUN_KEYS):
+    if all(now[key] == given[key] for key in RUN_KEYS) and lr_range is None:
         return
     at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     entry = {**{key: given[key] for key in RUN_KEYS}, "at": at}
+    if lr_range is not None:
+        entry.update({LR_RANGE_ATTR: lr_range[1], f"{LR_RANGE_ATTR}_was": lr_range[0]})
     study.set_user_attr(RESUMES_ATTR, [*(attrs.get(RESUMES_ATTR) or []), entry])
+
+
+def range_change(attrs: dict[str, Any], given: Any) -> tuple[Any, Any] | None:
+    """``(was, new)`` when a resume of the study stored with ``attrs`` was given the
+    peak-LR range ``given`` (a new range test's) and it is not the one the study
+    searched: its stored range, else its stored space's (the rules'); ``None`` when
+    nothing was given, or the same range. Each as ``[low, high]``, ``was`` ``None`` for
+    a study that stores neither.
+
+    Example:
+        >>> range_change({"lr_range": [0.001, 0.1]}, (0.002, 0.2))
+        ([0.001, 0.1], [0.002, 0.2])
+    """
+    if given is None:
+        return None
+    new = [float(given[0]), float(given[1])]
+    kept = stored_lr_range(attrs)
+    space = attrs.get("space") or {}
+    if kept is None and "lr_low" in space and "lr_high" in space:
+        kept = (space["lr_low"], space["lr_high"])
+    was = None if kept is None else [float(kept[0]), float(kept[1])]
+    return None if was == new else (was, new)
 
 
 def stored_lr_range(attrs: dict[str, Any]) -> tuple[float, float] | None:
