@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from lradvisor.errors import StudyError
+from lradvisor.storage._pg_write import pg_unwritable
 from lradvisor.storage._read_only import read_only_params, read_only_uri, unwritable
 
 if TYPE_CHECKING:
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 DEFAULT_STORAGE = "sqlite:///studies/lradvisor.db"
 STORAGE_ENV = "LRADVISOR_STORAGE"
+_WRITER_REFUSED = ("cannot write to study storage {url}: {why}; this command writes to it "
+                   "(the commands that only read studies can use it).")
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -38,10 +41,12 @@ def open_storage(url: str | None = None, *, create: bool = True,
     (``studies delete`` writes but creates nothing). An SQLite file this process cannot
     write (a read-only file, or one in a folder where SQLite cannot make its ``-wal``
     and ``-shm`` files) is opened read-only, tables untouched, when ``write`` is false,
-    and refused in one line when it is true. Anything that keeps the database from
-    being used (a bad URL, a missing driver, a server that does not answer, a file that
-    is not a database, tables of another Optuna version) raises one
-    :class:`StudyError` line before any trial runs.
+    and refused in one line when it is true; so is, when ``write`` is true, a PostgreSQL
+    database its user may not write (a ``SELECT``-only role, read-only transactions, a
+    standby: :mod:`lradvisor.storage._pg_write`), which the reading commands open as
+    they open any other. Anything that keeps the database from being used (a bad URL, a
+    missing driver, a server that does not answer, a file that is not a database, tables
+    of another Optuna version) raises one :class:`StudyError` line before any trial runs.
     """
     import sqlite3
 
@@ -56,12 +61,13 @@ def open_storage(url: str | None = None, *, create: bool = True,
             f"storage {url!r} is not a database URL; use e.g. {DEFAULT_STORAGE} or "
             "postgresql+psycopg://user@host/db."
         )
+    writes = create if write is None else write
     engine_kwargs: dict[str, Any] = {}
     read_only = None
     if url.startswith("sqlite"):
         if not create:
             require_storage(url)
-        read_only = _read_only(url, write=create if write is None else write)
+        read_only = _read_only(url, write=writes)
         if read_only is None:
             _make_sqlite_folder(url)
         engine_kwargs["connect_args"] = {"timeout": 30}
@@ -85,10 +91,28 @@ def open_storage(url: str | None = None, *, create: bool = True,
         # refuses tables another Optuna version made ("optuna storage upgrade", ...)
         reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         raise StudyError(f"cannot open study storage {_safe(url)}: {reason}") from None
+    if writes and url.startswith("postgresql"):
+        _refuse_pg_reader(storage, url)
     if (url.startswith("sqlite") and read_only is None
             and storage.engine.url.database not in (None, "", ":memory:")):
         _fast_sqlite(storage.engine)
     return storage
+
+
+def _refuse_pg_reader(storage: optuna.storages.RDBStorage, url: str) -> None:
+    """Refuse, before anything is written, a PostgreSQL database whose user may only read
+    it (see :mod:`lradvisor.storage._pg_write`); its connections are closed."""
+    import sqlalchemy.exc
+
+    try:
+        why = pg_unwritable(storage.engine)
+    except sqlalchemy.exc.SQLAlchemyError as err:
+        storage.engine.dispose()
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        raise StudyError(f"cannot open study storage {_safe(url)}: {reason}") from None
+    if why is not None:
+        storage.engine.dispose()
+        raise StudyError(_WRITER_REFUSED.format(url=_safe(url), why=why))
 
 
 def _fast_sqlite(engine: Any) -> None:
@@ -165,8 +189,7 @@ def _read_only(url: str, *, write: bool) -> str | None:
     if why is None:
         return None
     if write:
-        raise StudyError(f"cannot write to study storage {_safe(url)}: {why}; this command "
-                         "writes to it (the commands that only read studies can use it).")
+        raise StudyError(_WRITER_REFUSED.format(url=_safe(url), why=why))
     from sqlalchemy.engine import make_url
 
     query = {**read_only_params(path), "uri": "true"}
