@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from lradvisor.cli._options import storage_option
+from lradvisor.cli._suggest import learned_options
 
 __all__ = ["serve"]
 
@@ -19,6 +20,7 @@ __all__ = ["serve"]
               "(the token itself) or LRADVISOR_TOKEN_FILE.")
 @click.option("--rules", "rules_files", multiple=True, type=click.Path(dir_okay=False),
               help="A rules file of your own, added to the shipped guide; repeatable.")
+@learned_options
 @click.option("--trial-timeout", type=float, default=600.0, show_default=True,
               help="Seconds without a report before a remote trial is failed and re-queued.")
 @click.option("--reap-interval", type=float, default=30.0, show_default=True,
@@ -26,13 +28,14 @@ __all__ = ["serve"]
 @click.option("--log-level", type=click.Choice(("critical", "error", "warning", "info",
                                                 "debug")), default="info", show_default=True)
 def serve(host: str, port: int, storage: str | None, token_file: str | None,
-          rules_files: tuple[str, ...], trial_timeout: float, reap_interval: float,
-          log_level: str) -> None:
+          rules_files: tuple[str, ...], learned: str | None, rules_only: bool,
+          trial_timeout: float, reap_interval: float, log_level: str) -> None:
     """Serve advice and remote trials over HTTP (docs at /docs).
 
     \b
     Write endpoints (remote trials) need a bearer token: set LRADVISOR_TOKEN or pass
     --token-file. Without one, only 127.0.0.1 / ::1 may be bound, and writes are off.
+    /v1/suggest blends the learned guide as `lradvisor suggest` does, read once at start.
 
     \b
     Examples:
@@ -45,6 +48,7 @@ def serve(host: str, port: int, storage: str | None, token_file: str | None,
 
     config = ServiceConfig(
         host=host, port=port, storage=storage, token=load_token(token_file=token_file),
-        rules_files=rules_files, trial_timeout=trial_timeout, reap_interval=reap_interval,
+        rules_files=rules_files, learned=learned, rules_only=rules_only,
+        trial_timeout=trial_timeout, reap_interval=reap_interval,
     )
     run(config, log_level=log_level)

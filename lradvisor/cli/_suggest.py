@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -15,7 +16,17 @@ from lradvisor.cli._options import (
 from lradvisor.cli._render import LazyCurve, curve_steps, render, sampled
 from lradvisor.plots import png_option
 
-__all__ = ["suggest"]
+__all__ = ["learned_options", "suggest"]
+
+
+def learned_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--learned`` and ``--rules-only``, as ``suggest`` and ``serve`` take them."""
+    command = click.option("--rules-only", is_flag=True, help="Ignore the learned guide.")(
+        command)
+    return click.option(
+        "--learned", type=click.Path(dir_okay=False),
+        help="Learned guide (lradvisor rules learn), which must exist; default "
+        "$LRADVISOR_LEARNED or studies/learned.json when it exists.")(command)
 
 
 @click.command()
@@ -25,10 +36,7 @@ __all__ = ["suggest"]
               help="Also write the LR curve as PNG.")
 @click.option("--study", help="Answer from a stored study's best trial instead of the rules.")
 @storage_option
-@click.option("--learned", type=click.Path(dir_okay=False),
-              help="Learned guide (lradvisor rules learn), which must exist; default "
-              "$LRADVISOR_LEARNED or studies/learned.json when it exists.")
-@click.option("--rules-only", is_flag=True, help="Ignore the learned guide.")
+@learned_options
 def suggest(fmt: str, plot: str | None, study: str | None, storage: str | None,
             learned: str | None, rules_only: bool, **options: Any) -> None:
     """Recommend a learning-rate schedule for a task profile.
@@ -54,15 +62,14 @@ def suggest(fmt: str, plot: str | None, study: str | None, storage: str | None,
         extra: dict[str, Any] = {"study": study}
         heading, note = f"Best schedule found by study {study!r}:", ""
     else:
-        from lradvisor.rules import advise
+        from lradvisor.rules._learn import advise_blended, load_learned, unfound_note
 
-        advice = advise(profile_from_options(options), options.get("rules_files") or ())
-        heading, note = "", ""
-        if not rules_only:
-            from lradvisor.rules._learn import blend, load_learned, thin_evidence
-
-            guide = load_learned(learned)
-            advice, note = blend(advice, guide), thin_evidence(advice, guide)
+        profile = profile_from_options(options)
+        guide = None if rules_only else load_learned(learned)
+        advice, note = advise_blended(profile, options.get("rules_files") or (), guide)
+        if not rules_only and guide is None and (unfound := unfound_note(learned)):
+            click.echo(unfound, err=True)  # the answer stands: the guide is optional
+        heading = ""
         recs = list(advice.recommendations)
         data = advice.to_dict()
         extra = {k: data[k] for k in ("prior", "trace", "profile") if k in data}

@@ -37,8 +37,9 @@ from typing import Any
 
 from lradvisor.errors import RulesError
 
-__all__ = ["DEFAULT_LEARNED", "LEARNED_ENV", "LearnedGuide", "blend", "count_studies",
-           "learned_path", "load_learned", "save_learned", "thin_evidence"]
+__all__ = ["DEFAULT_LEARNED", "LEARNED_ENV", "LearnedGuide", "advise_blended", "blend",
+           "count_studies", "learned_path", "load_learned", "save_learned", "thin_evidence",
+           "unfound_note"]
 
 LEARNED_ENV = "LRADVISOR_LEARNED"
 DEFAULT_LEARNED = "studies/learned.json"
@@ -227,6 +228,34 @@ def load_learned(path: str | os.PathLike[str] | None = None) -> LearnedGuide | N
     except (OSError, ValueError) as err:  # JSONDecodeError, UnicodeDecodeError
         raise RulesError(f"learned guide {str(file)!r} does not read as JSON: {err}") from None
     return LearnedGuide.from_dict(data, f"learned guide {str(file)!r}")
+
+
+def unfound_note(path: str | os.PathLike[str] | None = None) -> str:
+    """What to tell when :func:`load_learned` (``path`` not given) found no guide because
+    ``$LRADVISOR_LEARNED`` names a place that holds no file: a variable set on purpose
+    that is ignored in silence looks like a guide that learned nothing. ``""`` when
+    ``path`` is given (it must exist), the variable is unset, or it names a file.
+
+    Example:
+        >>> unfound_note("given.json")
+        ''
+    """
+    named = os.environ.get(LEARNED_ENV)
+    if path or not named or Path(named).is_file():
+        return ""
+    return (f"note: ${LEARNED_ENV} names {named!r}, which holds no file yet; answering from "
+            "the rules alone (run `lradvisor rules learn`)")
+
+
+def advise_blended(profile: Any, rules_files: Sequence[str | os.PathLike[str]] = (),
+                   guide: LearnedGuide | None = None) -> tuple[Any, str]:
+    """The answer of ``lradvisor suggest`` and of the service's ``/v1/suggest``: the rules'
+    :class:`~lradvisor.rules.Advice` for ``profile`` blended with ``guide`` (``None``: the
+    rules' own), and :func:`thin_evidence`'s note for the text (``""`` when none)."""
+    from lradvisor.rules import advise
+
+    advice = advise(profile, rules_files)
+    return blend(advice, guide), thin_evidence(advice, guide)
 
 
 def save_learned(guide: LearnedGuide, path: str | os.PathLike[str] | None = None) -> Path:

@@ -72,4 +72,17 @@ def serve(config: ServiceConfig, *, log_level: str = "info") -> None:
                            ) from None
     app = create_app(config)
     uvicorn.run(app, host=config.host, port=config.port, log_level=log_level,
-                access_log=False, server_header=False)
+                log_config=_log_config(log_level), access_log=False, server_header=False)
+
+
+def _log_config(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging, with the service's own lines (the learned guide it blends, the
+    trials it requeues) through the same handler at the same level."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["lradvisor"] = {"handlers": ["default"], "level": log_level.upper(),
+                                      "propagate": False}
+    return config

@@ -15,8 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
-from functools import lru_cache
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
@@ -41,6 +40,7 @@ from lradvisor.service._models import (
     TrialStateOut,
 )
 from lradvisor.service._reaper import reaper_loop
+from lradvisor.service._suggest import load_guide, suggest_answers
 from lradvisor.service._trials import Conflict, NotFound, RemoteTrials
 
 __all__ = ["create_app"]
@@ -63,8 +63,8 @@ _WRITE = [Depends(require_write)]
 def create_app(config: ServiceConfig | None = None, *, storage: Any = None) -> FastAPI:
     """The service for ``config``; ``storage`` (an open Optuna storage) overrides its URL.
 
-    The storage is opened and the user's rules files are read here, so a bad URL or
-    rules file fails before the service binds a socket.
+    The storage is opened and the user's rules files and the learned guide are read
+    here, so a bad URL, rules file or guide fails before the service binds a socket.
 
     Example:
         >>> app = create_app(ServiceConfig(storage="sqlite://"))  # doctest: +SKIP
@@ -76,11 +76,14 @@ def create_app(config: ServiceConfig | None = None, *, storage: Any = None) -> F
     rules_files = rules_paths(config.rules_files)
     # a malformed file, or one that clashes with the guide, fails now, not on each request
     merge_rules(shipped_rules(), *(load_rules(path) for path in rules_files))
+    start = load_guide(config)  # read once: a malformed guide fails now, as in suggest
     trials = RemoteTrials(storage if storage is not None else open_storage(config.storage),
                           trial_timeout=config.trial_timeout, max_requeues=config.max_requeues)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for level, line in start.log:
+            _log.log(level, line)
         task = asyncio.create_task(reaper_loop(trials, config.reap_interval))
         try:
             yield
@@ -97,7 +100,7 @@ def create_app(config: ServiceConfig | None = None, *, storage: Any = None) -> F
     app.state.trials = trials
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     _errors(app)
-    _read_routes(app, trials, rules_files)
+    _read_routes(app, trials, suggest_answers(rules_files, start.guide))
     _trial_routes(app, trials, rules_files)
     return app
 
@@ -167,25 +170,8 @@ def _message(entry: dict[str, Any]) -> str:
     return str(entry.get("msg", ""))
 
 
-def _suggest_json(rules_files: tuple[str, ...]) -> Any:
-    """``profile -> bytes`` of ``lradvisor suggest --format json``, cached per profile."""
-
-    @lru_cache(maxsize=2048)
-    def answer(profile: Any) -> bytes:
-        from lradvisor.cli._render import render
-        from lradvisor.rules import advise
-
-        advice = advise(profile, rules_files)
-        data = advice.to_dict()
-        extra: dict[str, Any] = {k: data[k] for k in ("prior", "trace", "profile") if k in data}
-        return render(list(advice.recommendations), "json", extra=extra).encode()
-
-    return answer
-
-
-def _read_routes(app: FastAPI, trials: RemoteTrials, rules_files: tuple[str, ...]) -> None:
-    suggest_json = _suggest_json(rules_files)
-
+def _read_routes(app: FastAPI, trials: RemoteTrials,
+                 suggest_json: Callable[[Any], bytes]) -> None:
     @app.get("/v1/health", tags=["read"])
     async def health() -> dict[str, str]:
         """Liveness: answers ``{"status": "ok"}`` once the service is up."""
@@ -195,7 +181,8 @@ def _read_routes(app: FastAPI, trials: RemoteTrials, rules_files: tuple[str, ...
               responses={200: {"content": {_JSON: {}}, "description": "The same JSON "
                                 "object as `lradvisor suggest --format json`."}})
     async def suggest(body: ProfileIn) -> Response:
-        """Recommend a schedule for a task profile: the rules' answer, in milliseconds."""
+        """Recommend a schedule for a task profile: the rules' answer, blended with the
+        learned guide the service started with (as `lradvisor suggest`), in milliseconds."""
         return Response(suggest_json(body.profile()), media_type=_JSON)
 
     schedules_json = json.dumps(_schedules()).encode()

@@ -57,6 +57,11 @@ class ServiceConfig:
         token: bearer token for write endpoints (and, off loopback, read endpoints);
             ``None``: write endpoints are refused.
         rules_files: the user's rules files, added to the shipped guide (read at start).
+        learned: the learned guide ``/v1/suggest`` blends in, as ``lradvisor suggest
+            --learned``: it must exist; ``None``: ``$LRADVISOR_LEARNED``, else
+            ``studies/learned.json`` when it exists (read once, at start).
+        rules_only: answer ``/v1/suggest`` from the rules alone, ignoring any learned
+            guide (``lradvisor suggest --rules-only``).
         trial_timeout: seconds without a report after which a remote trial is failed
             and its configuration queued again.
         reap_interval: seconds between the background sweeps for stale remote trials.
@@ -70,6 +75,8 @@ class ServiceConfig:
     storage: str | None = None
     token: str | None = field(default=None, repr=False)
     rules_files: tuple[str, ...] = ()
+    learned: str | None = None
+    rules_only: bool = False
     trial_timeout: float = 600.0
     reap_interval: float = 30.0
     max_requeues: int = 2
@@ -77,6 +84,8 @@ class ServiceConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rules_files", tuple(str(p) for p in self.rules_files))
+        if self.learned is not None:
+            object.__setattr__(self, "learned", str(self.learned))
         for name in ("trial_timeout", "reap_interval"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:

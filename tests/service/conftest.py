@@ -41,14 +41,17 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_server(tmp: Path, *, token: str | None = TOKEN, trial_timeout: float = 120,
                    reap_interval: float = 30, extra: tuple[str, ...] = (),
-                   storage: str | None = None, port: int | None = None) -> Iterator[Server]:
+                   storage: str | None = None, port: int | None = None,
+                   env_extra: dict[str, str] | None = None) -> Iterator[Server]:
     """Start ``python -m lradvisor serve`` on a free loopback port (or ``port``: a service
-    restarted where its clients know it); wait until it answers.
+    restarted where its clients know it), in ``tmp``; wait until it answers.
 
-    ``storage`` is the study database's URL (default: a SQLite file in ``tmp``).
+    ``storage`` is the study database's URL (default: a SQLite file in ``tmp``). The
+    server gets no ``LRADVISOR_*`` variable of this process, only ``env_extra``'s.
     """
     storage = storage or f"sqlite:///{tmp / 'studies.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LRADVISOR_")}
+    env.update(env_extra or {})
     if token is not None:
         env["LRADVISOR_TOKEN"] = token
     port = port or free_port()
